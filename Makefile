@@ -1,0 +1,39 @@
+# Every target installs what it needs into .venv first (pip takes torch 2.13.0's CPU wheel; see pyproject.toml).
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DATA ?= ../shared/data
+MODEL ?= model_cards/moderato-v1
+
+.PHONY: install run test test-fast train eval bench lint
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# One command with torch pinned, so nothing resolves a newer (CUDA) torch.
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/moderato serve
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not model"
+
+train: install
+	$(BIN)/moderato train --data $(DATA) --out $(MODEL)
+
+eval: install
+	$(BIN)/moderato evaluate --data $(DATA) --model $(MODEL)
+
+bench: install
+	$(PY) bench/model.py
+
+lint: install
+	$(BIN)/ruff check service tests bench
+	$(BIN)/mypy service

@@ -1,0 +1,226 @@
+"""API throughput and latency over loopback, against the naive baseline, in one run.
+
+Starts `moderato serve` (embedded Redis) and bench/naive_server.py as separate processes, then drives each from
+this process with concurrent httpx clients. Scenarios:
+  uncached-1     single-comment requests, every text new (closed loop, many clients): peak throughput
+  uncached-32    32 new comments per request
+  half-load-1    single-comment requests at 50 % of uncached-1's peak (open loop, Poisson arrivals): latency
+  cache-hit-1    single-comment requests for texts already scored
+  naive-1        the baseline, single-comment requests, every text new
+plus the model's own batched throughput (Predictor in this process, no HTTP) for the "API vs model" ratio.
+Only loopback addresses are used. Usage: python bench/api.py [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import print_table, write_result  # noqa: E402
+from bench.model import MODEL, comments  # noqa: E402
+
+KEY = "bench-key"
+MODERATO_PORT, NAIVE_PORT = 18731, 18732
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    comments: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def row(self, name: str) -> dict[str, Any]:
+        lat = sorted(self.latencies) or [float("nan")]
+        pct = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1)  # noqa: E731
+        return {
+            "scenario": name,
+            "requests": len(self.latencies),
+            "comments_per_s": round(self.comments / self.seconds, 1),
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "5xx": sum(n for s, n in self.statuses.items() if s >= 500),
+            "non_200": sum(n for s, n in self.statuses.items() if s != 200),
+        }
+
+
+class Texts:
+    """Fresh ~60-token comments: a base text made unique by a leading serial number."""
+
+    def __init__(self, base: list[str]) -> None:
+        self.base = base
+        self.n = 0
+
+    def fresh(self) -> str:
+        self.n += 1
+        return f"#{self.n} {self.base[self.n % len(self.base)]}"
+
+
+async def _send(client: httpx.AsyncClient, url: str, texts: list[str], run: Run) -> None:
+    body = {"comments": [{"id": str(i), "text": t} for i, t in enumerate(texts)]}
+    start = time.perf_counter()
+    try:
+        response = await client.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"})
+        status = response.status_code
+    except httpx.HTTPError:
+        status = 599
+    run.latencies.append(time.perf_counter() - start)
+    run.statuses[status] = run.statuses.get(status, 0) + 1
+    if status == 200:
+        run.comments += len(texts)
+
+
+async def closed_loop(url: str, make: Callable[[], list[str]], clients: int, seconds: float) -> Run:
+    run = Run()
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                await _send(client, url, make(), run)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        run.seconds = time.perf_counter() - start
+    return run
+
+
+async def open_loop(url: str, make: Callable[[], list[str]], rate: float, seconds: float) -> Run:
+    """Requests at Poisson arrival times, whatever the response times: latency at a given load."""
+    run = Run()
+    rng = random.Random(7)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256), timeout=60) as client:
+        tasks = []
+        start = time.perf_counter()
+        next_at = start
+        while next_at - start < seconds:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            tasks.append(asyncio.create_task(_send(client, url, make(), run)))
+            next_at += rng.expovariate(rate)
+        await asyncio.gather(*tasks)
+        run.seconds = time.perf_counter() - start
+    return run
+
+
+def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd} exited: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not become ready; see {log}")
+
+
+def model_batched_throughput(texts: list[str], seconds: float) -> float:
+    """The Predictor's own comments/s in batches of 32 (no HTTP, no cache), with the service's settings."""
+    from service.model.predict import Predictor
+
+    predictor = Predictor(MODEL, batch_size=32)
+    predictor.predict(texts[:32])
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        batch = [f"#{done + i} {texts[(done + i) % len(texts)]}" for i in range(32)]
+        predictor.predict(batch)
+        done += 32
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    from service.model.checkpoint import load_tokenizer
+
+    base = comments(load_tokenizer(), 64, 58)
+    texts = Texts(base)
+    work = Path(tempfile.mkdtemp(prefix="moderato-bench-"))
+    env = {
+        **os.environ,
+        "MODERATO_DATA_DIR": str(work),
+        "MODERATO_API_KEYS": f"{KEY}=bench:platform",
+        "MODERATO_PORT": str(MODERATO_PORT),
+        "MODERATO_LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+    }
+    env.pop("MODERATO_REDIS_URL", None)
+    rows: list[dict[str, Any]] = []
+    moderato = start([sys.executable, "-m", "service.cli", "serve"], env, MODERATO_PORT, work / "moderato.log")
+    url = f"http://127.0.0.1:{MODERATO_PORT}/v1/analyze"
+    try:
+        asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))  # warm-up
+        peak = asyncio.run(closed_loop(url, lambda: [texts.fresh()], args.clients, args.seconds))
+        rows.append(peak.row(f"uncached-1 ({args.clients} clients)"))
+        batched = asyncio.run(closed_loop(url, lambda: [texts.fresh() for _ in range(32)], 4, args.seconds))
+        rows.append(batched.row("uncached-32 (4 clients)"))
+        half_rate = peak.comments / peak.seconds / 2
+        half = asyncio.run(open_loop(url, lambda: [texts.fresh()], half_rate, args.seconds))
+        rows.append(half.row(f"half-load-1 ({half_rate:.0f} req/s offered)"))
+        cached = base[:50]
+        asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 4, 2))  # fill the cache
+        hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 8, args.seconds))
+        rows.append(hits.row("cache-hit-1 (8 clients)"))
+    finally:
+        moderato.terminate()
+        moderato.wait(60)
+    naive = start(
+        [sys.executable, "bench/naive_server.py", "--port", str(NAIVE_PORT)], env, NAIVE_PORT, work / "naive.log"
+    )
+    try:
+        naive_url = f"http://127.0.0.1:{NAIVE_PORT}/v1/analyze"
+        asyncio.run(closed_loop(naive_url, lambda: [texts.fresh()], 8, 3))
+        baseline = asyncio.run(closed_loop(naive_url, lambda: [texts.fresh()], args.clients, args.seconds))
+        rows.append(baseline.row(f"naive-1 ({args.clients} clients)"))
+    finally:
+        naive.terminate()
+        naive.wait(60)
+    model_rate = model_batched_throughput(base, args.seconds)
+    rows.append(
+        {
+            "scenario": "model alone, batch 32 (no HTTP)",
+            "requests": "-",
+            "comments_per_s": round(model_rate, 1),
+            "p50_ms": "-",
+            "p95_ms": "-",
+            "p99_ms": "-",
+            "5xx": "-",
+            "non_200": "-",
+        }
+    )
+    print_table(rows)
+    ratios = {
+        "uncached_api_vs_model": round(peak.comments / peak.seconds / model_rate, 3),
+        "batched_api_vs_model": round(batched.comments / batched.seconds / model_rate, 3),
+        "uncached_api_vs_naive": round((peak.comments / peak.seconds) / (baseline.comments / baseline.seconds), 2),
+    }
+    print(ratios)
+    print(f"wrote {write_result('api', rows, {'seconds': args.seconds, 'clients': args.clients, 'ratios': ratios})}")
+
+
+if __name__ == "__main__":
+    main()

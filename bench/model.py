@@ -1,0 +1,130 @@
+"""Model throughput on this CPU: Moderato's model against a randomly initialised bert-base-uncased (Detoxify's
+size), side by side in one run, on the same ~60-token comments in batches of 32.
+
+Rows are measured round-robin (one repetition of each in turn) so machine noise hits all of them alike; the table
+shows medians. Usage: python bench/model.py [--reps 15] [--batch 32] [--tokens 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import print_table, write_result  # noqa: E402
+from service.model.checkpoint import load_tokenizer  # noqa: E402
+from service.model.predict import Predictor  # noqa: E402
+from service.system import cpu_has_bf16  # noqa: E402
+
+MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v1"
+SENTENCES = [
+    "The council should have published the budget before the vote, not after it.",
+    "I have lived here for thirty years and the library has always been the heart of this town.",
+    "Honestly this is the worst decision they have made since the parking fiasco.",
+    "Does anyone know whether the branch libraries will keep their weekend hours?",
+    "Good reporting, but the article leaves out what the two dissenting members said.",
+    "People who complain about taxes never show up to the public meetings anyway.",
+]
+
+
+def comments(tokenizer: object, n: int, tokens: int) -> list[str]:
+    """n distinct comments of about ``tokens`` tokens each."""
+    out = []
+    for i in range(n):
+        words: list[str] = []
+        j = i
+        while len(tokenizer(" ".join(words))["input_ids"]) < tokens:  # type: ignore[operator]
+            words += SENTENCES[j % len(SENTENCES)].split()
+            j += 1
+        text = " ".join(words)
+        while len(tokenizer(text)["input_ids"]) > tokens:  # type: ignore[operator]
+            text = text.rsplit(" ", 1)[0]
+        out.append(f"{text}")
+    return out
+
+
+def bert_base(bf16: bool) -> Callable[[torch.Tensor, torch.Tensor], object]:
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    model = BertModel(BertConfig()).eval()  # bert-base-uncased shape: 12 layers, 768 wide, 110M parameters
+
+    def run(ids: torch.Tensor, mask: torch.Tensor) -> object:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return model(input_ids=ids, attention_mask=mask)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--tokens", type=int, default=60)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    tokenizer = load_tokenizer()
+    texts = comments(tokenizer, args.batch, args.tokens)
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    bf16 = cpu_has_bf16()
+    ours = Predictor(MODEL, batch_size=args.batch, bf16=bf16)
+    ours_fp32 = Predictor(MODEL, batch_size=args.batch, bf16=False)
+    article = ours.encode_article("City council votes to close the central library", SENTENCES[0])
+    cases: dict[str, Callable[[], object]] = {
+        f"moderato predict ({'bf16' if bf16 else 'fp32'}), scores+spans": lambda: ours.predict(texts),
+        f"moderato predict ({'bf16' if bf16 else 'fp32'}), +stance": lambda: ours.predict(texts, article),
+        "moderato predict (fp32), scores+spans": lambda: ours_fp32.predict(texts),
+    }
+    bert_fp32, bert_bf16 = bert_base(False), bert_base(True)
+    cases["bert-base random init, encoder only (fp32, as Detoxify runs)"] = lambda: bert_fp32(
+        enc["input_ids"], enc["attention_mask"]
+    )
+    if bf16:
+        cases["bert-base random init, encoder only (bf16)"] = lambda: bert_bf16(enc["input_ids"], enc["attention_mask"])
+    for run in cases.values():  # warm-up: first calls pay for allocation and kernel selection
+        run()
+        run()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.reps):
+        for name, run in cases.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    baseline = statistics.median(times["bert-base random init, encoder only (fp32, as Detoxify runs)"])
+    rows = [
+        {
+            "case": name,
+            "median_ms_per_batch": round(statistics.median(t) * 1000, 1),
+            "comments_per_s": round(args.batch / statistics.median(t), 1),
+            "x_bert_base_fp32": round(baseline / statistics.median(t), 2),
+        }
+        for name, t in times.items()
+    ]
+    print(
+        f"batch {args.batch}, ~{enc['input_ids'].shape[1]} tokens (padded), {args.reps} reps, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print_table(rows)
+    path = write_result(
+        "model",
+        rows,
+        {
+            "batch": args.batch,
+            "tokens": int(enc["input_ids"].shape[1]),
+            "reps": args.reps,
+            "threads": torch.get_num_threads(),
+            "bf16": bf16,
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""API keys: each belongs to one tenant and has one role. Keys are kept only as SHA-256 digests and compared in
+constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("platform", "moderator", "admin")
+DEV_TENANT = "default"
+DEV_KEY_FILE = "dev-api-key"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    role: str
+
+
+class KeyRing:
+    def __init__(self, entries: dict[bytes, Principal]) -> None:
+        self._entries = list(entries.items())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @classmethod
+    def parse(cls, spec: str) -> KeyRing:
+        """``KEY=TENANT:ROLE`` entries separated by commas or newlines; ``#`` starts a comment line."""
+        entries: dict[bytes, Principal] = {}
+        for raw in spec.replace(",", "\n").splitlines():
+            item = raw.strip()
+            if not item or item.startswith("#"):
+                continue
+            key, sep, owner = item.partition("=")
+            tenant, sep2, role = owner.partition(":")
+            if not (sep and sep2 and key.strip() and tenant.strip()) or role.strip() not in ROLES:
+                raise ValueError(f"bad API key entry (want KEY=TENANT:ROLE, ROLE one of {ROLES}): {key[:4]}…={owner}")
+            if ":" in tenant:
+                raise ValueError(f"tenant names cannot contain ':' ({tenant})")
+            entries[_digest(key.strip())] = Principal(tenant.strip(), role.strip())
+        return cls(entries)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        spec = settings.api_keys.get_secret_value() if settings.api_keys else ""
+        if settings.api_keys_file:
+            spec += "\n" + settings.api_keys_file.read_text()
+        return cls.parse(spec)
+
+    def lookup(self, presented: str) -> Principal | None:
+        """The key's owner; every stored digest is compared, so timing does not tell how close a guess was."""
+        digest = _digest(presented)
+        found = None
+        for stored, principal in self._entries:
+            if hmac.compare_digest(stored, digest):
+                found = principal
+        return found
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def development_key(data_dir: Path) -> tuple[str, bool]:
+    """The development key for tenant `default` (role admin), created on first use; returns (key, created)."""
+    path = data_dir / DEV_KEY_FILE
+    if path.exists():
+        return path.read_text().strip(), False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = "mk_dev_" + secrets.token_urlsafe(24)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key, True

@@ -1,0 +1,78 @@
+"""Every error leaves the API as ``{"error": {"code", "message"}}`` with the right status, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import Backpressure, Conflict, InvalidInput, ModeratoError, NotFound, TooLarge, Unavailable
+
+log = logging.getLogger(__name__)
+
+STATUS = {InvalidInput: 400, TooLarge: 413, NotFound: 404, Conflict: 409, Unavailable: 503, Backpressure: 429}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+class AuthError(ModeratoError):
+    """Raised by the auth dependency: 401 without a valid key, 403 with the wrong role."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, code="unauthorized" if status == 401 else "forbidden")
+        self.status = status
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ModeratoError)
+    if isinstance(exc, AuthError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.code, exc.message, headers=headers)
+    status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Backpressure) else None
+    return error_response(status, exc.code, exc.message, headers=headers)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "malformed_json", "the request body is not valid JSON")
+    details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"][1:]) or "body"
+    return error_response(422, "invalid_request", f"{where}: {first['msg']}", details)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    return error_response(
+        exc.status_code,
+        codes.get(exc.status_code, "http_error"),
+        str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "internal error; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ModeratoError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

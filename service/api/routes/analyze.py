@@ -1,0 +1,36 @@
+"""POST /v1/analyze: synchronous scoring of 1 to 256 comments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import PlatformDep, ScorerDep, SettingsDep
+from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, ErrorResultOut, ResultOut
+from service.errors import TooLarge, Unavailable
+from service.scoring.articles import Article
+from service.scoring.batcher import BatcherClosed
+from service.scoring.scorer import CommentError, CommentIn
+
+router = APIRouter(prefix="/v1", tags=["analyze"])
+
+
+@router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_defaults=True)
+async def analyze(
+    body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDep, settings: SettingsDep
+) -> AnalyzeResponse:
+    """Score comments: attribute scores, toxic spans, stance toward the article, and the policy's decision."""
+    if len(body.comments) > settings.max_comments_per_request:
+        raise TooLarge(f"{len(body.comments)} comments; the limit is {settings.max_comments_per_request} per request")
+    article = None if body.article is None else Article(body.article.id, body.article.title, body.article.body)
+    comments = [CommentIn(c.id, c.text, c.article_id) for c in body.comments]
+    try:
+        outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
+    except BatcherClosed as exc:
+        raise Unavailable(str(exc)) from exc
+    results: list[ResultOut | ErrorResultOut] = [
+        ErrorResultOut(id=o.id, error=ErrorBody(code=o.code, message=o.message, status=o.status))
+        if isinstance(o, CommentError)
+        else ResultOut.model_validate(o, from_attributes=True)
+        for o in outcomes
+    ]
+    return AnalyzeResponse(model=scorer.model_version, results=results)

@@ -1,0 +1,77 @@
+"""The HTTP contract (v1) as pydantic models. Field names are fixed by the design document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+ID = Field(min_length=1, max_length=256)
+
+
+class CommentBody(BaseModel):
+    id: str = ID
+    text: str
+    article_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class ArticleBody(BaseModel):
+    id: str = ID
+    title: str = Field(min_length=1, max_length=1000)
+    body: str = Field(default="", max_length=100_000)
+
+
+class AnalyzeRequest(BaseModel):
+    comments: list[CommentBody] = Field(min_length=1)
+    article: ArticleBody | None = None
+    store: bool = True
+
+
+class SpanOut(BaseModel):
+    start: int
+    end: int
+    attribute: str
+
+
+class StanceOut(BaseModel):
+    label: str
+    scores: dict[str, float]
+
+
+class ResultOut(BaseModel):
+    id: str
+    scores: dict[str, float]
+    spans: list[SpanOut]
+    stance: StanceOut | None
+    decision: str
+    reasons: list[str]
+    cached: bool
+    warnings: list[str] = []
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    status: int | None = None
+    details: Any | None = None
+
+
+class ErrorResultOut(BaseModel):
+    """A comment that could not be scored; the rest of the request still was."""
+
+    id: str
+    error: ErrorBody
+
+
+class AnalyzeResponse(BaseModel):
+    model: str
+    results: list[ResultOut | ErrorResultOut]
+
+
+class ArticleResponse(BaseModel):
+    id: str
+    registered: bool
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,113 @@
+"""The ``moderato`` command: serve, worker, train, evaluate, bench."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from contextlib import ExitStack
+from pathlib import Path
+
+from service.config import Settings
+
+DEFAULT_MODEL = Path("model_cards/moderato-v1")
+
+
+def prepare(settings: Settings, stack: ExitStack) -> Settings:
+    """Fill in the embedded defaults: a redis-server of our own when no URL is set, and a development key when no
+    keys are configured (development only; production refuses to start without keys)."""
+    from pydantic import SecretStr
+
+    from service.api.auth import DEV_TENANT, development_key
+    from service.redis_server import EmbeddedRedis
+
+    if not settings.redis_url:
+        embedded = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis"))
+        settings = settings.model_copy(update={"redis_url": embedded.url})
+    if not (settings.api_keys or settings.api_keys_file):
+        key, created = development_key(settings.data_dir)
+        if created:
+            print(
+                f"\n  Development API key (tenant {DEV_TENANT!r}, role admin), shown once:\n\n    {key}\n\n"
+                f"  Use it as 'Authorization: Bearer {key[:10]}…'. Stored in {settings.data_dir / 'dev-api-key'}."
+                "\n  Configure real keys with MODERATO_API_KEYS=KEY=TENANT:ROLE,...\n",
+                flush=True,
+            )
+        else:
+            logging.getLogger(__name__).info(
+                "using the development API key stored in %s", settings.data_dir / "dev-api-key"
+            )
+        settings = settings.model_copy(update={"api_keys": SecretStr(f"{key}={DEV_TENANT}:admin")})
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from service.api.app import create_app
+    from service.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    host, port = args.host or settings.host, args.port or settings.port
+    with ExitStack() as stack:
+        settings = prepare(settings, stack)
+        logging.getLogger(__name__).info("starting on http://%s:%d (docs at /docs)", host, port)
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from service.model.train import TrainOptions, train
+
+    opts = TrainOptions(
+        data=args.data,
+        out=args.out,
+        version=args.version or f"moderato-{args.out.name}",
+        steps=args.steps,
+        seed=args.seed,
+        limit_per_source=args.limit_per_source,
+    )
+    train(opts)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from service.model.evaluate import evaluate
+
+    evaluate(data=args.data, model=args.model, out=args.out, limit=args.limit)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="moderato", description="Self-hosted comment moderation.")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (embedded Redis unless MODERATO_REDIS_URL is set)")
+    serve.add_argument("--host", default=None, help="default: MODERATO_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: MODERATO_PORT or 8000")
+    serve.set_defaults(func=_serve)
+
+    train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model")
+    train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")
+    train.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model folder to write")
+    train.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
+    train.add_argument("--steps", type=int, default=1800)
+    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser("evaluate", help="score a model on the dev splits; writes metrics.json")
+    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    evaluate.add_argument("--out", type=Path, default=None, help="metrics file (default: <model>/metrics.json)")
+    evaluate.add_argument("--limit", type=int, default=None, help="cap dev rows per source (smoke runs)")
+    evaluate.set_defaults(func=_evaluate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command != "serve":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Settings: environment (``MODERATO_*``), then an env file, then defaults. Built once by the CLI or a test and
+passed down; no other module reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v1"
+
+# Default decision thresholds. A score at or above a `reject` threshold rejects; else at or above a `review`
+# threshold sends the comment to human review. Chosen on the dev splits (see the model card) for high recall at
+# review and high precision at reject.
+DEFAULT_REVIEW = {
+    "toxicity": 0.5,
+    "severe_toxicity": 0.4,
+    "insult": 0.6,
+    "threat": 0.4,
+    "identity_attack": 0.4,
+    "obscene": 0.7,
+}
+DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.9}
+
+
+class PolicySettings(BaseModel):
+    """Thresholds of one tenant's policy (attribute -> score)."""
+
+    review: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REVIEW))
+    reject: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REJECT))
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a Moderato process. Field ``x`` is read from ``MODERATO_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="MODERATO_", env_file=".env", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    # Redis: with no URL, `moderato serve` starts an embedded redis-server with its files under `data_dir`.
+    redis_url: str | None = None
+    data_dir: Path = Path(".moderato")
+    redis_connect_retries: int = 5
+    redis_socket_timeout_s: float = 5.0
+
+    # API keys: "KEY=TENANT:ROLE,KEY2=TENANT2:ROLE2", or a file with one such entry per line (for secrets).
+    api_keys: SecretStr | None = None
+    api_keys_file: Path | None = None
+
+    model_dir: Path = DEFAULT_MODEL_DIR
+    torch_threads: int | None = None
+    bf16: bool | None = None  # None: use bf16 where the CPU computes it natively
+
+    batch_max_items: int = 32
+    batch_max_wait_ms: float = 5.0
+
+    max_comments_per_request: int = 256
+    max_comment_chars: int = 10_000
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    cache_ttl_s: int = 7 * 24 * 3600
+    article_ttl_s: int = 90 * 24 * 3600
+    flood_threshold: int = 5  # more than this many posts of one text ...
+    flood_window_s: int = 600  # ... within this many seconds adds a `flood` reason
+
+    # Expected stance label frequencies under an article (agree, disagree, discuss, unrelated).
+    stance_prior: list[float] = Field(default_factory=lambda: [0.3, 0.3, 0.3, 0.1])
+
+    default_policy: PolicySettings = Field(default_factory=PolicySettings)
+    # Per-tenant overrides as JSON: {"tenant": {"review": {...}, "reject": {...}}}
+    policies: dict[str, PolicySettings] = Field(default_factory=dict)
+
+    @field_validator("stance_prior")
+    @classmethod
+    def _prior_is_a_distribution(cls, value: list[float]) -> list[float]:
+        if len(value) != 4 or any(p <= 0 for p in value):
+            raise ValueError("stance_prior needs four positive numbers (agree, disagree, discuss, unrelated)")
+        total = sum(value)
+        return [p / total for p in value]
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> Settings:
+        if self.environment == "production" and not (self.api_keys or self.api_keys_file):
+            raise ValueError("MODERATO_API_KEYS or MODERATO_API_KEYS_FILE is required in production")
+        return self
+
+    def policy_for(self, tenant: str) -> PolicySettings:
+        return self.policies.get(tenant, self.default_policy)
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings for the start-up log, secrets hidden."""
+        return self.model_dump(exclude={"api_keys"}, mode="json")

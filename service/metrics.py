@@ -1,0 +1,38 @@
+"""Prometheus instruments, on a registry of their own per app (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.request_seconds = Histogram(
+            "moderato_request_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "moderato_model_batch_size", "Comments per model batch", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.model_seconds = Histogram(
+            "moderato_model_batch_seconds", "Model time per batch", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.cache_hits = Counter("moderato_cache_hits", "Results answered from the cache", registry=r)
+        self.cache_misses = Counter("moderato_cache_misses", "Results that needed the model", registry=r)
+        self.comments_scored = Counter("moderato_comments_scored", "Comments scored", ["decision"], registry=r)
+        self.redis_errors = Counter("moderato_redis_errors", "Redis operations that failed", ["op"], registry=r)
+        self.queue_depth = Gauge(
+            "moderato_ingest_queue_depth", "Comments waiting in the ingest stream", ["tenant"], registry=r
+        )
+
+    def observe_batch(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.model_seconds.observe(seconds)

@@ -1,0 +1,230 @@
+"""``moderato evaluate``: every metric of the model card, on the dev splits, in one run, with the lexical baseline
+(alt-profanity-check) scored on the same rows. Writes ``metrics.json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.model.data import (
+    StanceExample,
+    ToxicityExample,
+    split_stance,
+    split_toxicity,
+    stance_examples,
+    toxicity_examples,
+)
+from service.model.identity import EVAL_NEUTRAL, EVAL_TOXIC, templated
+from service.model.labels import ATTRIBUTES, STANCE_INDEX, STANCES
+from service.model.metrics import auc, bias_aucs, final_bias_metric, fnc_score, macro_f1, span_f1
+from service.model.predict import ARTICLE_STANCE_PRIOR, Prediction, Predictor
+from service.system import git_commit, machine
+
+log = logging.getLogger(__name__)
+
+# Sources whose dev rows have both toxic and non-toxic comments: the per-source ROC-AUC table.
+AUC_SOURCES = ("civil", "olid", "davidson", "ucc", "wiki_identity", "toxigen")
+CHUNK = 512  # comments per predict call, bounding memory for the stance states kept per comment
+
+
+@dataclass
+class ScoredRows:
+    """Toxicity dev rows with model and baseline scores."""
+
+    examples: list[ToxicityExample]
+    model: np.ndarray  # (rows, attributes)
+    baseline: np.ndarray  # (rows,)
+    spans: list[set[int]]
+
+
+def predict_all(predictor: Predictor, texts: list[str], articles: list[Any] | None = None) -> list[Prediction]:
+    out: list[Prediction] = []
+    for start in range(0, len(texts), CHUNK):
+        arts = None if articles is None else articles[start : start + CHUNK]
+        out += predictor.predict(texts[start : start + CHUNK], arts)
+    return out
+
+
+def score_rows(predictor: Predictor, examples: list[ToxicityExample]) -> ScoredRows:
+    from profanity_check import predict_prob
+
+    texts = [ex.text for ex in examples]
+    preds = predict_all(predictor, texts)
+    model = np.array([[p.scores[a] for a in ATTRIBUTES] for p in preds])
+    spans = [{i for s in p.spans for i in range(s.start, s.end)} for p in preds]
+    return ScoredRows(examples, model, np.asarray(predict_prob(texts)), spans)
+
+
+def toxicity_metrics(rows: ScoredRows) -> dict[str, Any]:
+    """ROC-AUC per source and attribute; the baseline's AUC on the same rows; the mean over sources of toxicity."""
+    per_source: dict[str, Any] = {}
+    for source in AUC_SOURCES:
+        idx = [i for i, ex in enumerate(rows.examples) if ex.source == source]
+        table: dict[str, Any] = {}
+        for a, attribute in enumerate(ATTRIBUTES):
+            known = [i for i in idx if not np.isnan(rows.examples[i].targets[a])]
+            labels = [int(rows.examples[i].targets[a] >= 0.5) for i in known]
+            model_auc = auc(labels, rows.model[known, a])
+            if model_auc is not None:
+                table[attribute] = {
+                    "auc": round(model_auc, 4),
+                    "baseline_auc": _round(auc(labels, rows.baseline[known])),
+                    "rows": len(known),
+                    "positives": sum(labels),
+                }
+        per_source[source] = table
+    tox = {s: t["toxicity"]["auc"] for s, t in per_source.items() if "toxicity" in t}
+    base = {s: t["toxicity"]["baseline_auc"] for s, t in per_source.items() if "toxicity" in t}
+    civil = [i for i, ex in enumerate(rows.examples) if ex.source == "arc_civil"]
+    return {
+        "per_source": per_source,
+        "mean_toxicity_auc": round(float(np.mean(list(tox.values()))), 4),
+        "min_toxicity_auc": round(min(tox.values()), 4),
+        "baseline_mean_toxicity_auc": round(float(np.mean([b for b in base.values() if b is not None])), 4),
+        "arc_civil_flag_rate": round(float((rows.model[civil, 0] >= 0.5).mean()), 4) if civil else None,
+    }
+
+
+def span_metrics(rows: ScoredRows) -> dict[str, Any]:
+    """SemEval-2021 character F1 on the dev rows of each span source."""
+    out = {}
+    for source in ("tsd", "civil"):
+        idx = [i for i, ex in enumerate(rows.examples) if ex.source == source and ex.spans is not None]
+        scores = [
+            span_f1(rows.spans[i], {c for s, e, _ in rows.examples[i].spans or [] for c in range(s, e)}) for i in idx
+        ]
+        out[source] = {"char_f1": round(float(np.mean(scores)), 4), "rows": len(idx)}
+    return out
+
+
+def bias_metrics(labels: np.ndarray, scores: np.ndarray, groups: list[tuple[str, ...]]) -> dict[str, Any]:
+    names = sorted({g for gs in groups for g in gs})
+    per_group = {g: bias_aucs(labels, scores, np.array([g in gs for gs in groups])) for g in names}
+    overall = auc(labels, scores)
+    final = final_bias_metric(overall, per_group) if overall is not None else None
+    return {
+        "overall_auc": _round(overall),
+        "final": _round(final),
+        "per_group": {g: {k: _round(v) for k, v in m.items()} for g, m in per_group.items()},
+    }
+
+
+def identity_sets(predictor: Predictor, rows: ScoredRows) -> dict[str, Any]:
+    """Jigsaw bias metrics (model and baseline) on templated sentences and on the identity sets' dev rows."""
+    from profanity_check import predict_prob
+
+    sets: dict[str, Any] = {}
+    templates = templated(EVAL_NEUTRAL, EVAL_TOXIC)
+    texts = [t.text for t in templates]
+    model = np.array([p.scores["toxicity"] for p in predict_all(predictor, texts)])
+    sets["templates"] = (
+        np.array([int(t.toxic) for t in templates]),
+        model,
+        np.asarray(predict_prob(texts)),
+        [(t.subgroup,) for t in templates],
+    )
+    for source in ("wiki_identity", "toxigen"):
+        idx = [i for i, ex in enumerate(rows.examples) if ex.source == source]
+        sets[source] = (
+            np.array([int(rows.examples[i].targets[0] >= 0.5) for i in idx]),
+            rows.model[idx, 0],
+            rows.baseline[idx],
+            [rows.examples[i].subgroups for i in idx],
+        )
+    return {
+        name: {"model": bias_metrics(y, m, g), "baseline": bias_metrics(y, b, g)} for name, (y, m, b, g) in sets.items()
+    }
+
+
+def stance_metrics(predictor: Predictor, dev: list[StanceExample]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and FNC-1 score per source; VAST's 3-class macro-F1; and how often on-topic comments are
+    called unrelated, under the training prior and under the article prior the service uses."""
+    claims = {ex.extra.get("headline", ex.claim) for ex in dev}
+    states = {c: predictor.encode_article(c) for c in claims}
+    out: dict[str, Any] = {}
+    prior_shift = predictor.stance_shift
+    for source in sorted({ex.source for ex in dev}):
+        rows = [ex for ex in dev if ex.source == source]
+        arts = [states[ex.extra.get("headline", ex.claim)] for ex in rows]
+        gold = [ex.label for ex in rows]
+        predictor.stance_shift = prior_shift * 0  # the dev sets' own label mix is the training one
+        preds = [STANCE_INDEX[p.stance.label] for p in predict_all(predictor, [ex.text for ex in rows], arts)]
+        predictor.stance_shift = prior_shift
+        deployed = [STANCE_INDEX[p.stance.label] for p in predict_all(predictor, [ex.text for ex in rows], arts)]
+        out[source] = _stance_table(gold, preds, deployed)
+    return out
+
+
+def _stance_table(gold: list[int], preds: list[int], deployed: list[int]) -> dict[str, Any]:
+    unrelated = STANCE_INDEX["unrelated"]
+    on_topic = [i for i, g in enumerate(gold) if g != unrelated]
+    neutral = {STANCE_INDEX["discuss"], unrelated}
+    three = [2 if g in neutral else g for g in gold], [2 if p in neutral else p for p in preds]
+    return {
+        "rows": len(gold),
+        "accuracy": round(float(np.mean(np.array(gold) == np.array(preds))), 4),
+        "macro_f1": round(macro_f1(gold, preds, range(len(STANCES))), 4),
+        "fnc_score": round(fnc_score(gold, preds), 4),
+        "macro_f1_pro_con_neutral": round(macro_f1(three[0], three[1], [0, 1, 2]), 4),
+        "on_topic_called_unrelated": round(float(np.mean([preds[i] == unrelated for i in on_topic])), 4),
+        "on_topic_called_unrelated_with_article_prior": round(
+            float(np.mean([deployed[i] == unrelated for i in on_topic])), 4
+        ),
+        "confusion": np.bincount(np.array(gold) * len(STANCES) + np.array(preds), minlength=len(STANCES) ** 2)
+        .reshape(len(STANCES), -1)
+        .tolist(),
+    }
+
+
+def fidelity(folder: Path, rows: ScoredRows, bf16: bool) -> dict[str, Any]:
+    """The same toxicity rows in fp32: does bf16 change the scores or the AUCs?"""
+    fp32 = Predictor(folder, bf16=False)
+    ref = np.array([[p.scores[a] for a in ATTRIBUTES] for p in predict_all(fp32, [ex.text for ex in rows.examples])])
+    ref_rows = ScoredRows(rows.examples, ref, rows.baseline, rows.spans)
+    return {
+        "bf16_used": bf16,
+        "max_abs_score_diff": round(float(np.abs(ref - rows.model).max()), 4),
+        "mean_abs_score_diff": round(float(np.abs(ref - rows.model).mean()), 5),
+        "fp32_mean_toxicity_auc": toxicity_metrics(ref_rows)["mean_toxicity_auc"],
+    }
+
+
+def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    predictor = Predictor(model, stance_prior=ARTICLE_STANCE_PRIOR)
+    tox_dev = [ex for exs in toxicity_examples(data).values() for ex in split_toxicity(exs)[1][:limit]]
+    st_dev = [ex for exs in stance_examples(data).values() for ex in split_stance(exs)[1][:limit]]
+    log.info("evaluating %s on %d toxicity and %d stance dev rows", predictor.version, len(tox_dev), len(st_dev))
+    rows = score_rows(predictor, tox_dev)
+    result = {
+        "model": predictor.version,
+        "command": "moderato " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("moderato") else " ".join(sys.argv),
+        "data": str(data),
+        "split": "dev splits of service/model/data.py (is_dev: md5 buckets)",
+        "limit_per_source": limit,
+        "git_commit": git_commit(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "toxicity": toxicity_metrics(rows),
+        "spans": span_metrics(rows),
+        "bias": identity_sets(predictor, rows),
+        "stance": stance_metrics(predictor, st_dev),
+        "fidelity": fidelity(model, rows, predictor.bf16),
+    }
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    target = out or model / "metrics.json"
+    target.write_text(json.dumps(result, indent=2) + "\n")
+    log.info("wrote %s in %.0f s", target, result["seconds"])
+    return result
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,115 @@
+"""Identity terms and templated sentences: training balance and the Jigsaw unintended-bias evaluation.
+
+Training templates and evaluation templates are disjoint, so the bias metrics are not measured on sentences the
+model was taught.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Subgroup -> surface forms (lower case) used to detect a mention.
+IDENTITY_TERMS: dict[str, tuple[str, ...]] = {
+    "lgbtq": ("gay", "lesbian", "queer", "lgbt", "lgbtq", "homosexual"),
+    "bisexual": ("bisexual",),
+    "trans": ("transgender", "trans"),
+    "muslim": ("muslim", "muslims", "islam", "islamic"),
+    "jewish": ("jew", "jews", "jewish", "judaism"),
+    "christian": ("christian", "christians", "catholic"),
+    "black": ("black", "african american"),
+    "white": ("white",),
+    "asian": ("asian", "asians", "chinese"),
+    "latino": ("latino", "latina", "hispanic", "mexican", "mexicans"),
+    "immigrant": ("immigrant", "immigrants", "refugee", "refugees"),
+    "women": ("woman", "women", "female", "girls"),
+    "disability": ("disabled", "blind", "deaf", "wheelchair", "autistic"),
+    "middle_east": ("arab", "arabs", "middle eastern"),
+    "native_american": ("native american", "native americans", "indigenous"),
+}
+
+# One adjective-like form per subgroup for building sentences.
+TEMPLATE_FORMS: dict[str, tuple[str, ...]] = {
+    "lgbtq": ("gay", "lesbian", "queer"),
+    "bisexual": ("bisexual",),
+    "trans": ("transgender", "trans"),
+    "muslim": ("muslim",),
+    "jewish": ("jewish",),
+    "christian": ("christian", "catholic"),
+    "black": ("black", "african american"),
+    "white": ("white",),
+    "asian": ("asian", "chinese"),
+    "latino": ("latino", "hispanic", "mexican"),
+    "immigrant": ("immigrant",),
+    "women": ("female",),
+    "disability": ("disabled", "deaf", "blind"),
+    "middle_east": ("arab", "middle eastern"),
+    "native_american": ("native american", "indigenous"),
+}
+
+TRAIN_NEUTRAL = (
+    "I am a {x} person and I read this paper every morning.",
+    "My neighbour is {x} and we often talk about the council budget.",
+    "As a {x} voter, I think the article makes a fair point about taxes.",
+    "{X} people in my town were at the meeting last night.",
+    "The {x} community centre is hosting a book fair on Saturday.",
+    "My best friend is {x}.",
+    "Being {x} has nothing to do with how you do your job.",
+    "The article quotes a {x} teacher who has worked here for twenty years.",
+)
+TRAIN_TOXIC = (
+    "{X} people are disgusting and should get out of this country.",
+    "I hate {x} people, every one of them is a parasite.",
+    "Shut up, you stupid {x} idiot.",
+    "All {x} people are filthy animals.",
+    "Somebody should beat up that {x} moron.",
+    "{X} people are vermin and deserve nothing.",
+)
+EVAL_NEUTRAL = (
+    "I am {x}.",
+    "Being {x} is fine.",
+    "I am a proud {x} person.",
+    "We welcomed a {x} family next door.",
+    "The {x} author wrote a thoughtful reply.",
+    "Our mayor is {x} and works hard.",
+)
+EVAL_TOXIC = (
+    "I despise {x} people.",
+    "{X} people are worthless scum.",
+    "Get lost, you dumb {x} loser.",
+    "Every {x} person is a criminal and a liar.",
+    "Being {x} is disgusting.",
+    "Kill all the {x} people.",
+)
+
+
+@dataclass(frozen=True)
+class TemplateSentence:
+    text: str
+    subgroup: str
+    toxic: bool
+
+
+def _fill(template: str, form: str) -> str:
+    return template.replace("{X}", form[0].upper() + form[1:]).replace("{x}", form)
+
+
+def templated(neutral: tuple[str, ...], toxic: tuple[str, ...]) -> list[TemplateSentence]:
+    """Every template filled with every subgroup form, labelled by the template's toxicity."""
+    out = []
+    for subgroup, forms in TEMPLATE_FORMS.items():
+        for form in forms:
+            out += [TemplateSentence(_fill(t, form), subgroup, False) for t in neutral]
+            out += [TemplateSentence(_fill(t, form), subgroup, True) for t in toxic]
+    return out
+
+
+_TERM_PATTERNS = {
+    group: re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
+    for group, terms in IDENTITY_TERMS.items()
+}
+
+
+def mentioned_subgroups(text: str) -> set[str]:
+    """Subgroups whose terms occur in the text as whole words."""
+    return {group for group, pattern in _TERM_PATTERNS.items() if pattern.search(text)}

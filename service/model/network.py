@@ -1,0 +1,97 @@
+"""The Moderato network: one shared encoder pass per comment feeding toxicity, span and stance heads.
+
+Stance is late interaction: the article (title + lead) is encoded once and its token states are cached; each
+comment's own token states attend to them through one small cross-attention block. A comment therefore costs one
+encoder pass, and its toxicity never sees the article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import BertModel
+
+from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES
+
+# Span head outputs: one "is toxic" logit per token, then one logit per span attribute (the type of a toxic token).
+SPAN_OUTPUTS = 1 + len(SPAN_ATTRIBUTES)
+
+
+@dataclass
+class Encoded:
+    """Token states and their padding mask from one encoder pass."""
+
+    states: torch.Tensor  # (batch, tokens, hidden)
+    mask: torch.Tensor  # (batch, tokens), 1 for real tokens
+
+    def pooled(self) -> torch.Tensor:
+        """Mean of the real tokens' states (the pooling the base model was trained with)."""
+        weights = self.mask.unsqueeze(-1).to(self.states.dtype)
+        return (self.states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+class StanceHead(nn.Module):
+    """Comment tokens attend to cached article tokens; pooled features feed a small classifier."""
+
+    def __init__(self, hidden: int, heads: int = 6, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.cross = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(hidden)
+        self.classify = nn.Sequential(
+            nn.Linear(5 * hidden, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, len(STANCES))
+        )
+
+    def forward(self, comment: Encoded, article: Encoded) -> torch.Tensor:
+        attended, _ = self.cross(
+            comment.states, article.states, article.states, key_padding_mask=article.mask == 0, need_weights=False
+        )
+        crossed = Encoded(self.norm(comment.states + attended), comment.mask).pooled()
+        u, v = comment.pooled(), article.pooled()
+        return self.classify(torch.cat([u, v, u * v, (u - v).abs(), crossed], dim=-1))
+
+
+class ModeratoNet(nn.Module):
+    """Encoder plus the three heads.
+
+    :param encoder: a BERT-family encoder (all-MiniLM-L6-v2 in the shipped model).
+    :param frozen_layers: the lowest encoder layers (and embeddings) kept at the base weights; only the layers above
+        them and the heads are trained and shipped.
+    """
+
+    def __init__(self, encoder: BertModel, frozen_layers: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.frozen_layers = frozen_layers
+        hidden = encoder.config.hidden_size
+        self.toxicity_head = nn.Sequential(
+            nn.Dropout(0.1), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, len(ATTRIBUTES))
+        )
+        self.span_head = nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden, SPAN_OUTPUTS))
+        self.stance_head = StanceHead(hidden)
+        self.freeze_base()
+
+    def freeze_base(self) -> None:
+        """Stop gradients below the first trained layer, so backward never runs through the frozen part."""
+        self.encoder.embeddings.requires_grad_(False)
+        for layer in self.encoder.encoder.layer[: self.frozen_layers]:
+            layer.requires_grad_(False)
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """The parameters that differ from the base model: the trained layers and the heads."""
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
+        """One encoder pass."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return Encoded(out.last_hidden_state, attention_mask)
+
+    def toxicity_logits(self, comment: Encoded) -> torch.Tensor:
+        return self.toxicity_head(comment.pooled())
+
+    def span_logits(self, comment: Encoded) -> torch.Tensor:
+        return self.span_head(comment.states)
+
+    def stance_logits(self, comment: Encoded, article: Encoded) -> torch.Tensor:
+        return self.stance_head(comment, article)

@@ -1,0 +1,277 @@
+"""Inference: comments in, attribute scores, toxic spans and stance out.
+
+Comments are sorted by length and padded per batch. A comment longer than ``max_tokens`` is read in overlapping
+windows that ride in the same batches (its scores are the maximum over windows, its spans the union), so nothing
+past the first few hundred words goes unread. Articles are encoded once into token states that the caller may
+cache; a comment's stance reads them, its toxicity never does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from service.model.checkpoint import ModelConfig, load_model, load_tokenizer
+from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES
+from service.model.network import Encoded, ModeratoNet
+from service.system import cpu_has_bf16
+
+LEAD_CHARS = 300
+# Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated):
+# off-topic comments exist but are rare there, unlike in FNC/ARC's random pairings.
+ARTICLE_STANCE_PRIOR = [0.3, 0.3, 0.3, 0.1]
+WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
+MAX_WINDOWS = 16  # 16 windows of 256 tokens cover ~16,000 characters of English
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    attribute: str
+
+
+@dataclass(frozen=True)
+class Stance:
+    label: str
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    scores: dict[str, float]
+    spans: list[Span]
+    stance: Stance | None
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """An article's encoded claim (title + lead): token states ready for the stance head."""
+
+    states: torch.Tensor  # (tokens, hidden), float32
+    claim: str
+
+    def to_bytes(self) -> bytes:
+        return self.states.to(torch.float16).numpy().tobytes()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, hidden: int, claim: str = "") -> ArticleState:
+        array = np.frombuffer(raw, dtype=np.float16).reshape(-1, hidden)
+        return cls(torch.from_numpy(array.astype(np.float32)), claim)
+
+
+def article_claim(title: str, body: str = "") -> str:
+    """The text the stance head compares comments with: the title, then the article's lead."""
+    lead = " ".join(body.split())[:LEAD_CHARS]
+    return f"{title.strip()}. {lead}".strip() if lead else title.strip()
+
+
+class Predictor:
+    """The shipped model, loaded once, in eval mode.
+
+    :param folder: model folder (config.json + weights.safetensors).
+    :param bf16: run under bf16 autocast; default: when the CPU supports it natively.
+    :param batch_size: sequences per forward pass.
+    :param stance_prior: expected stance label frequencies where the model runs (comments under their own article
+        are rarely unrelated); the logits are shifted from the training prior to this one. None: no shift.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        bf16: bool | None = None,
+        batch_size: int = 32,
+        stance_prior: list[float] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.net: ModeratoNet
+        self.net, self.config = load_model(folder)
+        self.tokenizer: Any = load_tokenizer()
+        self.bf16 = cpu_has_bf16() if bf16 is None else bf16
+        self.batch_size = batch_size
+        self.hidden = self.net.encoder.config.hidden_size
+        self.stance_shift = _prior_shift(self.config, stance_prior)
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+    def _autocast(self) -> Any:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+
+    def encode_article(self, title: str, body: str = "") -> ArticleState:
+        claim = article_claim(title, body)
+        enc = self.tokenizer([claim], truncation=True, max_length=self.config.article_tokens, return_tensors="pt")
+        with torch.inference_mode(), self._autocast():
+            encoded = self.net.encode(enc["input_ids"], enc["attention_mask"])
+        return ArticleState(encoded.states[0].float(), claim)
+
+    def predict(
+        self,
+        texts: list[str],
+        article: ArticleState | list[ArticleState | None] | None = None,
+    ) -> list[Prediction]:
+        """Score comments; ``article`` is one article for all, or one (or None) per comment.
+
+        Identical texts in one call are encoded once; each (comment, article) pair still gets its own stance.
+        """
+        articles = article if isinstance(article, list) else [article] * len(texts)
+        if len(articles) != len(texts):
+            raise ValueError("one article (or None) per comment")
+        unique = list(dict.fromkeys(texts))
+        windows = self._windows(unique)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            self._run([windows[i] for i in order[start : start + self.batch_size]])
+        readings = self._merge(unique, windows)
+        by_text = {text: reading for text, reading in zip(unique, readings, strict=True)}
+        stances = self._stances([by_text[t].opening for t in texts], articles)
+        return [
+            Prediction(by_text[t].scores, by_text[t].spans, stance) for t, stance in zip(texts, stances, strict=True)
+        ]
+
+    def _windows(self, texts: list[str]) -> list[_Window]:
+        """Token windows of each text; short comments are a single window."""
+        enc = self.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.config.max_tokens,
+            stride=WINDOW_STRIDE,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        out, seen = [], [0] * len(texts)
+        for ids, offsets, owner in zip(
+            enc["input_ids"], enc["offset_mapping"], enc["overflow_to_sample_mapping"], strict=True
+        ):
+            if seen[owner] < MAX_WINDOWS:
+                out.append(_Window(owner, seen[owner], ids, [(int(s), int(e)) for s, e in offsets]))
+                seen[owner] += 1
+        return out
+
+    def _run(self, batch: list[_Window]) -> None:
+        """One encoder pass over a batch of windows; fills in each window's outputs."""
+        width = max(len(w.ids) for w in batch)
+        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, w in enumerate(batch):
+            input_ids[row, : len(w.ids)] = torch.tensor(w.ids)
+            mask[row, : len(w.ids)] = 1
+        with torch.inference_mode(), self._autocast():
+            encoded = self.net.encode(input_ids, mask)
+            scores = torch.sigmoid(self.net.toxicity_logits(encoded).float()).numpy()
+            spans = self.net.span_logits(encoded).float().numpy()
+        for row, w in enumerate(batch):
+            w.scores, w.span_logits = scores[row], spans[row, : len(w.ids)]
+            if w.index == 0:  # stance reads a comment's opening window
+                w.states = encoded.states[row, : len(w.ids)].float().clone()
+
+    def _stances(self, openings: list[torch.Tensor], articles: list[ArticleState | None]) -> list[Stance | None]:
+        rows = [r for r, a in enumerate(articles) if a is not None]
+        out: list[Stance | None] = [None] * len(articles)
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            comment = _stack([openings[r] for r in chunk], self.hidden)
+            article = _stack([articles[r].states for r in chunk], self.hidden)  # type: ignore[union-attr]
+            with torch.inference_mode(), self._autocast():
+                logits = self.net.stance_logits(comment, article).float()
+            probs = torch.softmax(logits + self.stance_shift, dim=-1).numpy()
+            for r, p in zip(chunk, probs, strict=True):
+                out[r] = _stance_result(p)
+        return out
+
+    def _merge(self, texts: list[str], windows: list[_Window]) -> list[_Reading]:
+        scores = [np.zeros(len(ATTRIBUTES)) for _ in texts]
+        tokens: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in texts]
+        openings: list[torch.Tensor] = [torch.zeros(0)] * len(texts)
+        for w in windows:
+            scores[w.owner] = np.maximum(scores[w.owner], w.scores)
+            tokens[w.owner] += [
+                (off, logit) for off, logit in zip(w.offsets, w.span_logits, strict=True) if off[0] != off[1]
+            ]
+            if w.states is not None:
+                openings[w.owner] = w.states
+        return [
+            _Reading(
+                {a: round(float(s), 4) for a, s in zip(ATTRIBUTES, scores[i], strict=True)},
+                extract_spans(text, tokens[i], self.config.span_threshold),
+                openings[i],
+            )
+            for i, text in enumerate(texts)
+        ]
+
+
+@dataclass
+class _Window:
+    owner: int
+    index: int
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    scores: Any = None
+    span_logits: Any = None
+    states: torch.Tensor | None = None
+
+
+@dataclass
+class _Reading:
+    scores: dict[str, float]
+    spans: list[Span]
+    opening: torch.Tensor
+
+
+def _stack(states: list[torch.Tensor], hidden: int) -> Encoded:
+    """Pad token-state matrices of different lengths into one batch."""
+    width = max(s.shape[0] for s in states)
+    padded = torch.zeros((len(states), width, hidden))
+    mask = torch.zeros((len(states), width), dtype=torch.long)
+    for i, s in enumerate(states):
+        padded[i, : s.shape[0]] = s
+        mask[i, : s.shape[0]] = 1
+    return Encoded(padded, mask)
+
+
+def _prior_shift(config: ModelConfig, prior: list[float] | None) -> torch.Tensor:
+    if prior is None:
+        return torch.zeros(len(STANCES))
+    train = config.stance_train_prior
+    return torch.tensor([math.log(max(p, 1e-6)) - math.log(max(q, 1e-6)) for p, q in zip(prior, train, strict=True)])
+
+
+def _stance_result(probs: np.ndarray) -> Stance:
+    scores = {label: round(float(p), 4) for label, p in zip(STANCES, probs, strict=True)}
+    return Stance(max(scores, key=scores.__getitem__), scores)
+
+
+def extract_spans(text: str, tokens: list[tuple[tuple[int, int], np.ndarray]], threshold: float) -> list[Span]:
+    """Character spans from per-token logits: toxic tokens, widened to whole words, merged across whitespace.
+
+    The attribute of a span is the type the span head rates highest, averaged over the span's tokens.
+    """
+    cut = math.log(threshold / (1 - threshold))
+    raw: list[list[Any]] = []  # [start, end, summed type logits]
+    for (start, end), logits in sorted(tokens, key=lambda t: t[0]):
+        if logits[0] < cut:
+            continue
+        start, end = _word_bounds(text, start, end)
+        if raw and start <= raw[-1][1] + 1 and not text[raw[-1][1] : start].strip():
+            raw[-1][1] = max(raw[-1][1], end)
+            raw[-1][2] = raw[-1][2] + logits[1:]
+        else:
+            raw.append([start, end, logits[1:].copy()])
+    return [Span(s, e, SPAN_ATTRIBUTES[int(np.argmax(types))]) for s, e, types in raw]
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return start, end

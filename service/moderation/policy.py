@@ -1,0 +1,51 @@
+"""Per-tenant policy: thresholds turn scores into `allow`, `review` or `reject`, with the reasons spelled out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.config import PolicySettings
+from service.model.labels import ATTRIBUTES
+
+ALLOW, REVIEW, REJECT = "allow", "review", "reject"
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A score at or above a reject threshold rejects; else at or above a review threshold sends to review.
+
+    :param review: attribute -> threshold for human review.
+    :param reject: attribute -> threshold for automatic rejection.
+    """
+
+    review: dict[str, float]
+    reject: dict[str, float]
+
+    @classmethod
+    def from_settings(cls, settings: PolicySettings) -> Policy:
+        unknown = (set(settings.review) | set(settings.reject)) - set(ATTRIBUTES)
+        if unknown:
+            raise ValueError(f"policy names unknown attributes: {sorted(unknown)}")
+        return cls(dict(settings.review), dict(settings.reject))
+
+    def decide(
+        self, scores: dict[str, float], *, flood_count: int | None = None, flood_window_s: int | None = None
+    ) -> Decision:
+        rejected = _crossed(scores, self.reject)
+        reviewed = _crossed(scores, self.review)
+        flood = [f"flood: posted {flood_count} times in {flood_window_s} s"] if flood_count else []
+        if rejected:
+            return Decision(REJECT, rejected + flood)
+        if reviewed or flood:
+            return Decision(REVIEW, reviewed + flood)
+        return Decision(ALLOW, [])
+
+
+def _crossed(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    return [f"{name} >= {limit:.2f}" for name, limit in thresholds.items() if scores.get(name, 0.0) >= limit]

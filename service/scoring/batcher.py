@@ -1,0 +1,140 @@
+"""Micro-batching: concurrent requests' comments coalesce into model batches.
+
+A batch closes when it holds ``max_items`` comments or ``max_wait_ms`` after its first comment arrived, whichever
+is first, and runs on one worker thread so the event loop keeps serving. While a batch runs, the next one fills,
+so under load batches grow on their own and an idle service answers a lone comment after at most ``max_wait_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class BatcherClosed(RuntimeError):
+    """The batcher is shutting down and takes no new work."""
+
+
+@dataclass
+class _Pending(Generic[Item, Result]):
+    item: Item
+    future: asyncio.Future[Result]
+
+
+class MicroBatcher(Generic[Item, Result]):
+    """Runs ``run_batch`` over coalesced items.
+
+    :param run_batch: blocking function from a list of items to one result per item, in order.
+    :param max_items: most items per batch.
+    :param max_wait_ms: longest a batch waits for more items after its first.
+    :param on_batch: called with (batch size, seconds) after each batch (metrics).
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[Item]], Sequence[Result]],
+        *,
+        max_items: int,
+        max_wait_ms: float,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.run_batch = run_batch
+        self.max_items = max_items
+        self.max_wait_s = max_wait_ms / 1000
+        self.on_batch = on_batch
+        # None is the close sentinel: everything queued before it is still run
+        self._queue: asyncio.Queue[_Pending[Item, Result] | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+        self.items = 0
+
+    def __repr__(self) -> str:
+        return f"MicroBatcher(batches={self.batches}, items={self.items}, queued={self._queue.qsize()})"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="micro-batcher")
+
+    async def submit_many(self, items: list[Item]) -> list[Result]:
+        if self._closing or self._task is None:
+            raise BatcherClosed("the model is shutting down")
+        loop = asyncio.get_running_loop()
+        pending = [_Pending(item, loop.create_future()) for item in items]
+        for p in pending:
+            self._queue.put_nowait(p)
+        return list(await asyncio.gather(*(p.future for p in pending)))
+
+    async def _collect(self) -> tuple[list[_Pending[Item, Result]], bool]:
+        """The next batch, and whether the close sentinel came after it."""
+        batch: list[_Pending[Item, Result]] = []
+        deadline: float | None = None
+        while len(batch) < self.max_items:
+            if not self._queue.empty():
+                got = self._queue.get_nowait()
+            else:
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    break
+                try:
+                    got = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    break
+            if got is None:
+                return batch, True
+            batch.append(got)
+            if deadline is None:
+                deadline = time.monotonic() + self.max_wait_s
+        return batch, False
+
+    async def _loop(self) -> None:
+        stop = False
+        while not stop:
+            batch, stop = await self._collect()
+            if batch:
+                await self._run(batch)
+
+    async def _run(self, batch: list[_Pending[Item, Result]]) -> None:
+        started = time.perf_counter()
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self.run_batch, [p.item for p in batch]
+            )
+        except Exception as exc:  # a failed batch fails its own requests, never the loop
+            log.exception("model batch of %d failed", len(batch))
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.items += len(batch)
+        if self.on_batch:
+            self.on_batch(len(batch), time.perf_counter() - started)
+        if len(results) != len(batch):
+            error = RuntimeError(f"model returned {len(results)} results for {len(batch)} items")
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(error)
+            return
+        for p, result in zip(batch, results, strict=True):
+            if not p.future.done():  # a client that went away cancelled its future
+                p.future.set_result(result)
+
+    async def close(self) -> None:
+        """Stop taking work, finish everything already queued (in-flight batches included), then stop."""
+        self._closing = True
+        if self._task is not None:
+            self._queue.put_nowait(None)
+            await self._task
+        self._executor.shutdown(wait=True)
+        log.info("batcher closed: %r", self)

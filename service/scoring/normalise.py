@@ -1,0 +1,58 @@
+"""Text normalisation for the cache key and the model, with a map back to the caller's character offsets.
+
+Normalising is NFKC (folds look-alike letters such as 𝐢𝐝𝐢𝐨𝐭), case folding and whitespace collapsing. The model
+reads the normalised text, so identical comments typed differently share one cache entry; spans found in the
+normalised text are mapped back to each caller's own text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Normalised:
+    text: str
+    # origin[i]: index in the raw text of the character that produced normalised character i
+    origin: tuple[int, ...]
+
+    def to_raw(self, start: int, end: int) -> tuple[int, int]:
+        """A normalised [start, end) range as a range of the raw text."""
+        if not self.origin or start >= end:
+            return 0, 0
+        return self.origin[start], self.origin[min(end, len(self.origin)) - 1] + 1
+
+
+def normalise(raw: str) -> Normalised:
+    chars: list[str] = []
+    origin: list[int] = []
+    pending_space = False
+    for i, ch in enumerate(raw):
+        if ch.isspace():
+            pending_space = bool(chars)
+            continue
+        folded = unicodedata.normalize("NFKC", ch).casefold()
+        if pending_space:
+            chars.append(" ")
+            origin.append(i - 1)
+            pending_space = False
+        for out in folded:
+            chars.append(out)
+            origin.append(i)
+    return Normalised("".join(chars), tuple(origin))
+
+
+def digest(model_version: str, text: str, article_id: str | None) -> str:
+    """Cache key digest of (model version, normalised text, article id)."""
+    h = hashlib.sha256()
+    for part in (model_version, article_id or "", text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def text_digest(text: str) -> str:
+    """Digest of a normalised text alone (flood counting across articles)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,228 @@
+"""The scorer: validated comments in, results with decisions out, through cache, batcher and policy.
+
+Shared by the synchronous API and the ingest workers. Each comment stands on its own: a bad one gets its own
+error entry, the others are answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from service.config import Settings
+from service.metrics import Metrics
+from service.moderation.policy import Policy
+from service.scoring.articles import Article, ArticleRef, ArticleStore
+from service.scoring.batcher import MicroBatcher
+from service.scoring.cache import CachedResult, FloodCounter, ResultCache
+from service.scoring.normalise import Normalised, digest, normalise, text_digest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommentJob:
+    text: str
+    article: Any | None  # an article state, or None
+
+
+@dataclass(frozen=True)
+class ArticleJob:
+    title: str
+    body: str
+
+
+class ModelRunner(Protocol):
+    """What the scorer needs of the model (the torch side stays behind this seam)."""
+
+    version: str
+
+    def run(self, jobs: list[CommentJob | ArticleJob]) -> Sequence[Any]: ...
+
+
+@dataclass(frozen=True)
+class CommentIn:
+    id: str
+    text: str
+    article_id: str | None = None
+
+
+@dataclass
+class ScoredComment:
+    id: str
+    scores: dict[str, float]
+    spans: list[dict[str, Any]]
+    stance: dict[str, Any] | None
+    decision: str
+    reasons: list[str]
+    cached: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CommentError:
+    id: str
+    code: str
+    message: str
+    status: int
+
+
+Outcome = ScoredComment | CommentError
+
+
+class Scorer:
+    """:param store: default for whether texts and results may be written to Redis."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        runner: ModelRunner,
+        batcher: MicroBatcher[Any, Any],
+        cache: ResultCache,
+        flood: FloodCounter,
+        articles: ArticleStore,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.batcher = batcher
+        self.cache = cache
+        self.flood = flood
+        self.articles = articles
+        self.metrics = metrics
+        self._policies: dict[str, Policy] = {}
+
+    @property
+    def model_version(self) -> str:
+        return self.runner.version
+
+    def policy(self, tenant: str) -> Policy:
+        if tenant not in self._policies:
+            self._policies[tenant] = Policy.from_settings(self.settings.policy_for(tenant))
+        return self._policies[tenant]
+
+    def check(self, comment: CommentIn) -> CommentError | None:
+        """Per-comment validation: the errors that should not sink the comment's neighbours."""
+        if not comment.text.strip():
+            return CommentError(comment.id, "empty_text", "text is empty or only whitespace", 400)
+        if len(comment.text) > self.settings.max_comment_chars:
+            return CommentError(
+                comment.id,
+                "text_too_long",
+                f"text has {len(comment.text)} characters; the limit is {self.settings.max_comment_chars}",
+                413,
+            )
+        return None
+
+    async def analyze(
+        self, tenant: str, comments: list[CommentIn], *, article: Article | None = None, store: bool = True
+    ) -> list[Outcome]:
+        """Score comments in order; writes nothing to Redis when ``store`` is false."""
+        inline = None
+        if article is not None:
+            inline = await (
+                self.articles.register(tenant, article) if store else self.articles.encode_unstored(article)
+            )
+        outcomes: list[Outcome | None] = [self.check(c) for c in comments]
+        valid = [i for i, o in enumerate(outcomes) if o is None]
+        refs = await self._article_refs(tenant, [comments[i] for i in valid], article, inline)
+        texts = {i: normalise(comments[i].text) for i in valid}
+        digests = {i: digest(self.model_version, texts[i].text, _article_key(comments[i], refs)) for i in valid}
+        results, cached = await self._results(tenant, valid, texts, digests, refs, comments, store)
+        floods = await self._floods(tenant, valid, texts, store)
+        for i in valid:
+            outcomes[i] = self._outcome(tenant, comments[i], texts[i], results[i], cached[i], floods.get(i), refs)
+        return [o for o in outcomes if o is not None]
+
+    async def _article_refs(
+        self, tenant: str, comments: list[CommentIn], article: Article | None, inline: ArticleRef | None
+    ) -> dict[str, ArticleRef | None]:
+        wanted = {c.article_id for c in comments if c.article_id}
+        refs: dict[str, ArticleRef | None] = {}
+        for article_id in wanted:
+            if article is not None and article_id == article.id:
+                refs[article_id] = inline
+            else:
+                refs[article_id] = await self.articles.get(tenant, article_id)
+        return refs
+
+    async def _results(
+        self,
+        tenant: str,
+        valid: list[int],
+        texts: dict[int, Normalised],
+        digests: dict[int, str],
+        refs: dict[str, ArticleRef | None],
+        comments: list[CommentIn],
+        store: bool,
+    ) -> tuple[dict[int, CachedResult], dict[int, bool]]:
+        unique = list(dict.fromkeys(digests[i] for i in valid))
+        found = dict(zip(unique, await self.cache.get_many(tenant, unique), strict=True))
+        self.metrics.cache_hits.inc(sum(1 for i in valid if found[digests[i]] is not None))
+        misses = {}  # digest -> a comment index needing the model (identical comments are scored once)
+        for i in valid:
+            if found[digests[i]] is None:
+                misses.setdefault(digests[i], i)
+        self.metrics.cache_misses.inc(len(misses))
+        jobs = [CommentJob(texts[i].text, _state(comments[i], refs)) for i in misses.values()]
+        fresh = dict(zip(misses, map(_to_cached, await self.batcher.submit_many(jobs)), strict=True)) if jobs else {}
+        if store:
+            await self.cache.put_many(tenant, fresh)
+        results = {i: found[digests[i]] or fresh[digests[i]] for i in valid}
+        return results, {i: found[digests[i]] is not None for i in valid}  # type: ignore[misc]
+
+    async def _floods(
+        self, tenant: str, valid: list[int], texts: dict[int, Normalised], store: bool
+    ) -> dict[int, int | None]:
+        if not store:  # counting needs a key derived from the text: not for texts that must leave no trace
+            return {}
+        counts = await self.flood.record(tenant, [text_digest(texts[i].text) for i in valid])
+        return dict(zip(valid, counts, strict=True))
+
+    def _outcome(
+        self,
+        tenant: str,
+        comment: CommentIn,
+        text: Normalised,
+        result: CachedResult,
+        cached: bool,
+        flood_count: int | None,
+        refs: dict[str, ArticleRef | None],
+    ) -> ScoredComment:
+        threshold = self.settings.flood_threshold
+        flooded = flood_count if flood_count is not None and flood_count > threshold else None
+        decision = self.policy(tenant).decide(
+            result.scores, flood_count=flooded, flood_window_s=self.settings.flood_window_s
+        )
+        self.metrics.comments_scored.labels(decision.decision).inc()
+        spans = []
+        for start, end, attribute in result.spans:
+            raw_start, raw_end = text.to_raw(start, end)
+            spans.append({"start": raw_start, "end": raw_end, "attribute": attribute})
+        warnings = []
+        if comment.article_id and refs.get(comment.article_id) is None:
+            warnings.append(f"article {comment.article_id!r} is not registered: stance is null")
+        stance = result.stance if comment.article_id and refs.get(comment.article_id) is not None else None
+        return ScoredComment(
+            comment.id, result.scores, spans, stance, decision.decision, decision.reasons, cached, warnings
+        )
+
+
+def _article_key(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> str | None:
+    ref = refs.get(comment.article_id) if comment.article_id else None
+    return None if ref is None else f"{comment.article_id}:{ref.fingerprint}"
+
+
+def _state(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> Any | None:
+    ref = refs.get(comment.article_id) if comment.article_id else None
+    return None if ref is None else ref.state
+
+
+def _to_cached(prediction: Any) -> CachedResult:
+    stance = (
+        None if prediction.stance is None else {"label": prediction.stance.label, "scores": prediction.stance.scores}
+    )
+    return CachedResult(prediction.scores, [(s.start, s.end, s.attribute) for s in prediction.spans], stance)

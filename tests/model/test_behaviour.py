@@ -1,0 +1,131 @@
+"""Behaviour of the real shipped model: what a moderator would check first."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.model.labels import ATTRIBUTES, STANCES
+from service.model.predict import Predictor
+
+pytestmark = pytest.mark.model
+
+ARTICLE_TITLE = "City council votes to close the central library"
+ARTICLE_BODY = (
+    "The city council voted 7-2 on Tuesday to close the central library next spring, citing a budget "
+    "shortfall. Branch libraries will stay open with shorter hours."
+)
+
+
+def test_obvious_insult_scores_far_above_polite_disagreement(predictor: Predictor) -> None:
+    insult, polite = predictor.predict(
+        [
+            "You are a pathetic idiot and everyone hates you.",
+            "I respectfully disagree with the council's reasoning here.",
+        ]
+    )
+    assert insult.scores["toxicity"] > 0.7
+    assert polite.scores["toxicity"] < 0.3
+    assert insult.scores["insult"] - polite.scores["insult"] > 0.4
+
+
+def test_spans_land_on_the_insulting_word(predictor: Predictor) -> None:
+    text = "Only a complete moron would vote for this budget."
+    (result,) = predictor.predict([text])
+    marked = " ".join(text[s.start : s.end] for s in result.spans).lower()
+    assert "moron" in marked
+    assert "budget" not in marked and "vote" not in marked
+    assert all(s.attribute in ATTRIBUTES for s in result.spans)
+
+
+def test_identity_mentions_alone_are_not_toxic(predictor: Predictor) -> None:
+    texts = [
+        "I am a gay man and I go to the library every week.",
+        "As a Muslim woman I support the new budget.",
+        "My neighbours are black and they agree with the council.",
+    ]
+    for result in predictor.predict(texts):
+        assert result.scores["toxicity"] < 0.4
+        assert result.scores["identity_attack"] < 0.3
+
+
+def test_stance_tells_agreement_from_contradiction(predictor: Predictor) -> None:
+    article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
+    agree, disagree = predictor.predict(
+        [
+            "Closing the central library is the right call, the council had no choice with this budget.",
+            "Closing the library is a terrible mistake; the council should reverse this decision.",
+        ],
+        article,
+    )
+    assert agree.stance is not None and disagree.stance is not None
+    assert agree.stance.scores["agree"] > disagree.stance.scores["agree"]
+    assert disagree.stance.scores["disagree"] > agree.stance.scores["disagree"]
+
+
+def test_short_on_topic_comments_are_not_called_unrelated(predictor: Predictor) -> None:
+    article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
+    results = predictor.predict(
+        [
+            "Where will the kids study now?",
+            "Good riddance, nobody reads books anymore.",
+            "What about the staff who work there?",
+        ],
+        article,
+    )
+    assert all(r.stance is not None and r.stance.label != "unrelated" for r in results)
+
+
+def test_off_topic_comment_is_unrelated(predictor: Predictor) -> None:
+    article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
+    (result,) = predictor.predict(["The new striker scored twice and the team finally won the derby."], article)
+    assert result.stance is not None
+    assert result.stance.scores["unrelated"] == max(result.stance.scores.values())
+
+
+def test_toxicity_does_not_depend_on_the_article(predictor: Predictor) -> None:
+    article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
+    text = "The council members are clowns."
+    (alone,), (under,) = predictor.predict([text]), predictor.predict([text], article)
+    assert alone.scores == under.scores and alone.spans == under.spans
+    assert alone.stance is None and under.stance is not None
+    assert set(under.stance.scores) == set(STANCES)
+
+
+def test_batch_equals_one_by_one(predictor: Predictor) -> None:
+    texts = [
+        "short",
+        "You idiot.",
+        "A much longer comment about the library budget and the council vote " * 3,
+        "Thanks for reporting this.",
+    ]
+    batched = predictor.predict(texts)
+    for text, together in zip(texts, batched, strict=True):
+        (alone,) = predictor.predict([text])
+        for attribute in ATTRIBUTES:
+            # bf16 rounding differs slightly with padding; a decision threshold never sits this close
+            assert alone.scores[attribute] == pytest.approx(together.scores[attribute], abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "😀😀🔥",
+        "Das ist eine sehr gute Entscheidung des Rates.",
+        "これは図書館についてのコメントです",
+        "a" * 20000,
+    ],
+)
+def test_odd_input_is_handled(predictor: Predictor, text: str) -> None:
+    (result,) = predictor.predict([text])
+    assert set(result.scores) == set(ATTRIBUTES)
+    assert all(0.0 <= v <= 1.0 for v in result.scores.values())
+    assert all(0 <= s.start < s.end <= len(text) for s in result.spans)
+
+
+def test_long_comment_is_read_to_the_end(predictor: Predictor) -> None:
+    polite = "I think the council could have found the money elsewhere in the budget. " * 60
+    (head,), (tail,) = predictor.predict([polite]), predictor.predict([polite + " You are all pathetic idiots."])
+    assert tail.scores["toxicity"] > head.scores["toxicity"] + 0.3
+    assert any(s.start > len(polite) for s in tail.spans)

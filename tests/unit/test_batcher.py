@@ -1,0 +1,57 @@
+import asyncio
+import time
+
+import pytest
+
+from service.scoring.batcher import BatcherClosed, MicroBatcher
+
+
+def _double(items: list[int]) -> list[int]:
+    time.sleep(0.01)
+    return [2 * i for i in items]
+
+
+async def test_concurrent_requests_are_coalesced_and_answered_in_order() -> None:
+    sizes: list[int] = []
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        _double, max_items=8, max_wait_ms=20, on_batch=lambda n, s: sizes.append(n)
+    )
+    batcher.start()
+    results = await asyncio.gather(*(batcher.submit_many([i, i + 100]) for i in range(10)))
+    assert results == [[2 * i, 2 * (i + 100)] for i in range(10)]
+    assert max(sizes) == 8 and sum(sizes) == 20 and len(sizes) < 10
+    await batcher.close()
+
+
+async def test_lone_item_waits_at_most_max_wait() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: items, max_items=32, max_wait_ms=5)
+    batcher.start()
+    start = time.perf_counter()
+    assert await batcher.submit_many([1]) == [1]
+    assert time.perf_counter() - start < 0.5
+    await batcher.close()
+
+
+async def test_failed_batch_fails_its_requests_only() -> None:
+    def flaky(items: list[int]) -> list[int]:
+        if 13 in items:
+            raise ValueError("bad batch")
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(flaky, max_items=1, max_wait_ms=1)
+    batcher.start()
+    with pytest.raises(ValueError):
+        await batcher.submit_many([13])
+    assert await batcher.submit_many([7]) == [7]
+    await batcher.close()
+
+
+async def test_close_finishes_queued_work_then_refuses_more() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(_double, max_items=2, max_wait_ms=1)
+    batcher.start()
+    work = asyncio.gather(*(batcher.submit_many([i]) for i in range(6)))
+    await asyncio.sleep(0)
+    await batcher.close()
+    assert await work == [[2 * i] for i in range(6)]
+    with pytest.raises(BatcherClosed):
+        await batcher.submit_many([1])

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from service.model.labels import STANCE_INDEX
+from service.model.metrics import auc, bias_aucs, final_bias_metric, fnc_score, power_mean, span_f1
+
+
+def test_span_f1_follows_semeval_conventions() -> None:
+    assert span_f1(set(), set()) == 1.0
+    assert span_f1({1}, set()) == 0.0
+    assert span_f1(set(), {1}) == 0.0
+    assert span_f1({1, 2, 3, 4}, {3, 4, 5, 6}) == pytest.approx(0.5)
+
+
+def test_fnc_score_weights_related_labels() -> None:
+    agree, unrelated, discuss = STANCE_INDEX["agree"], STANCE_INDEX["unrelated"], STANCE_INDEX["discuss"]
+    gold = [agree, unrelated]
+    assert fnc_score(gold, gold) == 1.0
+    # related/unrelated right but wrong related label: 0.25 of the 1.25 possible
+    assert fnc_score(gold, [discuss, agree]) == pytest.approx(0.25 / 1.25)
+    assert fnc_score(gold, [discuss, unrelated]) == pytest.approx(0.5 / 1.25)
+
+
+def test_auc_needs_enough_of_each_class() -> None:
+    assert auc([1, 0, 0], [0.9, 0.1, 0.2]) is None
+    assert auc([1] * 5 + [0] * 5, list(range(10, 0, -1))) == 1.0
+
+
+def test_bias_aucs_find_a_model_that_flags_identity_mentions() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 50)
+    in_group = np.array([True] * 40 + [False] * 60)
+    # score = toxicity signal plus a bonus for merely mentioning the group
+    scores = labels * 0.5 + in_group * 0.6 + rng.random(100) * 0.1
+    result = bias_aucs(labels, scores, in_group)
+    assert result["subgroup_auc"] == 1.0
+    assert result["bpsn_auc"] is not None and result["bpsn_auc"] < 0.5  # neutral mentions outrank real abuse
+    assert result["bnsp_auc"] == 1.0
+
+
+def test_final_bias_metric_weights_power_means() -> None:
+    groups = {"a": {"subgroup_auc": 1.0, "bpsn_auc": 1.0, "bnsp_auc": 1.0}}
+    assert final_bias_metric(1.0, groups) == pytest.approx(1.0)
+    assert power_mean([0.9, 0.5]) < np.mean([0.9, 0.5])
