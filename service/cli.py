@@ -55,6 +55,40 @@ def _serve(args: argparse.Namespace) -> None:
         uvicorn.run(create_app(settings), host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
 
 
+def _worker(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from service.logs import configure_logging
+    from service.moderation.worker import run_worker_process
+    from service.redis_server import EmbeddedRedis
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    # Without a URL, join the embedded Redis that `moderato serve` started under the same data dir.
+    url = settings.redis_url or EmbeddedRedis(settings.data_dir / "redis").url
+    asyncio.run(run_worker_process(settings.model_copy(update={"redis_url": url}), name=args.name, burst=args.burst))
+
+
+def _export_labels(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from service.moderation.labels_export import export_labels
+    from service.redis_client import connect
+    from service.redis_server import EmbeddedRedis
+
+    settings = Settings()
+    url = settings.redis_url or EmbeddedRedis(settings.data_dir / "redis").url
+
+    async def run() -> int:
+        redis = await connect(url, settings)
+        try:
+            return await export_labels(redis, args.out, args.tenant or None)
+        finally:
+            await redis.aclose()
+
+    print(f"wrote {asyncio.run(run())} labels to {args.out}")
+
+
 def _train(args: argparse.Namespace) -> None:
     from service.model.train import TrainOptions, train
 
@@ -84,6 +118,16 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default: MODERATO_PORT or 8000")
     serve.set_defaults(func=_serve)
 
+    worker = sub.add_parser("worker", help="score queued comments (run any number of these)")
+    worker.add_argument("--name", default=None, help="consumer name (default: host-pid)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=_worker)
+
+    export = sub.add_parser("export-labels", help="write moderators' decisions as training rows")
+    export.add_argument("--out", type=Path, required=True, help="e.g. DATA/toxicity/moderator_labels.csv.gz")
+    export.add_argument("--tenant", action="append", help="only these tenants (repeatable)")
+    export.set_defaults(func=_export_labels)
+
     train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model")
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model folder to write")
@@ -104,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.command != "serve":
+    if args.command not in ("serve", "worker"):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args.func(args)
 

@@ -33,6 +33,13 @@ class PolicySettings(BaseModel):
     reject: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REJECT))
 
 
+class WebhookSettings(BaseModel):
+    """Where a tenant's decisions are POSTed (a comment's own callback_url wins) and the secret that signs them."""
+
+    url: str | None = None
+    secret: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Moderato process. Field ``x`` is read from ``MODERATO_X``."""
 
@@ -71,6 +78,20 @@ class Settings(BaseSettings):
 
     # Expected stance label frequencies under an article (agree, disagree, discuss, unrelated).
     stance_prior: list[float] = Field(default_factory=lambda: [0.3, 0.3, 0.3, 0.1])
+
+    # Asynchronous ingest (POST /v1/comments) and workers
+    max_backlog: int = 100_000  # comments waiting per tenant before POST /v1/comments answers 429
+    backlog_retry_after_s: int = 5
+    max_ingest_comments: int = 1000  # per request
+    inprocess_worker: bool = True  # `moderato serve` also runs a worker on its own model (one box, one model)
+    worker_batch: int = 64
+    claim_idle_ms: int = 30_000  # a message pending this long is taken over from its worker
+    max_deliveries: int = 5  # then it is dead-lettered
+    lease_s: int = 300  # a moderator's claim on a comment
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 2.0  # first retry after this, doubling up to an hour
+    # Per-tenant webhook target as JSON: {"tenant": {"url": "...", "secret": "..."}}
+    webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
 
     default_policy: PolicySettings = Field(default_factory=PolicySettings)
     # Per-tenant overrides as JSON: {"tenant": {"review": {...}, "reject": {...}}}

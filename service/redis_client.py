@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,3 +45,15 @@ def _safe(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+def text(value: bytes | str | int | float | None) -> str:
+    """A Redis reply value as text (replies are bytes: the pool also carries binary article states)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def text_map(raw: Mapping[Any, Any] | None) -> dict[str, str]:
+    """A hash reply as a str -> str dict."""
+    return {text(k): text(v) for k, v in (raw or {}).items()}

@@ -6,59 +6,23 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
 from service.api import errors
 from service.api.auth import KeyRing
 from service.api.middleware import BodyLimit, RequestContext
-from service.api.routes import analyze, articles, health
+from service.api.routes import analyze, articles, audit, comments, health, queues
 from service.config import Settings
 from service.metrics import Metrics
+from service.moderation.queues import ReviewQueues
+from service.moderation.records import Records
+from service.moderation.worker import build_worker
 from service.redis_client import connect
-from service.scoring.articles import ArticleStore
-from service.scoring.batcher import MicroBatcher
-from service.scoring.cache import FloodCounter, ResultCache
-from service.scoring.scorer import ArticleJob, ModelRunner, Scorer
+from service.scoring.factory import build_scorer
+from service.scoring.scorer import ModelRunner
 
 log = logging.getLogger(__name__)
-
-
-def build_scorer(
-    settings: Settings, runner: Any, redis: Any, metrics: Metrics
-) -> tuple[Scorer, MicroBatcher[Any, Any]]:
-    """The scorer and its batcher on one Redis pool and one model (shared by the API and the workers)."""
-    batcher: MicroBatcher[Any, Any] = MicroBatcher(
-        runner.run,
-        max_items=settings.batch_max_items,
-        max_wait_ms=settings.batch_max_wait_ms,
-        on_batch=metrics.observe_batch,
-    )
-
-    async def encode(title: str, body: str) -> Any:
-        (state,) = await batcher.submit_many([ArticleJob(title, body)])
-        return state
-
-    store = ArticleStore(
-        redis,
-        model_version=runner.version,
-        ttl_s=settings.article_ttl_s,
-        metrics=metrics,
-        encode=encode,
-        to_bytes=runner.state_to_bytes,
-        from_bytes=runner.state_from_bytes,
-    )
-    scorer = Scorer(
-        settings=settings,
-        runner=runner,
-        batcher=batcher,
-        cache=ResultCache(redis, ttl_s=settings.cache_ttl_s, metrics=metrics),
-        flood=FloodCounter(redis, window_s=settings.flood_window_s, metrics=metrics),
-        articles=store,
-        metrics=metrics,
-    )
-    return scorer, batcher
 
 
 def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring: KeyRing | None = None) -> FastAPI:
@@ -82,12 +46,24 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
             model = await asyncio.to_thread(PredictorRunner, settings)
         scorer, batcher = build_scorer(settings, model, app.state.redis, metrics)
         batcher.start()
+        app.state.records = Records(
+            app.state.redis, max_backlog=settings.max_backlog, retry_after_s=settings.backlog_retry_after_s
+        )
+        app.state.queues = ReviewQueues(app.state.redis, lease_s=settings.lease_s)
+        worker = (
+            build_worker(settings, app.state.redis, scorer, app.state.records) if settings.inprocess_worker else None
+        )
+        worker_task = asyncio.create_task(worker.run()) if worker else None
         app.state.scorer = scorer
-        log.info("ready: model %s", scorer.model_version)
+        log.info("ready: model %s%s", scorer.model_version, ", with an in-process worker" if worker else "")
         try:
             yield
         finally:
             app.state.scorer = None
+            if worker and worker_task:
+                worker.stop()  # finishes and acknowledges the batch in hand
+                await worker_task
+                await worker.webhooks.aclose()
             await batcher.close()  # in-flight batches finish and answer before we go
             await app.state.redis.aclose()
 
@@ -102,7 +78,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
     app.state.keyring = keyring if keyring is not None else KeyRing.from_settings(settings)
     app.state.scorer = None
     errors.install(app)
-    for router in (analyze.router, articles.router, health.router):
+    for router in (analyze.router, articles.router, comments.router, queues.router, audit.router, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=metrics)

@@ -23,6 +23,8 @@ DEV_KEY_FILE = "dev-api-key"
 class Principal:
     tenant: str
     role: str
+    # who acts, for claims and the audit log: the key's NAME, or "<role>-<digest prefix>" when it has none
+    name: str = ""
 
 
 class KeyRing:
@@ -34,19 +36,24 @@ class KeyRing:
 
     @classmethod
     def parse(cls, spec: str) -> KeyRing:
-        """``KEY=TENANT:ROLE`` entries separated by commas or newlines; ``#`` starts a comment line."""
+        """``KEY=TENANT:ROLE[:NAME]`` entries separated by commas or newlines; ``#`` starts a comment line."""
         entries: dict[bytes, Principal] = {}
         for raw in spec.replace(",", "\n").splitlines():
             item = raw.strip()
             if not item or item.startswith("#"):
                 continue
             key, sep, owner = item.partition("=")
-            tenant, sep2, role = owner.partition(":")
-            if not (sep and sep2 and key.strip() and tenant.strip()) or role.strip() not in ROLES:
-                raise ValueError(f"bad API key entry (want KEY=TENANT:ROLE, ROLE one of {ROLES}): {key[:4]}…={owner}")
-            if ":" in tenant:
-                raise ValueError(f"tenant names cannot contain ':' ({tenant})")
-            entries[_digest(key.strip())] = Principal(tenant.strip(), role.strip())
+            tenant, sep2, rest = owner.partition(":")
+            role, _, name = rest.partition(":")
+            tenant, role, name = tenant.strip(), role.strip(), name.strip()
+            if not (sep and sep2 and key.strip() and tenant) or role not in ROLES:
+                raise ValueError(
+                    f"bad API key entry (want KEY=TENANT:ROLE[:NAME], ROLE one of {ROLES}): {key[:4]}…={owner}"
+                )
+            if any(c in tenant for c in "{}") or ":" in name:
+                raise ValueError(f"tenant names cannot contain '{{' or '}}' ({tenant})")
+            digest = _digest(key.strip())
+            entries[digest] = Principal(tenant, role, name or f"{role}-{digest[:4].hex()}")
         return cls(entries)
 
     @classmethod

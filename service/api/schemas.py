@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -75,3 +75,61 @@ class ArticleResponse(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+class IngestComment(BaseModel):
+    id: str = ID
+    text: str
+    thread_id: str = ID
+    article_id: str | None = Field(default=None, min_length=1, max_length=256)
+    author_id: str | None = Field(default=None, max_length=256)
+    parent_id: str | None = Field(default=None, max_length=256)
+    callback_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+
+class IngestBody(BaseModel):
+    comments: list[IngestComment] = Field(min_length=1)
+
+
+class IngestItem(BaseModel):
+    id: str
+    status: str  # queued | duplicate | rejected
+    error: str | None = None
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    items: list[IngestItem]
+
+
+class CommentState(BaseModel):
+    id: str
+    status: str  # queued | scored | decided | failed
+    thread_id: str | None = None
+    article_id: str | None = None
+    result: dict[str, Any] | None = None
+    decision: str | None = None
+    decided_by: str | None = None
+    queue: str | None = None
+    error: str | None = None
+
+
+class ReportBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["approve", "reject", "escalate"]
+    reason: str = Field(default="", max_length=2000)
+
+
+class DecisionOut(BaseModel):
+    id: str
+    decision: str
+    previous: str
+    decided_by: str
+
+
+class ClaimBody(BaseModel):
+    count: int = Field(default=10, ge=1, le=100)
+    lease_s: int | None = Field(default=None, ge=1, le=3600)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from service.model.identity import TRAIN_NEUTRAL, TRAIN_TOXIC, templated
 from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES, SPAN_INDEX, STANCE_INDEX
@@ -243,6 +244,19 @@ def load_arc_civil(folder: Path) -> list[ToxicityExample]:
     return out
 
 
+def load_moderator_labels(folder: Path) -> list[ToxicityExample]:
+    """Moderators' decisions exported by `moderato export-labels` (optional file): reject -> toxic."""
+    path = folder / "toxicity" / "moderator_labels.csv.gz"
+    if not path.exists():
+        return []
+    out = []
+    for row in _rows(path):
+        toxic = row["toxic"] == "1"
+        targets = _targets(toxicity=1.0) if toxic else _targets(**{name: 0.0 for name in ATTRIBUTES})
+        out.append(ToxicityExample(row["text"], "moderator_labels", targets))
+    return out
+
+
 TOXICITY_LOADERS = {
     "civil": load_civil_toxic_spans,
     "tsd": load_tsd,
@@ -252,6 +266,7 @@ TOXICITY_LOADERS = {
     "wiki_identity": load_wiki_identity,
     "toxigen": load_toxigen,
     "arc_civil": load_arc_civil,
+    "moderator_labels": load_moderator_labels,
 }
 
 
@@ -264,7 +279,8 @@ def toxicity_examples(folder: Path) -> dict[str, list[ToxicityExample]]:
 
 def split_toxicity(examples: list[ToxicityExample]) -> tuple[list[ToxicityExample], list[ToxicityExample]]:
     """Train/dev by text hash; generated templates are all training (the bias evaluation has its own)."""
-    train, dev = [], []
+    train: list[Any] = []
+    dev: list[Any] = []
     for ex in examples:
         held_out = ex.source != "identity_templates" and is_dev(normalise(ex.text), ex.source)
         (dev if held_out else train).append(ex)
@@ -339,7 +355,8 @@ def stance_examples(folder: Path) -> dict[str, list[StanceExample]]:
 
 
 def split_stance(examples: list[StanceExample]) -> tuple[list[StanceExample], list[StanceExample]]:
-    train, dev = [], []
+    train: list[Any] = []
+    dev: list[Any] = []
     for ex in examples:
         (dev if is_dev(ex.source + ":" + ex.extra["split_key"]) else train).append(ex)
     return train, dev

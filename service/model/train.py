@@ -47,6 +47,8 @@ TOXICITY_WEIGHTS = {
     "toxigen": 0.07,
     "identity_templates": 0.06,
     "arc_civil": 0.12,
+    # moderators' own decisions on this site, once exported into the data folder (`moderato export-labels`)
+    "moderator_labels": 0.10,
 }
 # VAST (reader comments on a topic) is the closest to the job; FNC and ARC add news bodies and posts.
 STANCE_WEIGHTS = {"vast": 0.4, "arc": 0.3, "fnc": 0.3}

@@ -1,5 +1,7 @@
 """Every Redis key Moderato writes, built here and nowhere else. The tenant always comes first, so one site's data
-never shares a key with another's and a tenant's whole keyspace matches ``mod:{tenant}:*``."""
+never shares a key with another's and a tenant's whole keyspace matches ``mod:{tenant}:*``. The tenant sits in
+braces, a Redis Cluster hash tag: all of one tenant's keys live on one slot, so its Lua scripts and transactions
+work on a cluster too."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ PREFIX = "mod"
 
 
 def _key(tenant: str, *parts: str) -> str:
-    if not tenant or ":" in tenant:
+    if not tenant or any(c in tenant for c in ":{}"):
         raise ValueError(f"invalid tenant name {tenant!r}")
-    return ":".join((PREFIX, tenant, *parts))
+    return ":".join((PREFIX, "{" + tenant + "}", *parts))
 
 
 def result(tenant: str, digest: str) -> str:
@@ -35,3 +37,77 @@ def flood(tenant: str, digest: str) -> str:
 def tenant_pattern(tenant: str) -> str:
     """SCAN pattern for everything a tenant owns."""
     return _key(tenant, "*")
+
+
+# --- asynchronous ingest, review and feedback ---
+
+# The one key without a tenant: the set of tenant names that have ever queued a comment, so workers know which
+# streams to read. It holds names only, never comment data.
+TENANTS = f"{PREFIX}:registry:tenants"
+
+INGEST_GROUP = "workers"  # consumer group on every ingest stream
+
+
+def ingest(tenant: str) -> str:
+    """Stream of accepted comments waiting to be scored (consumer group INGEST_GROUP)."""
+    return _key(tenant, "ingest")
+
+
+def dead_letter(tenant: str) -> str:
+    """Stream of ingest messages that failed repeatedly, with their error."""
+    return _key(tenant, "deadletter")
+
+
+def comment(tenant: str, comment_id: str) -> str:
+    """Hash: one comment's payload, status, result and decision."""
+    return _key(tenant, "comment", comment_id)
+
+
+def queue(tenant: str, name: str) -> str:
+    """Sorted set of comment ids awaiting review; lower score = reviewed sooner."""
+    return _key(tenant, "queue", name)
+
+
+def claim(tenant: str, comment_id: str) -> str:
+    """A moderator's lease on a comment (string: moderator id, with a TTL)."""
+    return _key(tenant, "claim", comment_id)
+
+
+def heat(tenant: str, thread_id: str, minute: int) -> str:
+    """Comments posted in a thread during one minute (counter)."""
+    return _key(tenant, "heat", thread_id, str(minute))
+
+
+def premoderated(tenant: str) -> str:
+    """Set of thread and article ids whose every comment is held for review."""
+    return _key(tenant, "premoderated")
+
+
+def audit(tenant: str) -> str:
+    """Append-only stream of decisions."""
+    return _key(tenant, "audit")
+
+
+def fairness(tenant: str, article_id: str) -> str:
+    """Hash of per-stance counters for one article: '<stance>:<counter>' -> count."""
+    return _key(tenant, "fairness", article_id)
+
+
+def webhook_due(tenant: str) -> str:
+    """Sorted set of webhook job ids by due time (epoch seconds)."""
+    return _key(tenant, "webhooks", "due")
+
+
+def webhook_job(tenant: str, job_id: str) -> str:
+    """Hash: one webhook delivery (url, body, attempts, last error)."""
+    return _key(tenant, "webhook", job_id)
+
+
+def webhook_dead(tenant: str) -> str:
+    """Stream of webhook deliveries that ran out of retries."""
+    return _key(tenant, "webhooks", "dead")
+
+
+def worker_health(worker: str) -> str:
+    """A worker's liveness key (TTL'd), read by /readyz and admins. Not tenant data."""
+    return f"{PREFIX}:registry:worker:{worker}"

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from service.errors import InvalidInput, Unavailable
 from service.metrics import Metrics
 from service.moderation import keys
+from service.redis_client import text_map
 
 LOCAL_ENTRIES = 2048  # articles whose states a process keeps in memory
 LOCAL_TTL_S = 60.0  # seconds before a process re-reads an article (another process may have re-registered it)
@@ -122,12 +123,13 @@ class ArticleStore:
     async def _load(self, tenant: str, article_id: str) -> ArticleRef | None:
         raw = await self.redis.get(keys.article_states(tenant, self.model_version, article_id))
         if raw is not None:
+            raw = raw if isinstance(raw, bytes) else raw.encode()
             return ArticleRef(self.from_bytes(raw[FINGERPRINT_CHARS:]), raw[:FINGERPRINT_CHARS].decode())
         # registered under another model version: encode its text for this one
-        text = await self.redis.hgetall(keys.article(tenant, article_id))
-        if not text:
+        stored = text_map(await self.redis.hgetall(keys.article(tenant, article_id)))
+        if not stored:
             return None
-        article = Article(article_id, text[b"title"].decode(), text.get(b"body", b"").decode())
+        article = Article(article_id, stored["title"], stored.get("body", ""))
         ref = ArticleRef(await self.encode(article.title, article.body), article.fingerprint)
         await self.redis.set(
             keys.article_states(tenant, self.model_version, article_id), self._pack(ref), ex=self.ttl_s

@@ -37,7 +37,7 @@ class CachedResult:
     @classmethod
     def from_json(cls, raw: str | bytes) -> CachedResult:
         data = json.loads(raw)
-        return cls(data["scores"], [tuple(s) for s in data["spans"]], data["stance"])  # type: ignore[misc]
+        return cls(data["scores"], [(int(s), int(e), str(a)) for s, e, a in data["spans"]], data["stance"])
 
 
 class ResultCache:

@@ -195,7 +195,7 @@ def test_tenants_are_isolated(client: TestClient, redis_client: redis.Redis) -> 
     assert b_result["stance"] is None and "not registered" in b_result["warnings"][0]
     assert b_result["cached"] is False  # tenant A's cache entry is not B's
     keys = [k.decode() for k in redis_client.scan_iter()]
-    assert keys and all(k.startswith(("mod:tenant-a:", "mod:tenant-b:")) for k in keys)
+    assert keys and all(k.startswith(("mod:{tenant-a}:", "mod:{tenant-b}:")) for k in keys)
 
 
 def test_article_edit_changes_stance_cache(client: TestClient) -> None:

@@ -48,12 +48,13 @@ def test_policy_rejects_before_review_and_explains() -> None:
 
 
 def test_keyring_parses_hashes_and_looks_up() -> None:
-    ring = KeyRing.parse("k1=site-a:platform, k2=site-a:moderator\n# comment\nk3=site-b:admin")
+    ring = KeyRing.parse("k1=site-a:platform, k2=site-a:moderator:alice\n# comment\nk3=site-b:admin")
     assert len(ring) == 3
-    assert ring.lookup("k2") == Principal("site-a", "moderator")
+    assert ring.lookup("k2") == Principal("site-a", "moderator", "alice")
+    assert ring.lookup("k3").name.startswith("admin-")  # type: ignore[union-attr]
     assert ring.lookup("k4") is None and ring.lookup("") is None
     assert b"k1" not in repr(ring._entries).encode()
-    for bad in ("k1=site-a", "k1=site-a:root", "=site:admin", "k=a:b:admin"):
+    for bad in ("k1=site-a", "k1=site-a:root", "=site:admin", "k=a{b}:admin", "k=a:admin:b:c"):
         with pytest.raises(ValueError):
             KeyRing.parse(bad)
 
@@ -66,8 +67,8 @@ def test_development_key_is_created_once(tmp_path) -> None:  # type: ignore[no-u
 
 
 def test_every_key_carries_the_tenant() -> None:
-    assert keys.result("t1", "abc") == "mod:t1:result:abc"
-    assert keys.article_states("t1", "v1", "a").startswith("mod:t1:")
+    assert keys.result("t1", "abc") == "mod:{t1}:result:abc"
+    assert keys.article_states("t1", "v1", "a").startswith("mod:{t1}:")
     with pytest.raises(ValueError):
         keys.flood("a:b", "x")
     with pytest.raises(ValueError):

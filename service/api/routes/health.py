@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
+from service.moderation import keys
+
 router = APIRouter(tags=["operations"])
 
 READY_TIMEOUT_S = 1.0
@@ -33,4 +35,11 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    registry = request.app.state.metrics
+    try:  # the ingest backlog is read at scrape time: the stream length is exactly the unacknowledged work
+        redis = request.app.state.redis
+        for tenant in sorted(t.decode() for t in await redis.smembers(keys.TENANTS)):
+            registry.queue_depth.labels(tenant).set(await redis.xlen(keys.ingest(tenant)))
+    except (RedisError, OSError, AttributeError):
+        pass  # /metrics still answers with everything else when Redis is down
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

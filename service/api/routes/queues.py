@@ -1,0 +1,61 @@
+"""Review queues: GET /v1/queues/{queue} (filters, cursor) and POST /v1/queues/{queue}/claim (leases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import ModeratorDep
+from service.api.routes.comments import QueuesDep, RecordsDep
+from service.api.schemas import ClaimBody
+from service.model.labels import ATTRIBUTES, STANCES
+from service.moderation.queues import list_queue, queue_item
+
+router = APIRouter(prefix="/v1/queues", tags=["queues"])
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    return "^(" + "|".join(names) + ")$"
+
+
+@router.get("/{queue}")
+async def get_queue(
+    queue: str,
+    principal: ModeratorDep,
+    queues: QueuesDep,
+    records: RecordsDep,
+    thread: str | None = None,
+    attribute: str | None = Query(default=None, pattern=_one_of(ATTRIBUTES)),
+    stance: str | None = Query(default=None, pattern=_one_of(STANCES)),
+    cursor: str | None = None,
+    limit: int = Query(default=50, ge=1, le=200),
+) -> dict[str, Any]:
+    """Comments waiting in a queue, most urgent first."""
+    page = await list_queue(
+        queues,
+        records,
+        principal.tenant,
+        queue,
+        cursor=cursor,
+        limit=limit,
+        thread=thread,
+        attribute=attribute,
+        stance=stance,
+    )
+    return {"queue": queue, "items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/{queue}/claim")
+async def claim(
+    queue: str, body: ClaimBody, principal: ModeratorDep, queues: QueuesDep, records: RecordsDep
+) -> dict[str, Any]:
+    """Lease the next comments to this moderator; nobody else is handed them until the lease ends."""
+    ids = await queues.claim(principal.tenant, queue, principal.name, body.count, body.lease_s)
+    rows = await records.get_many(principal.tenant, ids)
+    return {
+        "queue": queue,
+        "moderator": principal.name,
+        "lease_s": body.lease_s or queues.lease_s,
+        "items": [queue_item(cid, 0.0, row, principal.name) for cid, row in zip(ids, rows, strict=True)],
+    }

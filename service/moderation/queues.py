@@ -1,0 +1,254 @@
+"""Review queues: listing with filters and cursors, claims under a lease, and moderator decisions."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.errors import Conflict, InvalidInput, NotFound
+from service.moderation import keys
+from service.moderation.records import QUEUES, WEBHOOK_LUA
+from service.redis_client import text
+
+MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
+
+# KEYS[1] queue. ARGV: claim key prefix, moderator, count, lease ms.
+# Two moderators claiming at once: Redis runs one script at a time, and a comment is handed out only if
+# SET NX on its claim key succeeds, so no comment can be leased twice. Expired leases simply vanish.
+CLAIM = """
+local want = tonumber(ARGV[3])
+local got = {}
+local start = 0
+while #got < want do
+  local ids = redis.call('ZRANGE', KEYS[1], start, start + 99)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    if redis.call('SET', ARGV[1] .. id, ARGV[2], 'NX', 'PX', ARGV[4]) then
+      table.insert(got, id)
+      if #got >= want then break end
+    end
+  end
+  start = start + 100
+end
+return got
+"""
+
+# KEYS: comment, claim, review, escalated, reported, audit, fairness-prefix-unused, webhook due.
+# ARGV: moderator, decision, reason, now, hook prefix, default webhook url, fairness key prefix.
+DECIDE = (
+    WEBHOOK_LUA
+    + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'not_found'} end
+if st == 'queued' or st == 'failed' then return {'not_scored'} end
+local id = redis.call('HGET', KEYS[1], 'id')
+local where = nil
+for i = 3, 5 do
+  if redis.call('ZSCORE', KEYS[i], id) then where = i end
+end
+if not where then return {'not_in_queue', st} end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return {'claimed', holder} end
+local previous = redis.call('HGET', KEYS[1], 'decision') or 'none'
+local now = ARGV[4]
+local result = redis.call('HGET', KEYS[1], 'result') or '{}'
+if ARGV[2] == 'escalate' then
+  local score = redis.call('ZSCORE', KEYS[where], id)
+  redis.call('ZREM', KEYS[3], id); redis.call('ZREM', KEYS[5], id)
+  redis.call('ZADD', KEYS[4], score, id)
+  redis.call('HSET', KEYS[1], 'queue', 'escalated', 'escalated_by', ARGV[1])
+else
+  for i = 3, 5 do redis.call('ZREM', KEYS[i], id) end
+  redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[2], 'decided_by', ARGV[1], 'decided_at', now,
+             'decision_reason', ARGV[3], 'queue', '')
+  redis.call('HDEL', KEYS[1], 'escalated_by')
+  local stance = redis.call('HGET', KEYS[1], 'stance_label') or ''
+  if ARGV[2] == 'reject' and stance ~= '' then
+    local article = redis.call('HGET', KEYS[1], 'article_id') or '-'
+    redis.call('HINCRBY', ARGV[7] .. article, stance .. ':moderator_rejected', 1)
+  end
+  local url = redis.call('HGET', KEYS[1], 'callback_url') or ARGV[6]
+  local body = cjson.encode({comment_id = id, decision = ARGV[2], decided_by = ARGV[1], reason = ARGV[3],
+                             at = tonumber(now), thread_id = redis.call('HGET', KEYS[1], 'thread_id')})
+  enqueue_webhook(KEYS[1], KEYS[8], ARGV[5], url, body, now)
+end
+redis.call('DEL', KEYS[2])
+redis.call('XADD', KEYS[6], '*', 'comment_id', id, 'actor', ARGV[1], 'action', ARGV[2], 'reason', ARGV[3],
+           'previous_status', st, 'previous_decision', previous, 'scores', result, 'at', now)
+return {'ok', previous}
+"""
+)
+
+DECISIONS = ("approve", "reject", "escalate")
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class ReviewQueues:
+    """:param lease_s: default seconds a claim holds a comment for one moderator."""
+
+    def __init__(self, redis: aioredis.Redis, *, lease_s: int) -> None:
+        self.redis = redis
+        self.lease_s = lease_s
+        self._claim = redis.register_script(CLAIM)
+        self._decide = redis.register_script(DECIDE)
+
+    @staticmethod
+    def check_queue(name: str) -> None:
+        if name not in QUEUES:
+            raise NotFound(f"no queue {name!r}; queues are {', '.join(QUEUES)}")
+
+    async def claim(self, tenant: str, queue: str, moderator: str, count: int, lease_s: int | None) -> list[str]:
+        self.check_queue(queue)
+        lease_ms = int((lease_s or self.lease_s) * 1000)
+        ids = await self._claim(
+            keys=[keys.queue(tenant, queue)], args=[keys.claim(tenant, ""), moderator, count, lease_ms]
+        )
+        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+
+    async def page(
+        self, tenant: str, queue: str, *, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[str, float]], str | None]:
+        """Up to MAX_SCAN entries after the cursor ("score:id"), in review order, and whether more remain."""
+        self.check_queue(queue)
+        low = "-inf"
+        after_id = None
+        if cursor:
+            try:
+                score_text, after_id = cursor.split(":", 1)
+                low = score_text
+                float(score_text)
+            except ValueError as exc:
+                raise InvalidInput("bad cursor", code="invalid_cursor") from exc
+        rows = await self.redis.zrangebyscore(
+            keys.queue(tenant, queue), low, "+inf", start=0, num=MAX_SCAN + 1, withscores=True
+        )
+        entries = [(text(m), float(s)) for m, s in rows]
+        if after_id is not None:  # skip the cursor's own entry and its equal-score predecessors
+            entries = [(m, s) for m, s in entries if s > float(low) or m > after_id]
+        more = len(entries) > MAX_SCAN
+        return entries[:MAX_SCAN], ("more" if more else None)
+
+    async def claims(self, tenant: str, comment_ids: list[str]) -> list[str | None]:
+        if not comment_ids:
+            return []
+        held = await self.redis.mget([keys.claim(tenant, c) for c in comment_ids])
+        return [text(h) if h else None for h in held]
+
+    async def decide(
+        self,
+        tenant: str,
+        comment_id: str,
+        *,
+        moderator: str,
+        decision: str,
+        reason: str,
+        default_webhook_url: str | None,
+    ) -> str:
+        """Apply a moderator's decision; returns the previous decision."""
+        if decision not in DECISIONS:
+            raise InvalidInput(f"decision must be one of {DECISIONS}", code="invalid_decision")
+        reply = await self._decide(
+            keys=[
+                keys.comment(tenant, comment_id),
+                keys.claim(tenant, comment_id),
+                keys.queue(tenant, "review"),
+                keys.queue(tenant, "escalated"),
+                keys.queue(tenant, "reported"),
+                keys.audit(tenant),
+                keys.fairness(tenant, "-"),
+                keys.webhook_due(tenant),
+            ],
+            args=[
+                moderator,
+                decision,
+                reason,
+                f"{time.time():.3f}",
+                keys.webhook_job(tenant, ""),
+                default_webhook_url or "",
+                keys.fairness(tenant, ""),
+            ],
+        )
+        status, *rest = [r.decode() if isinstance(r, bytes) else r for r in reply]
+        if status == "ok":
+            return str(rest[0])
+        if status == "not_found":
+            raise NotFound(f"no comment {comment_id!r}")
+        if status == "claimed":
+            raise Conflict(f"comment {comment_id!r} is claimed by {rest[0]}", code="claimed_by_other")
+        if status == "not_scored":
+            raise Conflict(f"comment {comment_id!r} has not been scored yet", code="not_scored")
+        raise Conflict(
+            f"comment {comment_id!r} is not waiting in a review queue (status {rest[0]})", code="not_in_queue"
+        )
+
+
+def parse_result(record: dict[str, str]) -> dict[str, Any] | None:
+    raw = record.get("result")
+    return json.loads(raw) if raw else None
+
+
+def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed_by: str | None) -> dict[str, Any]:
+    result = parse_result(record) or {}
+    return {
+        "id": comment_id,
+        "text": record.get("text", ""),
+        "thread_id": record.get("thread_id"),
+        "article_id": record.get("article_id"),
+        "status": record.get("status"),
+        "scores": result.get("scores", {}),
+        "spans": result.get("spans", []),
+        "stance": result.get("stance"),
+        "reasons": result.get("reasons", []),
+        "reports": int(record.get("reports", "0")),
+        "received_at": float(record.get("received_at", "0")),
+        "priority": priority,
+        "claimed_by": claimed_by,
+    }
+
+
+def matches(item: dict[str, Any], *, thread: str | None, attribute: str | None, stance: str | None) -> bool:
+    if thread and item["thread_id"] != thread:
+        return False
+    if attribute and not any(r.startswith(f"{attribute} ") for r in item["reasons"]):
+        return False
+    return not (stance and (item["stance"] or {}).get("label") != stance)
+
+
+async def list_queue(
+    queues: ReviewQueues,
+    records: Any,
+    tenant: str,
+    queue: str,
+    *,
+    cursor: str | None,
+    limit: int,
+    thread: str | None = None,
+    attribute: str | None = None,
+    stance: str | None = None,
+) -> QueuePage:
+    """A page of a review queue in review order, filtered by thread, attribute (a reason names it) or stance."""
+    entries, more = await queues.page(tenant, queue, cursor=cursor, limit=limit)
+    items: list[dict[str, Any]] = []
+    last: tuple[str, float] | None = None
+    for start in range(0, len(entries), 200):
+        chunk = entries[start : start + 200]
+        rows = await records.get_many(tenant, [cid for cid, _ in chunk])
+        held = await queues.claims(tenant, [cid for cid, _ in chunk])
+        for (cid, score), row, claimed_by in zip(chunk, rows, held, strict=True):
+            last = (cid, score)
+            item = queue_item(cid, score, row, claimed_by)
+            if row and matches(item, thread=thread, attribute=attribute, stance=stance):
+                items.append(item)
+                if len(items) == limit:
+                    return QueuePage(items, f"{score!r}:{cid}")
+    next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
+    return QueuePage(items, next_cursor)

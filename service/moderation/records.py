@@ -1,0 +1,215 @@
+"""Comment records in Redis: accepting a burst (idempotent on the client's id), storing a scored result exactly
+once, reading a comment back, and user reports.
+
+State changes that must not race run as Lua scripts: Redis runs each one atomically, so a retried request, a
+redelivered stream message or two workers on one message cannot double-accept, double-score or double-count.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.errors import Backpressure, Conflict, NotFound
+from service.moderation import keys
+from service.redis_client import text_map
+
+REVIEW, ESCALATED, REPORTED = "review", "escalated", "reported"
+QUEUES = (REVIEW, ESCALATED, REPORTED)
+QUEUED, SCORED, DECIDED, FAILED = "queued", "scored", "decided", "failed"
+
+
+@dataclass(frozen=True)
+class IncomingComment:
+    id: str
+    text: str
+    thread_id: str
+    article_id: str | None = None
+    author_id: str | None = None
+    parent_id: str | None = None
+    callback_url: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+# KEYS[1] ingest stream, KEYS[2..] comment hashes. ARGV[1] max backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
+# Returns {-1, backlog} when the burst does not fit, else one 1 (accepted) or 0 (already known) per comment.
+ACCEPT = """
+local n = #KEYS - 1
+local fresh = 0
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then fresh = fresh + 1 end
+end
+local backlog = redis.call('XLEN', KEYS[1])
+if fresh > 0 and backlog + fresh > tonumber(ARGV[1]) then return {-1, backlog} end
+local out = {}
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+    local fields = cjson.decode(ARGV[i + 2])
+    for k, v in pairs(fields) do redis.call('HSET', KEYS[i + 1], k, v) end
+    redis.call('HSET', KEYS[i + 1], 'status', 'queued', 'received_at', ARGV[2])
+    redis.call('XADD', KEYS[1], '*', 'id', fields['id'])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+
+# Enqueue a signed-later webhook delivery for the comment in KEYS[1]. Needs: `now`, `body` (JSON), `url`,
+# `hook_prefix` (job key prefix), KEYS[due]. Shared by the scripts below.
+WEBHOOK_LUA = """
+local function enqueue_webhook(comment_key, due_key, hook_prefix, url, body, now)
+  if url == nil or url == '' then return end
+  local n = redis.call('HINCRBY', comment_key, 'webhooks', 1)
+  local job = redis.call('HGET', comment_key, 'id') .. ':' .. n
+  redis.call('HSET', hook_prefix .. job, 'url', url, 'body', body, 'attempts', 0, 'created_at', now)
+  redis.call('ZADD', due_key, now, job)
+end
+"""
+
+# KEYS: comment, review queue, fairness, audit, webhook due. ARGV: result JSON, status, priority ('' = not queued),
+# stance label ('' = none), model decision, now, audit JSON, webhook body ('' = none), webhook url, hook prefix,
+# flagged (0/1). Returns 1 when stored, 0 when this comment was already stored (a redelivery).
+STORE_RESULT = (
+    WEBHOOK_LUA
+    + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if st ~= 'queued' then return 0 end
+local now = ARGV[6]
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'result', ARGV[1], 'model_decision', ARGV[5], 'scored_at', now,
+           'stance_label', ARGV[4])
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], redis.call('HGET', KEYS[1], 'id'))
+  redis.call('HSET', KEYS[1], 'queue', 'review')
+end
+if ARGV[4] ~= '' then
+  redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':total', 1)
+  if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':flagged', 1) end
+  if ARGV[5] == 'reject' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':model_rejected', 1) end
+end
+if ARGV[2] == 'decided' then
+  redis.call('HSET', KEYS[1], 'decision', ARGV[5], 'decided_by', 'model', 'decided_at', now)
+  local entry = cjson.decode(ARGV[7])
+  local flat = {}
+  for k, v in pairs(entry) do table.insert(flat, k); table.insert(flat, v) end
+  redis.call('XADD', KEYS[4], '*', unpack(flat))
+  enqueue_webhook(KEYS[1], KEYS[5], ARGV[10], ARGV[9], ARGV[8], now)
+end
+return 1
+"""
+)
+
+# KEYS: comment, reported queue. ARGV: priority, reason, now. Returns 'ok', 'not_found' or 'not_scored'.
+REPORT = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 'not_found' end
+if st == 'queued' or st == 'failed' then return 'not_scored' end
+redis.call('HINCRBY', KEYS[1], 'reports', 1)
+redis.call('HSET', KEYS[1], 'last_report', ARGV[2], 'last_report_at', ARGV[3])
+redis.call('ZADD', KEYS[2], 'NX', ARGV[1], redis.call('HGET', KEYS[1], 'id'))
+return 'ok'
+"""
+
+
+class Records:
+    """Comment records of all tenants on one Redis pool.
+
+    :param max_backlog: most comments a tenant may have waiting in its ingest stream.
+    """
+
+    def __init__(self, redis: aioredis.Redis, *, max_backlog: int, retry_after_s: int = 5) -> None:
+        self.redis = redis
+        self.max_backlog = max_backlog
+        self.retry_after_s = retry_after_s
+        self._accept = redis.register_script(ACCEPT)
+        self._store = redis.register_script(STORE_RESULT)
+        self._report = redis.register_script(REPORT)
+
+    async def accept(self, tenant: str, comments: list[IncomingComment]) -> list[bool]:
+        """Queue comments for scoring; True for each newly accepted, False for an id already known."""
+        await self.redis.sadd(keys.TENANTS, tenant)
+        fields = [json.dumps(c.fields()) for c in comments]
+        reply = await self._accept(
+            keys=[keys.ingest(tenant)] + [keys.comment(tenant, c.id) for c in comments],
+            args=[self.max_backlog, f"{time.time():.3f}", *fields],
+        )
+        if reply and int(reply[0]) == -1:
+            raise Backpressure(
+                f"{int(reply[1])} comments are waiting to be scored; retry shortly", retry_after_s=self.retry_after_s
+            )
+        return [int(r) == 1 for r in reply]
+
+    async def store_result(
+        self,
+        tenant: str,
+        comment_id: str,
+        *,
+        article_id: str | None,
+        result: dict[str, Any],
+        status: str,
+        priority: float | None,
+        stance: str | None,
+        model_decision: str,
+        flagged: bool,
+        audit_entry: dict[str, str],
+        webhook_body: str | None,
+        webhook_url: str | None,
+    ) -> bool:
+        """Write a scored result once; False if it had been written already (the message was redelivered)."""
+        reply = await self._store(
+            keys=[
+                keys.comment(tenant, comment_id),
+                keys.queue(tenant, REVIEW),
+                keys.fairness(tenant, article_id or "-"),
+                keys.audit(tenant),
+                keys.webhook_due(tenant),
+            ],
+            args=[
+                json.dumps(result),
+                status,
+                "" if priority is None else f"{priority:.3f}",
+                stance or "",
+                model_decision,
+                f"{time.time():.3f}",
+                json.dumps(audit_entry),
+                webhook_body or "",
+                webhook_url or "",
+                keys.webhook_job(tenant, ""),
+                "1" if flagged else "0",
+            ],
+        )
+        return int(reply) == 1
+
+    async def mark_failed(self, tenant: str, comment_id: str, error: str) -> None:
+        await self.redis.hset(keys.comment(tenant, comment_id), mapping={"status": FAILED, "error": error[:2000]})
+
+    async def get(self, tenant: str, comment_id: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(keys.comment(tenant, comment_id))
+        if not raw:
+            raise NotFound(f"no comment {comment_id!r}")
+        return text_map(raw)
+
+    async def get_many(self, tenant: str, comment_ids: list[str]) -> list[dict[str, str]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in comment_ids:
+                pipe.hgetall(keys.comment(tenant, cid))
+            rows = await pipe.execute()
+        return [text_map(row) for row in rows]
+
+    async def report(self, tenant: str, comment_id: str, reason: str, priority: float) -> None:
+        reply = await self._report(
+            keys=[keys.comment(tenant, comment_id), keys.queue(tenant, REPORTED)],
+            args=[f"{priority:.3f}", reason, f"{time.time():.3f}"],
+        )
+        reply = reply.decode() if isinstance(reply, bytes) else reply
+        if reply == "not_found":
+            raise NotFound(f"no comment {comment_id!r}")
+        if reply == "not_scored":
+            raise Conflict(f"comment {comment_id!r} has not been scored yet", code="not_scored")

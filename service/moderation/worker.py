@@ -1,0 +1,420 @@
+"""`moderato worker`: scores queued comments from every tenant's ingest stream.
+
+At-least-once: a message is acknowledged (and deleted from the stream, so the stream length is the backlog) only
+after its result is stored; result writes are idempotent, so a redelivery changes nothing. A worker that dies
+leaves its messages pending; any other worker takes them over with XAUTOCLAIM once they have been idle for
+``claim_idle_ms``. A message delivered more than ``max_deliveries`` times goes to the tenant's dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from service.config import Settings
+from service.moderation import keys
+from service.moderation.policy import REVIEW as REVIEW_DECISION
+from service.moderation.priority import review_priority
+from service.moderation.records import DECIDED, QUEUED, SCORED, Records
+from service.moderation.webhooks import WebhookSender
+from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
+
+log = logging.getLogger(__name__)
+
+HEALTH_TTL_S = 15  # a worker whose health key is older than this is presumed dead
+HEALTH_EVERY_S = 5.0
+TENANTS_EVERY_S = 2.0
+WEBHOOK_EVERY_S = 0.5
+REDIS_RETRY_S = 1.0
+
+
+@dataclass
+class Message:
+    tenant: str
+    stream_id: str
+    comment_id: str
+
+
+class Worker:
+    """
+    :param name: consumer name in the group (unique per process).
+    :param batch: most messages read per stream per round.
+    :param claim_idle_ms: a pending message idle this long is taken over from its (presumed dead) consumer.
+    :param max_deliveries: deliveries after which a message is dead-lettered.
+    :param burst: exit once every stream is empty and nothing is pending (tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        scorer: Scorer,
+        records: Records,
+        webhooks: WebhookSender,
+        settings: Settings,
+        name: str | None = None,
+        batch: int = 64,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        burst: bool = False,
+    ) -> None:
+        self.redis = redis
+        self.scorer = scorer
+        self.records = records
+        self.webhooks = webhooks
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.batch = batch
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.burst = burst
+        self.tenants: list[str] = []
+        self.scored = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        self.taken_over = 0
+        self._stopping = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return (
+            f"Worker({self.name!r}, scored={self.scored}, duplicates={self.duplicates}, "
+            f"taken_over={self.taken_over}, dead_lettered={self.dead_lettered}, {self.webhooks!r})"
+        )
+
+    def stop(self) -> None:
+        """Graceful: finish the batch in hand, acknowledge it, then exit."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        log.info("worker %s starting (burst=%s)", self.name, self.burst)
+        side = [asyncio.create_task(self._health_loop()), asyncio.create_task(self._webhook_loop())]
+        try:
+            last_tenants = 0.0
+            while not self._stopping.is_set():
+                try:
+                    if time.monotonic() - last_tenants > TENANTS_EVERY_S:
+                        await self._refresh_tenants()
+                        last_tenants = time.monotonic()
+                    did = await self._take_over() + await self._read_new()
+                    if self.burst and did == 0 and await self._drained():
+                        break
+                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                    # Redis restarting (it reloads its append-only file): wait and carry on; nothing acknowledged
+                    # is lost, and what was in hand is redelivered.
+                    log.warning("redis unavailable (%s); retrying in %.0f s", exc, REDIS_RETRY_S)
+                    await asyncio.sleep(REDIS_RETRY_S)
+                    continue
+                if not self.tenants:
+                    await asyncio.sleep(0.2)
+        finally:
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                if self.burst:
+                    await self._webhook_round()
+                await self.redis.delete(keys.worker_health(self.name))
+            log.info("worker stopped: %r", self)
+
+    async def _refresh_tenants(self) -> None:
+        tenants = sorted(t.decode() for t in await self.redis.smembers(keys.TENANTS))
+        for tenant in set(tenants) - set(self.tenants):
+            try:
+                await self.redis.xgroup_create(keys.ingest(tenant), keys.INGEST_GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self.tenants = tenants
+
+    async def _read_new(self) -> int:
+        if not self.tenants:
+            return 0
+        streams = {keys.ingest(t): ">" for t in self.tenants}
+        reply = await self.redis.xreadgroup(keys.INGEST_GROUP, self.name, streams, count=self.batch, block=1000)
+        messages = [
+            Message(_tenant_of(stream.decode()), mid.decode(), fields[b"id"].decode())
+            for stream, entries in reply
+            for mid, fields in entries
+        ]
+        await self._process(messages)
+        return len(messages)
+
+    async def _take_over(self) -> int:
+        """Claim messages a dead worker left pending; dead-letter those delivered too often."""
+        taken: list[Message] = []
+        for tenant in self.tenants:
+            stream = keys.ingest(tenant)
+            _, claimed, *_ = await self.redis.xautoclaim(
+                stream, keys.INGEST_GROUP, self.name, self.claim_idle_ms, start_id="0-0", count=self.batch
+            )
+            for mid, fields in claimed:
+                if fields is None:  # deleted meanwhile
+                    continue
+                message = Message(tenant, mid.decode(), fields[b"id"].decode())
+                info = await self.redis.xpending_range(stream, keys.INGEST_GROUP, min=mid, max=mid, count=1)
+                deliveries = int(info[0]["times_delivered"]) if info else 1
+                if deliveries > self.max_deliveries:
+                    await self._dead_letter(message, f"delivered {deliveries} times without completing")
+                else:
+                    taken.append(message)
+        if taken:
+            self.taken_over += len(taken)
+            log.info("took over %d pending messages", len(taken))
+            await self._process(taken)
+        return len(taken)
+
+    async def _process(self, messages: list[Message]) -> None:
+        by_tenant: dict[str, list[Message]] = {}
+        for m in messages:
+            by_tenant.setdefault(m.tenant, []).append(m)
+        for tenant, batch in by_tenant.items():
+            try:
+                await self._process_tenant(tenant, batch)
+            except Exception as exc:  # left pending: retried after claim_idle_ms, dead-lettered if it keeps failing
+                log.exception("batch of %d for %s failed; left pending for retry", len(batch), tenant)
+                for m in batch:
+                    await self.redis.hset(keys.comment(tenant, m.comment_id), "error", repr(exc)[:2000])
+
+    async def _process_tenant(self, tenant: str, batch: list[Message]) -> None:
+        records = await self.records.get_many(tenant, [m.comment_id for m in batch])
+        todo = [(m, r) for m, r in zip(batch, records, strict=True) if r.get("status") == QUEUED]
+        self.duplicates += len(batch) - len(todo)
+        if todo:
+            comments = [CommentIn(r["id"], r["text"], r.get("article_id")) for _, r in todo]
+            outcomes = await self.scorer.analyze(tenant, comments, store=True)
+            held = await self._premoderated(tenant, [r for _, r in todo])
+            heat = await self._heat(tenant, [r for _, r in todo])
+            for (m, record), outcome, hold, h in zip(todo, outcomes, held, heat, strict=True):
+                await self._store(tenant, m, record, outcome, hold, h)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            ids = [m.stream_id for m in batch]
+            pipe.xack(keys.ingest(tenant), keys.INGEST_GROUP, *ids)
+            pipe.xdel(keys.ingest(tenant), *ids)
+            await pipe.execute()
+
+    async def _store(
+        self,
+        tenant: str,
+        message: Message,
+        record: dict[str, str],
+        outcome: ScoredComment | CommentError,
+        premoderated: bool,
+        heat: int,
+    ) -> None:
+        if isinstance(outcome, CommentError):
+            await self._dead_letter(message, f"{outcome.code}: {outcome.message}", ack=False)
+            return
+        reasons = list(outcome.reasons)
+        decision = outcome.decision
+        if premoderated and decision != "reject":
+            decision = REVIEW_DECISION
+            reasons.append("premoderated thread")
+        result = _result_shape(outcome, decision, reasons)
+        to_review = decision == REVIEW_DECISION
+        priority = review_priority(outcome.scores, heat, float(record["received_at"])) if to_review else None
+        webhook_body = (
+            None
+            if to_review
+            else json.dumps(
+                {
+                    "comment_id": outcome.id,
+                    "decision": decision,
+                    "decided_by": "model",
+                    "reasons": reasons,
+                    "scores": outcome.scores,
+                    "thread_id": record.get("thread_id"),
+                    "at": time.time(),
+                }
+            )
+        )
+        stored = await self.records.store_result(
+            tenant,
+            outcome.id,
+            article_id=record.get("article_id"),
+            result=result,
+            status=SCORED if to_review else DECIDED,
+            priority=priority,
+            stance=(outcome.stance or {}).get("label"),
+            model_decision=decision,
+            flagged=decision != "allow",
+            audit_entry={
+                "comment_id": outcome.id,
+                "actor": "model",
+                "action": decision,
+                "reason": "; ".join(reasons),
+                "previous_status": QUEUED,
+                "previous_decision": "none",
+                "scores": json.dumps(outcome.scores),
+                "at": f"{time.time():.3f}",
+            },
+            webhook_body=webhook_body,
+            webhook_url=record.get("callback_url") or self._tenant_webhook(tenant),
+        )
+        if stored:
+            self.scored += 1
+        else:
+            self.duplicates += 1
+
+    async def _premoderated(self, tenant: str, records: list[dict[str, str]]) -> list[bool]:
+        held = {m.decode() for m in await self.redis.smembers(keys.premoderated(tenant))}
+        return [bool(held & {r.get("thread_id"), r.get("article_id")} - {None}) for r in records]
+
+    async def _heat(self, tenant: str, records: list[dict[str, str]]) -> list[int]:
+        """Comments per minute in each comment's thread (this minute's count, this comment included)."""
+        minute = int(time.time() // 60)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for r in records:
+                key = keys.heat(tenant, r.get("thread_id") or "-", minute)
+                pipe.incr(key)
+                pipe.expire(key, 120)
+            replies = await pipe.execute()
+        return [int(replies[i * 2]) for i in range(len(records))]
+
+    async def _dead_letter(self, message: Message, error: str, ack: bool = True) -> None:
+        self.dead_lettered += 1
+        stream = keys.ingest(message.tenant)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                keys.dead_letter(message.tenant),
+                {
+                    "comment_id": message.comment_id,
+                    "error": error[:2000],
+                    "worker": self.name,
+                    "at": f"{time.time():.3f}",
+                },
+            )
+            pipe.hset(
+                keys.comment(message.tenant, message.comment_id), mapping={"status": "failed", "error": error[:2000]}
+            )
+            if ack:
+                pipe.xack(stream, keys.INGEST_GROUP, message.stream_id)
+                pipe.xdel(stream, message.stream_id)
+            await pipe.execute()
+        log.warning("dead-lettered %s/%s: %s", message.tenant, message.comment_id, error)
+
+    async def _drained(self) -> bool:
+        for tenant in self.tenants:
+            if await self.redis.xlen(keys.ingest(tenant)):
+                return False
+            if await self.redis.zcount(keys.webhook_due(tenant), "-inf", time.time()):
+                return False
+        return True
+
+    def _tenant_webhook(self, tenant: str) -> str | None:
+        hook = self.settings.webhooks.get(tenant)
+        return hook.url if hook else None
+
+    async def _webhook_round(self) -> None:
+        for tenant in self.tenants:
+            await self.webhooks.run_due(tenant)
+
+    async def _webhook_loop(self) -> None:
+        while True:
+            try:
+                await self._webhook_round()
+            except Exception:  # never let a webhook problem stop scoring
+                log.exception("webhook round failed")
+            await asyncio.sleep(WEBHOOK_EVERY_S)
+
+    async def _health_loop(self) -> None:
+        while True:
+            state = {"name": self.name, "scored": self.scored, "at": time.time()}
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                await self.redis.set(keys.worker_health(self.name), json.dumps(state), ex=HEALTH_TTL_S)
+            await asyncio.sleep(HEALTH_EVERY_S)
+
+
+def _tenant_of(stream_key: str) -> str:
+    # mod:{tenant}:ingest
+    return stream_key.split("{", 1)[1].rsplit("}", 1)[0]
+
+
+def _result_shape(outcome: ScoredComment, decision: str, reasons: list[str]) -> dict[str, Any]:
+    """The stored result, in the /v1/analyze result shape."""
+    return {
+        "id": outcome.id,
+        "scores": outcome.scores,
+        "spans": outcome.spans,
+        "stance": outcome.stance,
+        "decision": decision,
+        "reasons": reasons,
+        "cached": outcome.cached,
+    }
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+
+
+def build_worker(
+    settings: Settings,
+    redis: aioredis.Redis,
+    scorer: Scorer,
+    records: Records,
+    *,
+    name: str | None = None,
+    burst: bool = False,
+) -> Worker:
+    """A worker on an existing pool and scorer, with its webhook sender."""
+
+    def secret_for(tenant: str) -> str | None:
+        hook = settings.webhooks.get(tenant)
+        return hook.secret.get_secret_value() if hook and hook.secret else None
+
+    sender = WebhookSender(
+        redis,
+        secret_for=secret_for,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base_s=settings.webhook_backoff_s,
+    )
+    return Worker(
+        redis=redis,
+        scorer=scorer,
+        records=records,
+        webhooks=sender,
+        settings=settings,
+        name=name,
+        batch=settings.worker_batch,
+        claim_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+        burst=burst,
+    )
+
+
+async def run_worker_process(settings: Settings, *, name: str | None, burst: bool) -> Worker:
+    """`moderato worker`: its own Redis pool, model and batcher; stops gracefully on SIGTERM/SIGINT."""
+    from service.metrics import Metrics
+    from service.redis_client import connect
+    from service.scoring.factory import build_scorer
+    from service.scoring.model_runner import PredictorRunner
+
+    assert settings.redis_url
+    redis = await connect(settings.redis_url, settings)
+    runner = await asyncio.to_thread(PredictorRunner, settings)
+    scorer, batcher = build_scorer(settings, runner, redis, Metrics())
+    batcher.start()
+    records = Records(redis, max_backlog=settings.max_backlog, retry_after_s=settings.backlog_retry_after_s)
+    worker = build_worker(settings, redis, scorer, records, name=name, burst=burst)
+    install_signal_handlers(worker)
+    try:
+        await worker.run()
+    finally:
+        await batcher.close()
+        await worker.webhooks.aclose()
+        await redis.aclose()
+    return worker

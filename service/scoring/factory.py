@@ -1,0 +1,49 @@
+"""Assemble the scorer (batcher, cache, flood counter, article store) on one Redis pool and one model; used by the
+API and by workers alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.config import Settings
+from service.metrics import Metrics
+from service.scoring.articles import ArticleStore
+from service.scoring.batcher import MicroBatcher
+from service.scoring.cache import FloodCounter, ResultCache
+from service.scoring.scorer import ArticleJob, Scorer
+
+
+def build_scorer(
+    settings: Settings, runner: Any, redis: Any, metrics: Metrics
+) -> tuple[Scorer, MicroBatcher[Any, Any]]:
+    """The scorer and its batcher on one Redis pool and one model (shared by the API and the workers)."""
+    batcher: MicroBatcher[Any, Any] = MicroBatcher(
+        runner.run,
+        max_items=settings.batch_max_items,
+        max_wait_ms=settings.batch_max_wait_ms,
+        on_batch=metrics.observe_batch,
+    )
+
+    async def encode(title: str, body: str) -> Any:
+        (state,) = await batcher.submit_many([ArticleJob(title, body)])
+        return state
+
+    store = ArticleStore(
+        redis,
+        model_version=runner.version,
+        ttl_s=settings.article_ttl_s,
+        metrics=metrics,
+        encode=encode,
+        to_bytes=runner.state_to_bytes,
+        from_bytes=runner.state_from_bytes,
+    )
+    scorer = Scorer(
+        settings=settings,
+        runner=runner,
+        batcher=batcher,
+        cache=ResultCache(redis, ttl_s=settings.cache_ttl_s, metrics=metrics),
+        flood=FloodCounter(redis, window_s=settings.flood_window_s, metrics=metrics),
+        articles=store,
+        metrics=metrics,
+    )
+    return scorer, batcher

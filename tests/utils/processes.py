@@ -1,0 +1,77 @@
+"""Real worker processes and a webhook receiver for integration tests (loopback only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def start_worker(
+    redis_url: str, *, name: str, burst: bool = False, log: Path, **settings: Any
+) -> subprocess.Popen[bytes]:
+    """`moderato worker` as its own process, configured through MODERATO_* variables like a deployment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
+    env.update({"MODERATO_REDIS_URL": redis_url, "MODERATO_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"})
+    for key, value in settings.items():
+        env[f"MODERATO_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    cmd = [sys.executable, "-m", "service.cli", "worker", "--name", name] + (["--burst"] if burst else [])
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class WebhookReceiver:
+    """An HTTP server on 127.0.0.1 that records deliveries and fails the first ``fail_first`` of them."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.fail_first = fail_first
+        self.calls = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.calls += 1
+                failing = receiver.calls <= receiver.fail_first
+                if not failing:
+                    receiver.received.append({"headers": dict(self.headers), "body": body})
+                self.send_response(500 if failing else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
