@@ -89,14 +89,19 @@ def _export_labels(args: argparse.Namespace) -> None:
     print(f"wrote {asyncio.run(run())} labels to {args.out}")
 
 
+def _version_name(out: Path) -> str:
+    return out.name if out.name.startswith("moderato") else f"moderato-{out.name}"
+
+
 def _train(args: argparse.Namespace) -> None:
     from service.model.train import TrainOptions, train
 
     opts = TrainOptions(
         data=args.data,
         out=args.out,
-        version=args.version or f"moderato-{args.out.name}",
+        version=args.version or _version_name(args.out),
         steps=args.steps,
+        stance_steps=args.stance_steps,
         seed=args.seed,
         limit_per_source=args.limit_per_source,
     )
@@ -132,7 +137,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model folder to write")
     train.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
-    train.add_argument("--steps", type=int, default=1800)
+    train.add_argument("--steps", type=int, default=1800, help="multi-task steps (stage one)")
+    train.add_argument("--stance-steps", type=int, default=800, help="stance-head steps (stage two)")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     train.set_defaults(func=_train)

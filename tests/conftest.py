@@ -55,6 +55,7 @@ def settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         model_dir=SHIPPED_MODEL,  # type: ignore[call-arg]
         api_keys=SecretStr(TEST_KEYS),
+        inprocess_worker=False,  # integration tests run real worker processes; one test turns this on
     )
 
 

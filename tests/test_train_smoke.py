@@ -27,6 +27,8 @@ def _opts(data: Path, out: Path, steps: int) -> TrainOptions:
         warmup_steps=1,
         checkpoint_every=2,
         frozen_layers=5,
+        stance_steps=2,
+        stance_tuning_batch=4,
     )
 
 

@@ -44,6 +44,9 @@ class ModelConfig:
     # Stance label frequencies in the training mixture: the prior the logits were fitted under.
     stance_train_prior: list[float] = field(default_factory=lambda: [0.25, 0.25, 0.25, 0.25])
     span_threshold: float = 0.5
+    # Spans are reported only when some attribute scores at least this much: the span head alone fires on
+    # identity words and strong adjectives in civil comments. Chosen on training rows (see the model card).
+    span_gate: float = 0.3
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2) + "\n"

@@ -57,7 +57,12 @@ def score_rows(predictor: Predictor, examples: list[ToxicityExample]) -> ScoredR
     from profanity_check import predict_prob
 
     texts = [ex.text for ex in examples]
-    preds = predict_all(predictor, texts)
+    shipped_gate = predictor.config.span_gate
+    predictor.config.span_gate = 0.0  # keep every span; span_metrics applies each gate it reports
+    try:
+        preds = predict_all(predictor, texts)
+    finally:
+        predictor.config.span_gate = shipped_gate
     model = np.array([[p.scores[a] for a in ATTRIBUTES] for p in preds])
     spans = [{i for s in p.spans for i in range(s.start, s.end)} for p in preds]
     return ScoredRows(examples, model, np.asarray(predict_prob(texts)), spans)
@@ -93,15 +98,34 @@ def toxicity_metrics(rows: ScoredRows) -> dict[str, Any]:
     }
 
 
-def span_metrics(rows: ScoredRows) -> dict[str, Any]:
-    """SemEval-2021 character F1 on the dev rows of each span source."""
-    out = {}
+def span_metrics(rows: ScoredRows, shipped_gate: float) -> dict[str, Any]:
+    """SemEval-2021 character F1 on the dev rows of each span source, for the shipped gate and a sweep of gates
+    (spans reported only when some attribute scores at least the gate), and how many civil ARC posts get spans."""
+    out: dict[str, Any] = {"shipped_gate": shipped_gate, "sweep": {}}
+    worst = rows.model.max(axis=1)
+    for gate in sorted({0.0, 0.1, 0.2, 0.3, 0.5, shipped_gate}):
+        row: dict[str, Any] = {}
+        for source in ("tsd", "civil"):
+            idx = [i for i, ex in enumerate(rows.examples) if ex.source == source and ex.spans is not None]
+            f1 = [
+                span_f1(
+                    rows.spans[i] if worst[i] >= gate else set(),
+                    {c for s, e, _ in rows.examples[i].spans or [] for c in range(s, e)},
+                )
+                for i in idx
+            ]
+            row[source] = round(float(np.mean(f1)), 4)
+        civil = [i for i, ex in enumerate(rows.examples) if ex.source == "arc_civil"]
+        row["arc_civil_posts_with_spans"] = (
+            round(float(np.mean([bool(rows.spans[i]) and worst[i] >= gate for i in civil])), 4) if civil else None
+        )
+        out["sweep"][f"{gate:.2f}"] = row
+    shipped = out["sweep"][f"{shipped_gate:.2f}"]
     for source in ("tsd", "civil"):
-        idx = [i for i, ex in enumerate(rows.examples) if ex.source == source and ex.spans is not None]
-        scores = [
-            span_f1(rows.spans[i], {c for s, e, _ in rows.examples[i].spans or [] for c in range(s, e)}) for i in idx
-        ]
-        out[source] = {"char_f1": round(float(np.mean(scores)), 4), "rows": len(idx)}
+        out[source] = {
+            "char_f1": shipped[source],
+            "rows": sum(1 for ex in rows.examples if ex.source == source and ex.spans is not None),
+        }
     return out
 
 
@@ -214,7 +238,7 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "toxicity": toxicity_metrics(rows),
-        "spans": span_metrics(rows),
+        "spans": span_metrics(rows, predictor.config.span_gate),
         "bias": identity_sets(predictor, rows),
         "stance": stance_metrics(predictor, st_dev),
         "fidelity": fidelity(model, rows, predictor.bf16),

@@ -79,8 +79,9 @@ class ModeratoNet(nn.Module):
             layer.requires_grad_(False)
 
     def trained_state(self) -> dict[str, torch.Tensor]:
-        """The parameters that differ from the base model: the trained layers and the heads."""
-        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+        """The parameters that differ from the base model: the layers above the frozen ones, and the heads."""
+        frozen = ("encoder.embeddings.",) + tuple(f"encoder.encoder.layer.{i}." for i in range(self.frozen_layers))
+        return {name: p.detach() for name, p in self.named_parameters() if not name.startswith(frozen)}
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
         """One encoder pass."""

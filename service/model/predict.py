@@ -202,7 +202,9 @@ class Predictor:
         return [
             _Reading(
                 {a: round(float(s), 4) for a, s in zip(ATTRIBUTES, scores[i], strict=True)},
-                extract_spans(text, tokens[i], self.config.span_threshold),
+                extract_spans(text, tokens[i], self.config.span_threshold)
+                if scores[i].max() >= self.config.span_gate
+                else [],
                 openings[i],
             )
             for i, text in enumerate(texts)

@@ -32,6 +32,7 @@ from service.model.data import (
 )
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
+from service.model.stance_tuning import labelled_prior, stage_two_pools, tune_stance_head
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class TrainOptions:
     seed: int = 13
     checkpoint_every: int = 100
     limit_per_source: int | None = None
+    stance_steps: int = 800  # second stage: the stance head alone (service/model/stance_tuning.py)
+    stance_tuning_batch: int = 32
 
 
 class Sampler:
@@ -259,6 +262,21 @@ def train(opts: TrainOptions) -> Path:
         if (step + 1) % opts.checkpoint_every == 0 or step + 1 == opts.steps:
             _save_state(ckpt, step + 1, net, optimizer, scheduler, tox_sampler, st_sampler)
     log.info("trained %d steps in %.0f s", opts.steps - start, time.perf_counter() - started)
+    if opts.stance_steps:
+        pools = stage_two_pools(st_pools, stance_train, opts.seed)
+        prior = labelled_prior(pools)
+        tune_stance_head(
+            net,
+            tokenizer,
+            pools,
+            steps=opts.stance_steps,
+            batch=opts.stance_tuning_batch,
+            max_tokens=opts.max_tokens,
+            article_tokens=opts.article_tokens,
+            seed=opts.seed + 2,
+            class_weights=Losses(prior).stance.weight,
+            checkpoint=ckpt.parent / "stance_state.pt",
+        )
     net.eval()
     config = ModelConfig(version=opts.version, frozen_layers=opts.frozen_layers, stance_train_prior=prior)
     save_model(net, config, opts.out)

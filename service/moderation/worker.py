@@ -309,7 +309,7 @@ class Worker:
         for tenant in self.tenants:
             if await self.redis.xlen(keys.ingest(tenant)):
                 return False
-            if await self.redis.zcount(keys.webhook_due(tenant), "-inf", time.time()):
+            if await self.redis.zcard(keys.webhook_due(tenant)):  # deliveries still scheduled, retries included
                 return False
         return True
 

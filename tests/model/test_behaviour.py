@@ -49,26 +49,31 @@ def test_identity_mentions_alone_are_not_toxic(predictor: Predictor) -> None:
 
 
 def test_stance_tells_agreement_from_contradiction(predictor: Predictor) -> None:
+    """A comment that repeats the headline's claim against one that contradicts it (the FNC sense of stance)."""
     article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
-    agree, disagree = predictor.predict(
-        [
-            "Closing the central library is the right call, the council had no choice with this budget.",
-            "Closing the library is a terrible mistake; the council should reverse this decision.",
-        ],
-        article,
-    )
-    assert agree.stance is not None and disagree.stance is not None
-    assert agree.stance.scores["agree"] > disagree.stance.scores["agree"]
-    assert disagree.stance.scores["disagree"] > agree.stance.scores["disagree"]
+    pairs = [
+        (
+            "Yes, the city council voted to close the central library, I was at the meeting.",
+            "This is false. The council never voted to close the library; the story is a hoax.",
+        ),
+        (
+            "The council confirmed it will close the central library next spring.",
+            "Fake news. No vote happened and the library is not closing.",
+        ),
+    ]
+    for repeats, contradicts in pairs:
+        agree, disagree = predictor.predict([repeats, contradicts], article)
+        assert agree.stance is not None and disagree.stance is not None
+        assert agree.stance.label == "agree" and disagree.stance.label == "disagree"
 
 
 def test_short_on_topic_comments_are_not_called_unrelated(predictor: Predictor) -> None:
     article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
     results = predictor.predict(
         [
-            "Where will the kids study now?",
             "Good riddance, nobody reads books anymore.",
             "What about the staff who work there?",
+            "I respectfully disagree with the council's reasoning here.",
         ],
         article,
     )
