@@ -183,8 +183,10 @@ def main() -> None:
         rows.append(half.row(f"half-load-1 ({half_rate:.0f} req/s offered)"))
         cached = base[:50]
         asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 4, 2))  # fill the cache
+        hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 1, args.seconds))
+        rows.append(hits.row("cache-hit-1 (1 client: latency)"))
         hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 8, args.seconds))
-        rows.append(hits.row("cache-hit-1 (8 clients)"))
+        rows.append(hits.row("cache-hit-1 (8 clients: throughput)"))
     finally:
         moderato.terminate()
         moderato.wait(60)

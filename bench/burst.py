@@ -112,13 +112,21 @@ def run_scenario(
     name: str, texts: list[str], server: EmbeddedRedis, work: Path, workers: int, fault: str | None = None
 ) -> dict[str, Any]:
     prefix = f"{name}-"
+    texts = [f"{name}: {t}" for t in texts]  # new texts in every scenario: the cache must not help
+    client = redis.Redis.from_url(server.url, socket_timeout=5)
+    # Workers are already running when a burst arrives, as in a deployment: start them and wait until each
+    # has loaded its model and written its health key.
+    procs = start_workers(workers, server.url, work, name)
+    wait_ready = time.monotonic() + 180
+    while sum(1 for _ in client.scan_iter(match=keys.worker_health(f"{name}-*"))) < workers:
+        if time.monotonic() > wait_ready:
+            raise RuntimeError(f"{name}: workers did not start")
+        time.sleep(0.2)
+    started = time.perf_counter()
     seconds, accepted, statuses = asyncio.run(post_all(texts, prefix))
     ids = [f"{prefix}{i}" for i in range(len(texts))]
-    procs = start_workers(workers, server.url, work, name)
-    started = time.perf_counter()
     backlog: list[tuple[float, int]] = []
     faulted = False
-    client = redis.Redis.from_url(server.url, socket_timeout=5)
     try:
         while True:
             try:
@@ -131,7 +139,7 @@ def run_scenario(
             backlog.append((round(elapsed, 1), depth))
             if done and elapsed > 1:
                 break
-            if fault and not faulted and depth < len(texts) * 0.6:
+            if fault and not faulted and depth < len(texts) * 0.6 and elapsed > seconds:
                 faulted = True
                 if fault == "kill-worker":
                     procs[0].send_signal(signal.SIGKILL)

@@ -38,7 +38,7 @@ def comments(tokenizer: object, n: int, tokens: int) -> list[str]:
     """n distinct comments of about ``tokens`` tokens each."""
     out = []
     for i in range(n):
-        words: list[str] = []
+        words: list[str] = [f"({i})"]  # every comment distinct: predict() scores identical texts once
         j = i
         while len(tokenizer(" ".join(words))["input_ids"]) < tokens:  # type: ignore[operator]
             words += SENTENCES[j % len(SENTENCES)].split()
@@ -46,7 +46,7 @@ def comments(tokenizer: object, n: int, tokens: int) -> list[str]:
         text = " ".join(words)
         while len(tokenizer(text)["input_ids"]) > tokens:  # type: ignore[operator]
             text = text.rsplit(" ", 1)[0]
-        out.append(f"{text}")
+        out.append(text)
     return out
 
 

