@@ -1,7 +1,8 @@
 """Webhook deliveries: signed POSTs of decisions, retried with exponential backoff from a Redis schedule.
 
-Each delivery is a job hash plus an entry in the tenant's due set (score = due time). A sender takes a due job by
-ZREM-ing it: only the sender whose ZREM removed it delivers, so several workers never send one job twice at once.
+Each delivery is a job hash plus an entry in the tenant's due set (score = due time). A sender takes a due job
+by moving it IN_FLIGHT_S into the future (atomically, only if it is still due), and removes it once delivered or
+dead-lettered, so a sender that dies mid-delivery leaves the job to be retried (at-least-once).
 The signature is HMAC-SHA256 over ``"{timestamp}.{body}"`` with the tenant's secret, sent as
 ``X-Moderato-Signature: sha256=<hex>`` beside ``X-Moderato-Timestamp``; receivers should also reject old timestamps.
 """
@@ -19,6 +20,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from service.moderation import keys
+from service.redis_client import text, text_map
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,20 @@ SIGNATURE_HEADER = "X-Moderato-Signature"
 TIMESTAMP_HEADER = "X-Moderato-Timestamp"
 BACKOFF_CAP_S = 3600.0  # longest wait between two tries, seconds
 TIMEOUT_S = 5.0
+# A job being delivered stays in the due set, pushed this far into the future: if its sender dies mid-delivery
+# the job comes due again and another sender retries it (at-least-once). Longer than TIMEOUT_S.
+IN_FLIGHT_S = 60.0
+
+# KEYS[1] due set. ARGV: job, now, in-flight deadline. Takes the job only if it is still due, so two senders
+# never deliver the same job at once.
+TAKE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -56,6 +72,7 @@ class WebhookSender:
         webhooks are never sent).
     :param max_attempts: deliveries tried before a job goes to the tenant's webhook dead-letter stream.
     :param backoff_base_s: wait before the first retry (doubling after each failure).
+    :param in_flight_s: how long a taken job waits before another sender may retry it.
     """
 
     def __init__(
@@ -65,13 +82,16 @@ class WebhookSender:
         secret_for: Callable[[str], str | None],
         max_attempts: int,
         backoff_base_s: float = 2.0,
+        in_flight_s: float = IN_FLIGHT_S,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.redis = redis
         self.secret_for = secret_for
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
+        self.in_flight_s = in_flight_s
         self.client = client or httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
+        self._take = redis.register_script(TAKE)
         self.delivered = 0
         self.failed = 0
         self.dead = 0
@@ -82,18 +102,20 @@ class WebhookSender:
     async def run_due(self, tenant: str, limit: int = 50) -> int:
         """Deliver up to ``limit`` due jobs of one tenant; returns how many were attempted."""
         due_key = keys.webhook_due(tenant)
-        due = await self.redis.zrangebyscore(due_key, "-inf", time.time(), start=0, num=limit)
+        now = time.time()
+        due = await self.redis.zrangebyscore(due_key, "-inf", now, start=0, num=limit)
         taken = []
         for raw in due:
-            if await self.redis.zrem(due_key, raw):  # ours only if our ZREM removed it
-                taken.append(raw.decode())
+            if await self._take(keys=[due_key], args=[raw, f"{now:.3f}", f"{now + self.in_flight_s:.3f}"]):
+                taken.append(text(raw))
         await asyncio.gather(*(self._deliver(tenant, job) for job in taken))
         return len(taken)
 
     async def _deliver(self, tenant: str, job: str) -> None:
         key = keys.webhook_job(tenant, job)
-        data = {k.decode(): v.decode() for k, v in (await self.redis.hgetall(key)).items()}
-        if not data:
+        data = text_map(await self.redis.hgetall(key))
+        if not data:  # already finished by another sender
+            await self.redis.zrem(keys.webhook_due(tenant), job)
             return
         attempts = int(data.get("attempts", "0")) + 1
         secret = self.secret_for(tenant)
@@ -102,12 +124,16 @@ class WebhookSender:
             error = await self._post(data["url"], data["body"].encode(), secret)
         if error is None:
             self.delivered += 1
-            await self.redis.delete(key)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(keys.webhook_due(tenant), job)
+                pipe.delete(key)
+                await pipe.execute()
             return
         self.failed += 1
         if attempts >= self.max_attempts or secret is None:
             self.dead += 1
             async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(keys.webhook_due(tenant), job)
                 pipe.xadd(
                     keys.webhook_dead(tenant),
                     {"job": job, "url": data["url"], "body": data["body"], "attempts": attempts, "error": error},

@@ -169,7 +169,9 @@ def _scored_queue(
 
 
 def _hooks(extra: dict[str, Any]) -> dict[str, Any]:
-    return {"webhooks": {"tenant-a": {"secret": "s3cret"}}, "webhook_backoff_s": "0.2"} if extra else {}
+    return (
+        {"webhooks": {"tenant-a": {"secret": "s3cret"}}, "webhook_backoff_s": "0.2"} if "callback_url" in extra else {}
+    )
 
 
 def test_claims_never_overlap_and_leases_expire(
@@ -238,7 +240,11 @@ def test_decisions_audit_and_webhooks(
         assert worker.wait(timeout=120) == 0, (tmp_path / "h.log").read_text()[-3000:]
     bodies = [json.loads(d["body"]) for d in receiver.received]
     mine = [b for b in bodies if b["comment_id"] == target]
-    assert len(mine) == 1 and mine[0]["decision"] == "reject"
+    assert len(mine) == 1 and mine[0]["decision"] == "reject", (
+        bodies,
+        receiver.calls,
+        (tmp_path / "h.log").read_text()[-3000:],
+    )
     assert receiver.calls >= len(receiver.received) + 2
     for delivery in receiver.received:
         headers = {k.lower(): v for k, v in delivery["headers"].items()}
@@ -251,14 +257,25 @@ def test_decisions_audit_and_webhooks(
 def test_tenants_are_isolated_across_queues_audit_and_stats(
     client: TestClient, redis_server: EmbeddedRedis, tmp_path: Path
 ) -> None:
-    queued = _scored_queue(client, redis_server, tmp_path, n=4)
+    article = {"id": "iso", "title": "Council votes to close the central library"}
+    assert client.post("/v1/articles", json=article, headers=auth("pk-a")).status_code == 201
+    queued = _scored_queue(client, redis_server, tmp_path, n=4, article_id="iso")
     assert queued
+    assert (
+        client.post(f"/v1/comments/{queued[0]}/decision", json={"decision": "reject"}, headers=auth("mk-a")).status_code
+        == 200
+    )
+    stats_a = client.get("/v1/stats/fairness?article_id=iso", headers=auth("mk-a")).json()["stances"]
+    stats_b = client.get("/v1/stats/fairness?article_id=iso", headers=auth("mk-b")).json()["stances"]
+    assert sum(s["total"] for s in stats_a.values()) == 4
+    assert sum(s["total"] for s in stats_b.values()) == 0
+    assert client.get("/v1/audit", headers=auth("mk-a")).json()["items"]
     assert client.get(f"/v1/comments/{queued[0]}", headers=auth("pk-b")).status_code == 404
     assert client.get("/v1/queues/review", headers=auth("mk-b")).json()["items"] == []
     assert client.post("/v1/queues/review/claim", json={"count": 5}, headers=auth("mk-b")).json()["items"] == []
     assert (
         client.post(
-            f"/v1/comments/{queued[0]}/decision", json={"decision": "approve"}, headers=auth("mk-b")
+            f"/v1/comments/{queued[1]}/decision", json={"decision": "approve"}, headers=auth("mk-b")
         ).status_code
         == 404
     )
