@@ -180,11 +180,16 @@ def stance_metrics(predictor: Predictor, dev: list[StanceExample]) -> dict[str, 
         arts = [states[ex.extra.get("headline", ex.claim)] for ex in rows]
         gold = [ex.label for ex in rows]
         predictor.stance_shift = prior_shift * 0  # the dev sets' own label mix is the training one
-        preds = [STANCE_INDEX[p.stance.label] for p in predict_all(predictor, [ex.text for ex in rows], arts)]
+        preds = _labels(predict_all(predictor, [ex.text for ex in rows], arts))
         predictor.stance_shift = prior_shift
-        deployed = [STANCE_INDEX[p.stance.label] for p in predict_all(predictor, [ex.text for ex in rows], arts)]
+        deployed = _labels(predict_all(predictor, [ex.text for ex in rows], arts))
         out[source] = _stance_table(gold, preds, deployed)
     return out
+
+
+def _labels(predictions: list[Prediction]) -> list[int]:
+    """Predicted stance indices (every prediction here had an article, so a stance)."""
+    return [STANCE_INDEX[p.stance.label] if p.stance else STANCE_INDEX["unrelated"] for p in predictions]
 
 
 def _stance_table(gold: list[int], preds: list[int], deployed: list[int]) -> dict[str, Any]:
@@ -228,7 +233,7 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
     st_dev = [ex for exs in stance_examples(data).values() for ex in split_stance(exs)[1][:limit]]
     log.info("evaluating %s on %d toxicity and %d stance dev rows", predictor.version, len(tox_dev), len(st_dev))
     rows = score_rows(predictor, tox_dev)
-    result = {
+    result: dict[str, Any] = {
         "model": predictor.version,
         "command": "moderato " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("moderato") else " ".join(sys.argv),
         "data": str(data),

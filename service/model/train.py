@@ -120,13 +120,17 @@ def mixture_prior(pools: dict[str, list[StanceExample]]) -> list[float]:
     return [float(p) for p in prior]
 
 
+def stance_class_weights(prior: list[float]) -> torch.Tensor:
+    """Class weights ~ 1/sqrt(frequency): rare `discuss` and `disagree` count more without swamping the rest."""
+    weights = torch.tensor([1 / math.sqrt(max(p, 1e-3)) for p in prior])
+    return weights / weights.mean()
+
+
 class Losses:
     """The three task losses on one step's batches."""
 
     def __init__(self, stance_prior: list[float]) -> None:
-        # Class weights ~ 1/sqrt(frequency): rare `discuss` and `disagree` count more without swamping the rest.
-        weights = torch.tensor([1 / math.sqrt(max(p, 1e-3)) for p in stance_prior])
-        self.stance = nn.CrossEntropyLoss(weight=weights / weights.mean())
+        self.stance = nn.CrossEntropyLoss(weight=stance_class_weights(stance_prior))
         self.span_type = nn.CrossEntropyLoss(ignore_index=IGNORE)
 
     def toxicity(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -274,7 +278,7 @@ def train(opts: TrainOptions) -> Path:
             max_tokens=opts.max_tokens,
             article_tokens=opts.article_tokens,
             seed=opts.seed + 2,
-            class_weights=Losses(prior).stance.weight,
+            class_weights=stance_class_weights(prior),
             checkpoint=ckpt.parent / "stance_state.pt",
         )
     net.eval()

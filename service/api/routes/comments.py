@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 
-from service.api.deps import ModeratorDep, PlatformDep, Principal, SettingsDep, require
+from service.api.auth import Principal
+from service.api.deps import ModeratorDep, PlatformDep, SettingsDep, require
 from service.api.schemas import CommentState, DecisionBody, DecisionOut, IngestBody, IngestItem, IngestOut, ReportBody
 from service.errors import TooLarge
 from service.moderation.priority import review_priority
