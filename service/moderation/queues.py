@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -131,7 +131,7 @@ class ReviewQueues:
         rows = await self.redis.zrangebyscore(
             keys.queue(tenant, queue), low, "+inf", start=0, num=MAX_SCAN + 1, withscores=True
         )
-        entries = [(text(m), float(s)) for m, s in rows]
+        entries = [(text(m), float(s)) for m, s in cast(list[tuple[bytes, float]], rows)]
         if after_id is not None:  # skip the cursor's own entry and its equal-score predecessors
             entries = [(m, s) for m, s in entries if s > float(low) or m > after_id]
         more = len(entries) > MAX_SCAN

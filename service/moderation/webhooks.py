@@ -15,6 +15,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 import httpx
 import redis.asyncio as aioredis
@@ -62,7 +63,7 @@ def verify(
 
 def backoff_s(attempts: int, base_s: float) -> float:
     """Seconds before try ``attempts + 1``: base, 2x base, 4x base, ... capped."""
-    return min(base_s * 2 ** max(0, attempts - 1), BACKOFF_CAP_S)
+    return min(base_s * 2.0 ** max(0, attempts - 1), BACKOFF_CAP_S)
 
 
 class WebhookSender:
@@ -105,7 +106,7 @@ class WebhookSender:
         now = time.time()
         due = await self.redis.zrangebyscore(due_key, "-inf", now, start=0, num=limit)
         taken = []
-        for raw in due:
+        for raw in cast(list[bytes], due):
             if await self._take(keys=[due_key], args=[raw, f"{now:.3f}", f"{now + self.in_flight_s:.3f}"]):
                 taken.append(text(raw))
         await asyncio.gather(*(self._deliver(tenant, job) for job in taken))

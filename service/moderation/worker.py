@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -30,6 +30,7 @@ from service.moderation.policy import REVIEW as REVIEW_DECISION
 from service.moderation.priority import review_priority
 from service.moderation.records import DECIDED, QUEUED, SCORED, Records
 from service.moderation.webhooks import WebhookSender
+from service.redis_client import text
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class Worker:
             log.info("worker stopped: %r", self)
 
     async def _refresh_tenants(self) -> None:
-        tenants = sorted(t.decode() for t in await self.redis.smembers(keys.TENANTS))
+        tenants = sorted(text(t) for t in await self.redis.smembers(keys.TENANTS))
         for tenant in set(tenants) - set(self.tenants):
             try:
                 await self.redis.xgroup_create(keys.ingest(tenant), keys.INGEST_GROUP, id="0", mkstream=True)
@@ -142,11 +143,11 @@ class Worker:
     async def _read_new(self) -> int:
         if not self.tenants:
             return 0
-        streams = {keys.ingest(t): ">" for t in self.tenants}
+        streams: dict[Any, Any] = {keys.ingest(t): ">" for t in self.tenants}
         reply = await self.redis.xreadgroup(keys.INGEST_GROUP, self.name, streams, count=self.batch, block=1000)
         messages = [
-            Message(_tenant_of(stream.decode()), mid.decode(), fields[b"id"].decode())
-            for stream, entries in reply
+            Message(_tenant_of(text(stream)), text(mid), text(fields[b"id"]))
+            for stream, entries in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply)
             for mid, fields in entries
         ]
         await self._process(messages)
@@ -269,7 +270,7 @@ class Worker:
             self.duplicates += 1
 
     async def _premoderated(self, tenant: str, records: list[dict[str, str]]) -> list[bool]:
-        held = {m.decode() for m in await self.redis.smembers(keys.premoderated(tenant))}
+        held = {text(m) for m in await self.redis.smembers(keys.premoderated(tenant))}
         return [bool(held & {r.get("thread_id"), r.get("article_id")} - {None}) for r in records]
 
     async def _heat(self, tenant: str, records: list[dict[str, str]]) -> list[int]:

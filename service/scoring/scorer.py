@@ -162,7 +162,7 @@ class Scorer:
         unique = list(dict.fromkeys(digests[i] for i in valid))
         found = dict(zip(unique, await self.cache.get_many(tenant, unique), strict=True))
         self.metrics.cache_hits.inc(sum(1 for i in valid if found[digests[i]] is not None))
-        misses = {}  # digest -> a comment index needing the model (identical comments are scored once)
+        misses: dict[str, int] = {}  # digest -> a comment needing the model (identical texts are scored once)
         for i in valid:
             if found[digests[i]] is None:
                 misses.setdefault(digests[i], i)
@@ -172,7 +172,7 @@ class Scorer:
         if store:
             await self.cache.put_many(tenant, fresh)
         results = {i: found[digests[i]] or fresh[digests[i]] for i in valid}
-        return results, {i: found[digests[i]] is not None for i in valid}  # type: ignore[misc]
+        return results, {i: found[digests[i]] is not None for i in valid}
 
     async def _floods(
         self, tenant: str, valid: list[int], texts: dict[int, Normalised], store: bool
