@@ -1,8 +1,9 @@
-"""Dependencies as ``Annotated`` aliases, so handlers stay a few lines long."""
+"""Dependencies as ``Annotated`` aliases, so handlers stay a few lines long. All are ``async def``: FastAPI runs a
+plain ``def`` dependency in its thread pool, a thread hop per dependency per request on the hot path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -14,7 +15,7 @@ from service.errors import Unavailable
 from service.scoring.scorer import Scorer
 
 
-def _principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def _principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     keyring: KeyRing = request.app.state.keyring
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -25,11 +26,11 @@ def _principal(request: Request, authorization: Annotated[str | None, Header()] 
     return principal
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting the given roles (admin is always admitted)."""
     allowed = set(roles) | {"admin"}
 
-    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if principal.role not in allowed:
             raise AuthError(f"role {principal.role!r} cannot do this (needs one of {sorted(allowed)})", status=403)
         return principal
@@ -37,14 +38,14 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
     return check
 
 
-def _scorer(request: Request) -> Scorer:
+async def _scorer(request: Request) -> Scorer:
     scorer: Scorer | None = getattr(request.app.state, "scorer", None)
     if scorer is None:
         raise Unavailable("the model is still loading")
     return scorer
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

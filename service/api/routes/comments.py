@@ -18,11 +18,11 @@ router = APIRouter(prefix="/v1", tags=["comments"])
 ReaderDep = Annotated[Principal, Depends(require("platform", "moderator"))]
 
 
-def _records(request: Request) -> Records:
+async def _records(request: Request) -> Records:
     return request.app.state.records  # type: ignore[no-any-return]
 
 
-def _queues(request: Request) -> ReviewQueues:
+async def _queues(request: Request) -> ReviewQueues:
     return request.app.state.queues  # type: ignore[no-any-return]
 
 
