@@ -99,6 +99,14 @@ def save_model(net: ModeratoNet, config: ModelConfig, folder: Path) -> None:
     (folder / CONFIG_FILE).write_text(config.to_json())
 
 
+def save_atomically(state: dict[str, Any], path: Path) -> None:
+    """torch.save through a temporary file: a kill mid-write leaves the previous checkpoint intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
 def read_config(folder: Path) -> ModelConfig:
     try:
         raw = json.loads((folder / CONFIG_FILE).read_text())

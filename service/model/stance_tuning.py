@@ -25,6 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from service.model.batches import tokenize
+from service.model.checkpoint import save_atomically
 from service.model.data import StanceExample
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
@@ -136,8 +137,7 @@ def tune_stance_head(
         scheduler.step()
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if (step + 1) % 100 == 0 or step + 1 == steps:
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save(
+            save_atomically(
                 {
                     "step": step + 1,
                     "head": head.state_dict(),
@@ -145,9 +145,8 @@ def tune_stance_head(
                     "scheduler": scheduler.state_dict(),
                     "rng": rng.bit_generator.state,
                 },
-                tmp,
+                checkpoint,
             )
-            tmp.replace(checkpoint)
     log.info("stance head tuned for %d steps (running loss %.3f)", steps - start, running or 0.0)
 
 

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from service.model.batches import IGNORE, span_token_labels, tokenize
-from service.model.checkpoint import ModelConfig, build_network, load_tokenizer, save_model
+from service.model.checkpoint import ModelConfig, build_network, load_tokenizer, save_atomically, save_model
 from service.model.data import (
     StanceExample,
     ToxicityExample,
@@ -288,7 +288,6 @@ def train(opts: TrainOptions) -> Path:
 
 
 def _save_state(path: Path, step: int, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "step": step,
         "net": net.trained_state(),
@@ -297,9 +296,7 @@ def _save_state(path: Path, step: int, net: ModeratoNet, optimizer: Any, schedul
         "samplers": [s.rng.bit_generator.state for s in samplers],
         "torch_rng": torch.get_rng_state(),
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a kill mid-write leaves the previous checkpoint intact
+    save_atomically(state, path)
 
 
 def _resume(path: Path, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> int:

@@ -14,14 +14,15 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from service.moderation import keys
-from service.redis_client import text, text_map
+from service.moderation.records import registered_tenants
+from service.redis_client import text_map
 
 HEADER = ["id", "text", "toxic", "tenant", "decided_by", "reason"]
 
 
 async def export_labels(redis: aioredis.Redis, out: Path, tenants: list[str] | None = None) -> int:
     """Write every human approve/reject decision; returns the number of rows."""
-    names = tenants or sorted(text(t) for t in await redis.smembers(keys.TENANTS))
+    names = tenants or await registered_tenants(redis)
     rows = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(out, "wt", encoding="utf-8", newline="") as f:

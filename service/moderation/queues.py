@@ -112,7 +112,7 @@ class ReviewQueues:
         ids = await self._claim(
             keys=[keys.queue(tenant, queue)], args=[keys.claim(tenant, ""), moderator, count, lease_ms]
         )
-        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+        return [text(i) for i in ids]
 
     async def page(
         self, tenant: str, queue: str, *, cursor: str | None, limit: int
@@ -177,7 +177,7 @@ class ReviewQueues:
                 keys.fairness(tenant, ""),
             ],
         )
-        status, *rest = [r.decode() if isinstance(r, bytes) else r for r in reply]
+        status, *rest = [text(r) for r in reply]
         if status == "ok":
             return str(rest[0])
         if status == "not_found":

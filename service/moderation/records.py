@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from service.errors import Backpressure, Conflict, NotFound
 from service.moderation import keys
-from service.redis_client import text_map
+from service.redis_client import text, text_map
 
 REVIEW, ESCALATED, REPORTED = "review", "escalated", "reported"
 QUEUES = (REVIEW, ESCALATED, REPORTED)
@@ -118,6 +118,11 @@ return 'ok'
 """
 
 
+async def registered_tenants(redis: aioredis.Redis) -> list[str]:
+    """Tenants that have ever queued a comment (the registry that workers, metrics and exports walk)."""
+    return sorted(text(t) for t in await redis.smembers(keys.TENANTS))
+
+
 class Records:
     """Comment records of all tenants on one Redis pool.
 
@@ -208,7 +213,7 @@ class Records:
             keys=[keys.comment(tenant, comment_id), keys.queue(tenant, REPORTED)],
             args=[f"{priority:.3f}", reason, f"{time.time():.3f}"],
         )
-        reply = reply.decode() if isinstance(reply, bytes) else reply
+        reply = text(reply)
         if reply == "not_found":
             raise NotFound(f"no comment {comment_id!r}")
         if reply == "not_scored":

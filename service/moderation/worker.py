@@ -28,7 +28,7 @@ from service.config import Settings
 from service.moderation import keys
 from service.moderation.policy import REVIEW as REVIEW_DECISION
 from service.moderation.priority import review_priority
-from service.moderation.records import DECIDED, QUEUED, SCORED, Records
+from service.moderation.records import DECIDED, QUEUED, SCORED, Records, registered_tenants
 from service.moderation.webhooks import WebhookSender
 from service.redis_client import text
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
@@ -131,7 +131,7 @@ class Worker:
             log.info("worker stopped: %r", self)
 
     async def _refresh_tenants(self) -> None:
-        tenants = sorted(text(t) for t in await self.redis.smembers(keys.TENANTS))
+        tenants = await registered_tenants(self.redis)
         for tenant in set(tenants) - set(self.tenants):
             try:
                 await self.redis.xgroup_create(keys.ingest(tenant), keys.INGEST_GROUP, id="0", mkstream=True)
@@ -164,7 +164,7 @@ class Worker:
             for mid, fields in claimed:
                 if fields is None:  # deleted meanwhile
                     continue
-                message = Message(tenant, mid.decode(), fields[b"id"].decode())
+                message = Message(tenant, text(mid), text(fields[b"id"]))
                 info = await self.redis.xpending_range(stream, keys.INGEST_GROUP, min=mid, max=mid, count=1)
                 deliveries = int(info[0]["times_delivered"]) if info else 1
                 if deliveries > self.max_deliveries:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from service.moderation import keys
+from service.moderation.records import registered_tenants
 
 router = APIRouter(tags=["operations"])
 
@@ -38,7 +39,7 @@ async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics
     try:  # the ingest backlog is read at scrape time: the stream length is exactly the unacknowledged work
         redis = request.app.state.redis
-        for tenant in sorted(t.decode() for t in await redis.smembers(keys.TENANTS)):
+        for tenant in await registered_tenants(redis):
             registry.queue_depth.labels(tenant).set(await redis.xlen(keys.ingest(tenant)))
     except (RedisError, OSError, AttributeError):
         pass  # /metrics still answers with everything else when Redis is down
