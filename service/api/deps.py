@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.auth import KeyRing, Principal
 from service.api.errors import AuthError
@@ -14,13 +15,19 @@ from service.config import Settings
 from service.errors import Unavailable
 from service.scoring.scorer import Scorer
 
+# Reads the header itself (no per-request parameter validation) and documents the scheme in OpenAPI (/docs'
+# "Authorize" button); errors stay ours, so auto_error is off.
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`")
 
-async def _principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+
+async def _principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     keyring: KeyRing = request.app.state.keyring
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
         raise AuthError("send an API key as 'Authorization: Bearer KEY'", status=401)
-    principal = keyring.lookup(token.strip())
+    principal = keyring.lookup(token)
     if principal is None:
         raise AuthError("unknown API key", status=401)
     return principal

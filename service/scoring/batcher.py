@@ -29,6 +29,7 @@ class BatcherClosed(RuntimeError):
 class _Pending(Generic[Item, Result]):
     item: Item
     future: asyncio.Future[Result]
+    queued_at: float  # time.monotonic() when submitted
 
 
 class MicroBatcher(Generic[Item, Result]):
@@ -70,7 +71,8 @@ class MicroBatcher(Generic[Item, Result]):
         if self._closing or self._task is None:
             raise BatcherClosed("the model is shutting down")
         loop = asyncio.get_running_loop()
-        pending = [_Pending(item, loop.create_future()) for item in items]
+        now = time.monotonic()
+        pending = [_Pending(item, loop.create_future(), now) for item in items]
         for p in pending:
             self._queue.put_nowait(p)
         return list(await asyncio.gather(*(p.future for p in pending)))
@@ -94,7 +96,8 @@ class MicroBatcher(Generic[Item, Result]):
                 return batch, True
             batch.append(got)
             if deadline is None:
-                deadline = time.monotonic() + self.max_wait_s
+                # from the first item's arrival: items that queued behind a running batch have waited already
+                deadline = got.queued_at + self.max_wait_s
         return batch, False
 
     async def _loop(self) -> None:

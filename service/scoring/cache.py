@@ -1,4 +1,4 @@
-"""Results and flood counts in Redis.
+"""Results and flood counts in Redis: one script call looks up a request's results and counts its posts.
 
 Cached results are stored in the normalised text's coordinates (spans included), so the same comment typed with
 different spacing or case reuses them. Redis failures here never fail a request: a cache that cannot answer is a
@@ -40,23 +40,57 @@ class CachedResult:
         return cls(data["scores"], [(int(s), int(e), str(a)) for s, e, a in data["spans"]], data["stance"])
 
 
-class ResultCache:
-    """:param ttl_s: seconds a cached result lives."""
+# One round trip before the model: every cached result asked for, and one more post counted for each text.
+# KEYS: the result keys, then the flood keys; ARGV: number of result keys, now, window, one unique member per flood
+# key. Add, trim and count run together, so two racing requests cannot both miss a flood.
+LOOKUP = """
+local n, now, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 1, n do
+  out[i] = redis.call('GET', KEYS[i])
+end
+for i = n + 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ARGV[3 + i - n])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  out[i] = redis.call('ZCARD', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], window)
+end
+return out
+"""
 
-    def __init__(self, redis: aioredis.Redis, *, ttl_s: int, metrics: Metrics) -> None:
+
+@dataclass
+class Lookup:
+    """Cached results (None: a miss) and posts of each text in the flood window (None: not counted)."""
+
+    results: list[CachedResult | None]
+    flood_counts: list[int | None]
+
+
+class ResultCache:
+    """:param ttl_s: seconds a cached result lives; :param flood_window_s: the flood counter's sliding window."""
+
+    def __init__(self, redis: aioredis.Redis, *, ttl_s: int, flood_window_s: int, metrics: Metrics) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
+        self.flood_window_s = flood_window_s
         self.metrics = metrics
+        self._lookup = redis.register_script(LOOKUP)
 
-    async def get_many(self, tenant: str, digests: list[str]) -> list[CachedResult | None]:
-        if not digests:
-            return []
+    async def lookup(self, tenant: str, digests: list[str], text_digests: list[str]) -> Lookup:
+        """Cached results for ``digests``; counts one more post of each of ``text_digests`` (empty: count none)."""
+        if not digests and not text_digests:
+            return Lookup([], [])
+        now = time.time()
+        members = [f"{now:.6f}:{uuid.uuid4().hex[:8]}" for _ in text_digests]
+        script_keys = [keys.result(tenant, d) for d in digests] + [keys.flood(tenant, d) for d in text_digests]
         try:
-            raw = await self.redis.mget([keys.result(tenant, d) for d in digests])
+            raw = await self._lookup(keys=script_keys, args=[len(digests), now, self.flood_window_s, *members])
         except RedisError as exc:
-            self._failed("cache_get", exc)
-            return [None] * len(digests)
-        return [None if r is None else CachedResult.from_json(r) for r in raw]
+            self._failed("cache_lookup", exc)
+            return Lookup([None] * len(digests), [None] * len(text_digests))
+        results = [None if r is None else CachedResult.from_json(r) for r in raw[: len(digests)]]
+        return Lookup(results, [int(c) for c in raw[len(digests) :]])
 
     async def put_many(self, tenant: str, results: dict[str, CachedResult]) -> None:
         if not results:
@@ -72,36 +106,3 @@ class ResultCache:
     def _failed(self, op: str, exc: Exception) -> None:
         self.metrics.redis_errors.labels(op).inc()
         log.warning("redis %s failed: %s", op, exc)
-
-
-class FloodCounter:
-    """Posting times of each normalised text per tenant, in a sliding window.
-
-    :param window_s: the window, in seconds.
-    """
-
-    def __init__(self, redis: aioredis.Redis, *, window_s: int, metrics: Metrics) -> None:
-        self.redis = redis
-        self.window_s = window_s
-        self.metrics = metrics
-
-    async def record(self, tenant: str, text_digests: list[str]) -> list[int | None]:
-        """Count one more post of each text; returns each text's posts in the window (None if Redis failed)."""
-        if not text_digests:
-            return []
-        now = time.time()
-        try:
-            # MULTI per text: add, trim and count must see the same set, or two racing requests both miss a flood
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for d in text_digests:
-                    key = keys.flood(tenant, d)
-                    pipe.zadd(key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
-                    pipe.zremrangebyscore(key, "-inf", now - self.window_s)
-                    pipe.zcard(key)
-                    pipe.expire(key, self.window_s)
-                replies = await pipe.execute()
-        except RedisError as exc:
-            self.metrics.redis_errors.labels("flood").inc()
-            log.warning("redis flood count failed: %s", exc)
-            return [None] * len(text_digests)
-        return [int(replies[i * 4 + 2]) for i in range(len(text_digests))]

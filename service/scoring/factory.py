@@ -1,5 +1,5 @@
-"""Assemble the scorer (batcher, cache, flood counter, article store) on one Redis pool and one model; used by the
-API and by workers alike."""
+"""Assemble the scorer (batcher, result cache with its flood counter, article store) on one Redis pool and one
+model; used by the API and by workers alike."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from service.config import Settings
 from service.metrics import Metrics
 from service.scoring.articles import ArticleStore
 from service.scoring.batcher import MicroBatcher
-from service.scoring.cache import FloodCounter, ResultCache
+from service.scoring.cache import ResultCache
 from service.scoring.scorer import ArticleJob, Scorer
 
 
@@ -41,8 +41,7 @@ def build_scorer(
         settings=settings,
         runner=runner,
         batcher=batcher,
-        cache=ResultCache(redis, ttl_s=settings.cache_ttl_s, metrics=metrics),
-        flood=FloodCounter(redis, window_s=settings.flood_window_s, metrics=metrics),
+        cache=ResultCache(redis, ttl_s=settings.cache_ttl_s, flood_window_s=settings.flood_window_s, metrics=metrics),
         articles=store,
         metrics=metrics,
     )

@@ -16,7 +16,7 @@ from service.metrics import Metrics
 from service.moderation.policy import Policy
 from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
-from service.scoring.cache import CachedResult, FloodCounter, ResultCache
+from service.scoring.cache import CachedResult, ResultCache
 from service.scoring.normalise import Normalised, digest, normalise, text_digest
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,6 @@ class Scorer:
         runner: ModelRunner,
         batcher: MicroBatcher[Any, Any],
         cache: ResultCache,
-        flood: FloodCounter,
         articles: ArticleStore,
         metrics: Metrics,
     ) -> None:
@@ -90,7 +89,6 @@ class Scorer:
         self.runner = runner
         self.batcher = batcher
         self.cache = cache
-        self.flood = flood
         self.articles = articles
         self.metrics = metrics
         self._policies: dict[str, Policy] = {}
@@ -131,10 +129,16 @@ class Scorer:
         refs = await self._article_refs(tenant, [comments[i] for i in valid], article, inline)
         texts = {i: normalise(comments[i].text) for i in valid}
         digests = {i: digest(self.model_version, texts[i].text, _article_key(comments[i], refs)) for i in valid}
-        results, cached = await self._results(tenant, valid, texts, digests, refs, comments, store)
-        floods = await self._floods(tenant, valid, texts, store)
+        unique = list(dict.fromkeys(digests[i] for i in valid))
+        # counting floods needs a key derived from the text: not for texts that must leave no trace
+        flood_texts = [text_digest(texts[i].text) for i in valid] if store else []
+        lookup = await self.cache.lookup(tenant, unique, flood_texts)
+        found = dict(zip(unique, lookup.results, strict=True))
+        floods = dict(zip(valid, lookup.flood_counts, strict=False))
+        results = await self._results(tenant, valid, texts, digests, found, refs, comments, store)
         for i in valid:
-            outcomes[i] = self._outcome(tenant, comments[i], texts[i], results[i], cached[i], floods.get(i), refs)
+            cached = found[digests[i]] is not None
+            outcomes[i] = self._outcome(tenant, comments[i], texts[i], results[i], cached, floods.get(i), refs)
         return [o for o in outcomes if o is not None]
 
     async def _article_refs(
@@ -155,14 +159,14 @@ class Scorer:
         valid: list[int],
         texts: dict[int, Normalised],
         digests: dict[int, str],
+        found: dict[str, CachedResult | None],
         refs: dict[str, ArticleRef | None],
         comments: list[CommentIn],
         store: bool,
-    ) -> tuple[dict[int, CachedResult], dict[int, bool]]:
-        unique = list(dict.fromkeys(digests[i] for i in valid))
-        found = dict(zip(unique, await self.cache.get_many(tenant, unique), strict=True))
+    ) -> dict[int, CachedResult]:
+        """Each valid comment's result: from the cache, or from the model (identical texts are scored once)."""
         self.metrics.cache_hits.inc(sum(1 for i in valid if found[digests[i]] is not None))
-        misses: dict[str, int] = {}  # digest -> a comment needing the model (identical texts are scored once)
+        misses: dict[str, int] = {}  # digest -> a comment needing the model
         for i in valid:
             if found[digests[i]] is None:
                 misses.setdefault(digests[i], i)
@@ -171,16 +175,7 @@ class Scorer:
         fresh = dict(zip(misses, map(_to_cached, await self.batcher.submit_many(jobs)), strict=True)) if jobs else {}
         if store:
             await self.cache.put_many(tenant, fresh)
-        results = {i: found[digests[i]] or fresh[digests[i]] for i in valid}
-        return results, {i: found[digests[i]] is not None for i in valid}
-
-    async def _floods(
-        self, tenant: str, valid: list[int], texts: dict[int, Normalised], store: bool
-    ) -> dict[int, int | None]:
-        if not store:  # counting needs a key derived from the text: not for texts that must leave no trace
-            return {}
-        counts = await self.flood.record(tenant, [text_digest(texts[i].text) for i in valid])
-        return dict(zip(valid, counts, strict=True))
+        return {i: found[digests[i]] or fresh[digests[i]] for i in valid}
 
     def _outcome(
         self,

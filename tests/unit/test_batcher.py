@@ -55,3 +55,23 @@ async def test_close_finishes_queued_work_then_refuses_more() -> None:
     assert await work == [[2 * i] for i in range(6)]
     with pytest.raises(BatcherClosed):
         await batcher.submit_many([1])
+
+
+async def test_items_queued_behind_a_running_batch_do_not_wait_again() -> None:
+    """The wait runs from the first item's arrival: work that queued during a slow batch starts as soon as it ends."""
+    started: list[float] = []
+
+    def slow(items: list[int]) -> list[int]:
+        started.append(time.perf_counter())
+        time.sleep(0.3)
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(slow, max_items=32, max_wait_ms=200)
+    batcher.start()
+    first = asyncio.ensure_future(batcher.submit_many([1]))
+    await asyncio.sleep(0.25)  # the first batch (closed after its 200 ms wait) is running now
+    second = await batcher.submit_many([2])
+    assert await first == [1] and second == [2]
+    # the second item arrived ~50 ms into the first batch's 300 ms run; its own 200 ms had passed by the end
+    assert started[1] - started[0] < 0.3 + 0.1
+    await batcher.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import PlatformDep, ScorerDep, SettingsDep
+from service.api.deps import PlatformDep, ScorerDep
 from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, ErrorResultOut, ResultOut
 from service.errors import TooLarge, Unavailable
 from service.scoring.articles import Article
@@ -15,12 +15,11 @@ router = APIRouter(prefix="/v1", tags=["analyze"])
 
 
 @router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_defaults=True)
-async def analyze(
-    body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDep, settings: SettingsDep
-) -> AnalyzeResponse:
+async def analyze(body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDep) -> AnalyzeResponse:
     """Score comments: attribute scores, toxic spans, stance toward the article, and the policy's decision."""
-    if len(body.comments) > settings.max_comments_per_request:
-        raise TooLarge(f"{len(body.comments)} comments; the limit is {settings.max_comments_per_request} per request")
+    limit = scorer.settings.max_comments_per_request
+    if len(body.comments) > limit:
+        raise TooLarge(f"{len(body.comments)} comments; the limit is {limit} per request")
     article = None if body.article is None else Article(body.article.id, body.article.title, body.article.body)
     comments = [CommentIn(c.id, c.text, c.article_id) for c in body.comments]
     try:
