@@ -41,6 +41,7 @@ class ToxicityExample:
     # (start, end, span attribute index); None when the source has no span annotation at all.
     spans: list[tuple[int, int, int]] | None = None
     subgroups: tuple[str, ...] = ()
+    annotators: int = 0  # size of the panel behind soft targets, where the source says (civil_toxic_spans)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def load_civil_toxic_spans(folder: Path) -> list[ToxicityExample]:
             obscene=frac["obscene"],
         )
         spans = civil_majority_spans(row["text"], int(row["annotators"]), row["spans"])
-        out.append(ToxicityExample(row["text"], "civil", targets, spans))
+        out.append(ToxicityExample(row["text"], "civil", targets, spans, annotators=int(row["annotators"])))
     return out
 
 

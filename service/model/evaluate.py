@@ -24,7 +24,15 @@ from service.model.data import (
 )
 from service.model.identity import EVAL_NEUTRAL, EVAL_TOXIC, templated
 from service.model.labels import ATTRIBUTES, STANCE_INDEX, STANCES
-from service.model.metrics import auc, bias_aucs, final_bias_metric, fnc_score, macro_f1, span_f1
+from service.model.metrics import (
+    auc,
+    bias_aucs,
+    final_bias_metric,
+    fnc_score,
+    macro_f1,
+    span_f1,
+    split_half_agreement,
+)
 from service.model.predict import ARTICLE_STANCE_PRIOR, Prediction, Predictor
 from service.system import git_commit, machine
 
@@ -95,6 +103,7 @@ def toxicity_metrics(rows: ScoredRows) -> dict[str, Any]:
         "min_toxicity_auc": round(min(tox.values()), 4),
         "baseline_mean_toxicity_auc": round(float(np.mean([b for b in base.values() if b is not None])), 4),
         "arc_civil_flag_rate": round(float((rows.model[civil, 0] >= 0.5).mean()), 4) if civil else None,
+        "civil_annotator_split_half_auc": _civil_agreement(rows.examples),
     }
 
 
@@ -253,6 +262,15 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
     target.write_text(json.dumps(result, indent=2) + "\n")
     log.info("wrote %s in %.0f s", target, result["seconds"])
     return result
+
+
+def _civil_agreement(examples: list[ToxicityExample]) -> float | None:
+    """The split-half annotator agreement on civil_toxic_spans' toxicity label (same dev rows as its AUC)."""
+    rows = [ex for ex in examples if ex.source == "civil" and ex.annotators >= 2]
+    if not rows:
+        return None
+    votes = [round(ex.targets[0] * ex.annotators) for ex in rows]
+    return _round(split_half_agreement([ex.annotators for ex in rows], votes))
 
 
 def _round(value: float | None) -> float | None:

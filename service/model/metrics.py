@@ -20,6 +20,24 @@ def auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
     return float(roc_auc_score(y, np.asarray(scores)))
 
 
+def split_half_agreement(panels: Sequence[int], toxic_votes: Sequence[int], reps: int = 20, seed: int = 0) -> float:
+    """How well annotators predict each other: each comment's panel is split at random into a smaller and a larger
+    half; the ROC-AUC of the smaller half's toxic share against the larger half's majority, averaged over ``reps``
+    splits. Where this is low, the majority label is mostly annotator disagreement, and so is any model's AUC."""
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(reps):
+        share, label = [], []
+        for n, k in zip(panels, toxic_votes, strict=True):
+            if n < 2:
+                continue
+            votes = rng.permutation(np.r_[np.ones(k), np.zeros(n - k)])
+            share.append(votes[: n // 2].mean())
+            label.append(int(votes[n // 2 :].mean() >= 0.5))
+        scores.append(roc_auc_score(label, share))
+    return float(np.mean(scores))
+
+
 def span_f1(predicted: set[int], gold: set[int]) -> float:
     """SemEval-2021 Task 5 per-post character F1 (1.0 when both are empty, 0.0 when only one is)."""
     if not predicted and not gold:

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from service.model.labels import STANCE_INDEX
-from service.model.metrics import auc, bias_aucs, final_bias_metric, fnc_score, power_mean, span_f1
+from service.model.metrics import (
+    auc,
+    bias_aucs,
+    final_bias_metric,
+    fnc_score,
+    power_mean,
+    span_f1,
+    split_half_agreement,
+)
 
 
 def test_span_f1_follows_semeval_conventions() -> None:
@@ -42,3 +50,12 @@ def test_final_bias_metric_weights_power_means() -> None:
     groups = {"a": {"subgroup_auc": 1.0, "bpsn_auc": 1.0, "bnsp_auc": 1.0}}
     assert final_bias_metric(1.0, groups) == pytest.approx(1.0)
     assert power_mean([0.9, 0.5]) < np.mean([0.9, 0.5])
+
+
+def test_split_half_agreement_separates_consistent_from_random_panels() -> None:
+    rng = np.random.default_rng(1)
+    panels = [5] * 400
+    unanimous = [int(v) for v in rng.choice([0, 5], size=400)]  # everyone agrees on every comment
+    coin_flips = [int(v) for v in rng.binomial(5, 0.5, size=400)]  # each vote independent of the comment
+    assert split_half_agreement(panels, unanimous, reps=3) == pytest.approx(1.0)
+    assert split_half_agreement(panels, coin_flips, reps=3) == pytest.approx(0.5, abs=0.06)
