@@ -150,10 +150,28 @@ def model_batched_throughput(texts: list[str], seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+def run_naive(env: dict[str, str], texts: Texts, clients: int, seconds: float, work: Path) -> Run:
+    """The baseline server: a transformers pipeline per request, no batching, no cache."""
+    naive = start(
+        [sys.executable, "bench/naive_server.py", "--port", str(NAIVE_PORT)], env, NAIVE_PORT, work / "naive.log"
+    )
+    try:
+        url = f"http://127.0.0.1:{NAIVE_PORT}/v1/analyze"
+        asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))
+        return asyncio.run(closed_loop(url, lambda: [texts.fresh()], clients, seconds))
+    finally:
+        naive.terminate()
+        naive.wait(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the service"
+    )
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive baseline (tuning runs)")
     args = parser.parse_args()
     from service.model.checkpoint import load_tokenizer
 
@@ -169,8 +187,11 @@ def main() -> None:
         "HF_HUB_OFFLINE": "1",
     }
     env.pop("MODERATO_REDIS_URL", None)
+    server_env = dict(item.split("=", 1) for item in args.server_env)
     rows: list[dict[str, Any]] = []
-    moderato = start([sys.executable, "-m", "service.cli", "serve"], env, MODERATO_PORT, work / "moderato.log")
+    moderato = start(
+        [sys.executable, "-m", "service.cli", "serve"], {**env, **server_env}, MODERATO_PORT, work / "moderato.log"
+    )
     url = f"http://127.0.0.1:{MODERATO_PORT}/v1/analyze"
     try:
         asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))  # warm-up
@@ -190,17 +211,9 @@ def main() -> None:
     finally:
         moderato.terminate()
         moderato.wait(60)
-    naive = start(
-        [sys.executable, "bench/naive_server.py", "--port", str(NAIVE_PORT)], env, NAIVE_PORT, work / "naive.log"
-    )
-    try:
-        naive_url = f"http://127.0.0.1:{NAIVE_PORT}/v1/analyze"
-        asyncio.run(closed_loop(naive_url, lambda: [texts.fresh()], 8, 3))
-        baseline = asyncio.run(closed_loop(naive_url, lambda: [texts.fresh()], args.clients, args.seconds))
+    baseline = None if args.skip_naive else run_naive(env, texts, args.clients, args.seconds, work)
+    if baseline is not None:
         rows.append(baseline.row(f"naive-1 ({args.clients} clients)"))
-    finally:
-        naive.terminate()
-        naive.wait(60)
     model_rate = model_batched_throughput(base, args.seconds)
     rows.append(
         {
@@ -218,10 +231,14 @@ def main() -> None:
     ratios = {
         "uncached_api_vs_model": round(peak.comments / peak.seconds / model_rate, 3),
         "batched_api_vs_model": round(batched.comments / batched.seconds / model_rate, 3),
-        "uncached_api_vs_naive": round((peak.comments / peak.seconds) / (baseline.comments / baseline.seconds), 2),
     }
+    if baseline is not None:
+        ratios["uncached_api_vs_naive"] = round(
+            (peak.comments / peak.seconds) / (baseline.comments / baseline.seconds), 2
+        )
     print(ratios)
-    print(f"wrote {write_result('api', rows, {'seconds': args.seconds, 'clients': args.clients, 'ratios': ratios})}")
+    meta = {"seconds": args.seconds, "clients": args.clients, "server_env": server_env, "ratios": ratios}
+    print(f"wrote {write_result('api', rows, meta)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -63,6 +64,30 @@ def bert_base(bf16: bool) -> Callable[[torch.Tensor, torch.Tensor], object]:
     return run
 
 
+def encoder_flops_per_comment(config: Any, tokens: int) -> float:
+    """Multiply-adds of one encoder pass per comment, x2: the dense projections and the attention products."""
+    hidden, ffn, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token_layer = 4 * hidden * hidden + 2 * hidden * ffn + 2 * tokens * hidden
+    return 2.0 * per_token_layer * layers * tokens
+
+
+def matmul_flops_per_s(batch: int, tokens: int, hidden: int, ffn: int, bf16: bool, reps: int) -> float:
+    """What this CPU sustains on the encoder's own matrix shapes (the FFN's two products, the biggest), in the
+    precision the model runs in: the ceiling any encoder of this size can approach here."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    x = torch.randn(batch * tokens, hidden, dtype=dtype)
+    up, down = torch.randn(hidden, ffn, dtype=dtype), torch.randn(ffn, hidden, dtype=dtype)
+    with torch.inference_mode():
+        for _ in range(3):
+            x @ up @ down
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            x @ up @ down
+            times.append(time.perf_counter() - start)
+    return 2 * 2 * batch * tokens * hidden * ffn / statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=15)
@@ -107,11 +132,18 @@ def main() -> None:
         }
         for name, t in times.items()
     ]
-    print(
-        f"batch {args.batch}, ~{enc['input_ids'].shape[1]} tokens (padded), {args.reps} reps, "
-        f"{torch.get_num_threads()} threads"
-    )
+    tokens = int(enc["input_ids"].shape[1])
+    config = ours.net.encoder.config
+    flops = encoder_flops_per_comment(config, tokens)
+    peak = matmul_flops_per_s(args.batch, tokens, config.hidden_size, config.intermediate_size, bf16, args.reps)
+    ceiling = {
+        "encoder_gflop_per_comment": round(flops / 1e9, 3),
+        "matmul_gflop_per_s": round(peak / 1e9, 1),
+        "comments_per_s_if_all_flops_ran_at_matmul_speed": round(peak / flops, 1),
+    }
+    print(f"batch {args.batch}, ~{tokens} tokens (padded), {args.reps} reps, {torch.get_num_threads()} threads")
     print_table(rows)
+    print(ceiling)
     path = write_result(
         "model",
         rows,
@@ -121,6 +153,7 @@ def main() -> None:
             "reps": args.reps,
             "threads": torch.get_num_threads(),
             "bf16": bf16,
+            "ceiling": ceiling,
         },
     )
     print(f"wrote {path}")
