@@ -24,7 +24,7 @@ from service.model.checkpoint import load_tokenizer  # noqa: E402
 from service.model.predict import Predictor  # noqa: E402
 from service.system import cpu_has_bf16  # noqa: E402
 
-MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v1"
+MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v2"
 SENTENCES = [
     "The council should have published the budget before the vote, not after it.",
     "I have lived here for thirty years and the library has always been the heart of this town.",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from service.config import Settings
 
-DEFAULT_MODEL = Path("model_cards/moderato-v1")
+DEFAULT_MODEL = Path("model_cards/moderato-v2")
 
 
 def prepare(settings: Settings, stack: ExitStack) -> Settings:
@@ -103,6 +103,7 @@ def _train(args: argparse.Namespace) -> None:
         steps=args.steps,
         stance_steps=args.stance_steps,
         seed=args.seed,
+        frozen_layers=args.frozen_layers,
         limit_per_source=args.limit_per_source,
     )
     train(opts)
@@ -140,6 +141,9 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=1800, help="multi-task steps (stage one)")
     train.add_argument("--stance-steps", type=int, default=800, help="stance-head steps (stage two)")
     train.add_argument("--seed", type=int, default=13)
+    train.add_argument(
+        "--frozen-layers", type=int, default=2, help="lowest encoder layers kept at the base weights (not shipped)"
+    )
     train.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     train.set_defaults(func=_train)
 

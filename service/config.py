@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v1"
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v2"
 
 # Default decision thresholds. A score at or above a `reject` threshold rejects; else at or above a `review`
 # threshold sends the comment to human review. Chosen on the dev splits (see the model card) for high recall at

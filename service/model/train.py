@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 # tweets teach profanity and slurs; identity sets and templates keep identity words from meaning "toxic".
 TOXICITY_WEIGHTS = {
     "civil": 0.22,
-    "tsd": 0.12,
+    "tsd": 0.16,
     "olid": 0.12,
-    "davidson": 0.09,
+    "davidson": 0.06,
     "ucc": 0.13,
     "wiki_identity": 0.07,
     "toxigen": 0.07,
@@ -69,12 +69,12 @@ class TrainOptions:
     data: Path
     out: Path
     version: str
-    steps: int = 2400
+    steps: int = 1800
     toxicity_batch: int = 32
     stance_batch: int = 16
     max_tokens: int = 96
     article_tokens: int = 64
-    frozen_layers: int = 3
+    frozen_layers: int = 2
     encoder_lr: float = 1e-4
     head_lr: float = 1e-3
     warmup_steps: int = 150
