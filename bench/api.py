@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +41,38 @@ KEY = "bench-key"
 MODERATO_PORT, NAIVE_PORT = 18731, 18732
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class Run:
+    """One scenario's outcome. The CPU columns say where the two shared cores went: the service (HTTP, Redis
+    client and model threads) and this load generator, per request."""
+
     latencies: list[float] = field(default_factory=list)
     comments: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    server_cpu_s: float = float("nan")
+    client_cpu_s: float = float("nan")
+
+    def measure_cpu(self, server_pid: int) -> Callable[[], None]:
+        """Starts CPU accounting; call the returned function when the scenario ends."""
+        server0, client0 = process_cpu_s(server_pid), own_cpu_s()
+
+        def stop() -> None:
+            self.server_cpu_s = process_cpu_s(server_pid) - server0
+            self.client_cpu_s = own_cpu_s() - client0
+
+        return stop
 
     def row(self, name: str) -> dict[str, Any]:
         lat = sorted(self.latencies) or [float("nan")]
@@ -57,6 +86,8 @@ class Run:
             "p99_ms": pct(0.99),
             "5xx": sum(n for s, n in self.statuses.items() if s >= 500),
             "non_200": sum(n for s, n in self.statuses.items() if s != 200),
+            "server_cpu_ms_per_req": round(self.server_cpu_s * 1000 / max(1, len(self.latencies)), 2),
+            "client_cpu_ms_per_req": round(self.client_cpu_s * 1000 / max(1, len(self.latencies)), 2),
         }
 
 
@@ -86,8 +117,11 @@ async def _send(client: httpx.AsyncClient, url: str, texts: list[str], run: Run)
         run.comments += len(texts)
 
 
-async def closed_loop(url: str, make: Callable[[], list[str]], clients: int, seconds: float) -> Run:
+async def closed_loop(
+    url: str, make: Callable[[], list[str]], clients: int, seconds: float, server_pid: int | None = None
+) -> Run:
     run = Run()
+    stop = run.measure_cpu(server_pid) if server_pid else None
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
@@ -99,12 +133,17 @@ async def closed_loop(url: str, make: Callable[[], list[str]], clients: int, sec
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         run.seconds = time.perf_counter() - start
+    if stop:
+        stop()
     return run
 
 
-async def open_loop(url: str, make: Callable[[], list[str]], rate: float, seconds: float) -> Run:
+async def open_loop(
+    url: str, make: Callable[[], list[str]], rate: float, seconds: float, server_pid: int | None = None
+) -> Run:
     """Requests at Poisson arrival times, whatever the response times: latency at a given load."""
     run = Run()
+    stop = run.measure_cpu(server_pid) if server_pid else None
     rng = random.Random(7)
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256), timeout=60) as client:
         tasks = []
@@ -116,6 +155,8 @@ async def open_loop(url: str, make: Callable[[], list[str]], rate: float, second
             next_at += rng.expovariate(rate)
         await asyncio.gather(*tasks)
         run.seconds = time.perf_counter() - start
+    if stop:
+        stop()
     return run
 
 
@@ -137,17 +178,26 @@ def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subproce
 
 
 def model_batched_throughput(texts: list[str], seconds: float) -> float:
-    """The Predictor's own comments/s in batches of 32 (no HTTP, no cache), with the service's settings."""
+    """The Predictor's own comments/s in batches of 32 (no HTTP, no cache), laid out as the service runs it: one
+    loop per model stream, each with the stream's torch threads."""
+    from service.config import Settings
     from service.model.predict import Predictor
 
-    predictor = Predictor(MODEL, batch_size=32)
+    streams, threads = Settings().stream_layout()
+    predictor = Predictor(MODEL, batch_size=32, threads=threads)
+    serial = itertools.count()
+    done = [0] * streams
+
+    def loop(stream: int, deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            predictor.predict([f"#{next(serial)} {texts[i % len(texts)]}" for i in range(32)])
+            done[stream] += 32
+
     predictor.predict(texts[:32])
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        batch = [f"#{done + i} {texts[(done + i) % len(texts)]}" for i in range(32)]
-        predictor.predict(batch)
-        done += 32
-    return done / (time.perf_counter() - start)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=streams) as pool:
+        list(pool.map(loop, range(streams), [start + seconds] * streams))
+    return sum(done) / (time.perf_counter() - start)
 
 
 def run_naive(env: dict[str, str], texts: Texts, clients: int, seconds: float, work: Path) -> Run:
@@ -158,7 +208,7 @@ def run_naive(env: dict[str, str], texts: Texts, clients: int, seconds: float, w
     try:
         url = f"http://127.0.0.1:{NAIVE_PORT}/v1/analyze"
         asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))
-        return asyncio.run(closed_loop(url, lambda: [texts.fresh()], clients, seconds))
+        return asyncio.run(closed_loop(url, lambda: [texts.fresh()], clients, seconds, naive.pid))
     finally:
         naive.terminate()
         naive.wait(60)
@@ -195,18 +245,19 @@ def main() -> None:
     url = f"http://127.0.0.1:{MODERATO_PORT}/v1/analyze"
     try:
         asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))  # warm-up
-        peak = asyncio.run(closed_loop(url, lambda: [texts.fresh()], args.clients, args.seconds))
+        pid = moderato.pid
+        peak = asyncio.run(closed_loop(url, lambda: [texts.fresh()], args.clients, args.seconds, pid))
         rows.append(peak.row(f"uncached-1 ({args.clients} clients)"))
-        batched = asyncio.run(closed_loop(url, lambda: [texts.fresh() for _ in range(32)], 4, args.seconds))
+        batched = asyncio.run(closed_loop(url, lambda: [texts.fresh() for _ in range(32)], 4, args.seconds, pid))
         rows.append(batched.row("uncached-32 (4 clients)"))
         half_rate = peak.comments / peak.seconds / 2
-        half = asyncio.run(open_loop(url, lambda: [texts.fresh()], half_rate, args.seconds))
+        half = asyncio.run(open_loop(url, lambda: [texts.fresh()], half_rate, args.seconds, pid))
         rows.append(half.row(f"half-load-1 ({half_rate:.0f} req/s offered)"))
         cached = base[:50]
         asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 4, 2))  # fill the cache
-        hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 1, args.seconds))
+        hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 1, args.seconds, pid))
         rows.append(hits.row("cache-hit-1 (1 client: latency)"))
-        hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 8, args.seconds))
+        hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 8, args.seconds, pid))
         rows.append(hits.row("cache-hit-1 (8 clients: throughput)"))
     finally:
         moderato.terminate()
@@ -214,10 +265,11 @@ def main() -> None:
     baseline = None if args.skip_naive else run_naive(env, texts, args.clients, args.seconds, work)
     if baseline is not None:
         rows.append(baseline.row(f"naive-1 ({args.clients} clients)"))
+    os.environ.update(server_env)  # the model-alone row runs with the service's settings
     model_rate = model_batched_throughput(base, args.seconds)
     rows.append(
         {
-            "scenario": "model alone, batch 32 (no HTTP)",
+            "scenario": "model alone, batch 32, service's streams (no HTTP)",
             "requests": "-",
             "comments_per_s": round(model_rate, 1),
             "p50_ms": "-",
@@ -225,6 +277,8 @@ def main() -> None:
             "p99_ms": "-",
             "5xx": "-",
             "non_200": "-",
+            "server_cpu_ms_per_req": "-",
+            "client_cpu_ms_per_req": "-",
         }
     )
     print_table(rows)

@@ -2,7 +2,8 @@
 size), side by side in one run, on the same ~60-token comments in batches of 32.
 
 Rows are measured round-robin (one repetition of each in turn) so machine noise hits all of them alike; the table
-shows medians. Usage: python bench/model.py [--reps 15] [--batch 32] [--tokens 60]
+shows medians. The "streams" row runs one batch per model stream at once, as the service does (its ms/batch is
+the wall time divided by the streams). Usage: python bench/model.py [--reps 15] [--batch 32] [--tokens 60]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_result  # noqa: E402
+from service.config import Settings  # noqa: E402
 from service.model.checkpoint import load_tokenizer  # noqa: E402
 from service.model.predict import Predictor  # noqa: E402
 from service.system import cpu_has_bf16  # noqa: E402
@@ -68,7 +71,7 @@ def encoder_flops_per_comment(config: Any, tokens: int) -> float:
     """Multiply-adds of one encoder pass per comment, x2: the dense projections and the attention products."""
     hidden, ffn, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
     per_token_layer = 4 * hidden * hidden + 2 * hidden * ffn + 2 * tokens * hidden
-    return 2.0 * per_token_layer * layers * tokens
+    return float(2 * per_token_layer * layers * tokens)
 
 
 def matmul_flops_per_s(batch: int, tokens: int, hidden: int, ffn: int, bf16: bool, reps: int) -> float:
@@ -102,8 +105,18 @@ def main() -> None:
     ours = Predictor(MODEL, batch_size=args.batch, bf16=bf16)
     ours_fp32 = Predictor(MODEL, batch_size=args.batch, bf16=False)
     article = ours.encode_article("City council votes to close the central library", SENTENCES[0])
+    streams, per_stream = Settings().stream_layout()
+    streamed = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=per_stream)
+    pool = ThreadPoolExecutor(max_workers=streams)
+
+    def in_streams() -> None:
+        """One batch per stream at once, as the service runs them (model_streams x torch_threads)."""
+        list(pool.map(lambda _: streamed.predict(texts), range(streams)))
+
+    precision = "bf16" if bf16 else "fp32"
     cases: dict[str, Callable[[], object]] = {
-        f"moderato predict ({'bf16' if bf16 else 'fp32'}), scores+spans": lambda: ours.predict(texts),
+        f"moderato predict ({precision}), scores+spans, {streams} streams x {per_stream} thread(s)": in_streams,
+        f"moderato predict ({precision}), scores+spans": lambda: ours.predict(texts),
         f"moderato predict ({'bf16' if bf16 else 'fp32'}), +stance": lambda: ours.predict(texts, article),
         "moderato predict (fp32), scores+spans": lambda: ours_fp32.predict(texts),
     }
@@ -123,12 +136,13 @@ def main() -> None:
             run()
             times[name].append(time.perf_counter() - start)
     baseline = statistics.median(times["bert-base random init, encoder only (fp32, as Detoxify runs)"])
+    batches = {name: streams if name.endswith("thread(s)") else 1 for name in times}
     rows = [
         {
             "case": name,
-            "median_ms_per_batch": round(statistics.median(t) * 1000, 1),
-            "comments_per_s": round(args.batch / statistics.median(t), 1),
-            "x_bert_base_fp32": round(baseline / statistics.median(t), 2),
+            "median_ms_per_batch": round(statistics.median(t) * 1000 / batches[name], 1),
+            "comments_per_s": round(args.batch * batches[name] / statistics.median(t), 1),
+            "x_bert_base_fp32": round(baseline * batches[name] / statistics.median(t), 2),
         }
         for name, t in times.items()
     ]

@@ -9,6 +9,7 @@ cache; a comment's stance reads them, its toxicity never does.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,8 @@ class Predictor:
         stance_prior: list[float] | None = None,
         threads: int | None = None,
     ) -> None:
-        if threads:
-            torch.set_num_threads(threads)
+        self.threads = threads or torch.get_num_threads()
+        self._tokenizer_lock = threading.Lock()  # a fast tokenizer's truncation state is not safe to share
         self.net: ModeratoNet
         self.net, self.config = load_model(folder)
         self.tokenizer: Any = load_tokenizer()
@@ -107,9 +108,16 @@ class Predictor:
     def _autocast(self) -> Any:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
 
+    def _use_threads(self) -> None:
+        """Torch's intra-op thread count belongs to the calling thread (OpenMP): set it in whichever thread runs."""
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+
     def encode_article(self, title: str, body: str = "") -> ArticleState:
         claim = article_claim(title, body)
-        enc = self.tokenizer([claim], truncation=True, max_length=self.config.article_tokens, return_tensors="pt")
+        with self._tokenizer_lock:
+            enc = self.tokenizer([claim], truncation=True, max_length=self.config.article_tokens, return_tensors="pt")
+        self._use_threads()
         with torch.inference_mode(), self._autocast():
             encoded = self.net.encode(enc["input_ids"], enc["attention_mask"])
         return ArticleState(encoded.states[0].float(), claim)
@@ -126,6 +134,7 @@ class Predictor:
         articles = article if isinstance(article, list) else [article] * len(texts)
         if len(articles) != len(texts):
             raise ValueError("one article (or None) per comment")
+        self._use_threads()
         unique = list(dict.fromkeys(texts))
         windows = self._windows(unique)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
@@ -140,14 +149,15 @@ class Predictor:
 
     def _windows(self, texts: list[str]) -> list[_Window]:
         """Token windows of each text; short comments are a single window."""
-        enc = self.tokenizer(
-            texts,
-            truncation=True,
-            max_length=self.config.max_tokens,
-            stride=WINDOW_STRIDE,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-        )
+        with self._tokenizer_lock:
+            enc = self.tokenizer(
+                texts,
+                truncation=True,
+                max_length=self.config.max_tokens,
+                stride=WINDOW_STRIDE,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+            )
         out, seen = [], [0] * len(texts)
         for ids, offsets, owner in zip(
             enc["input_ids"], enc["offset_mapping"], enc["overflow_to_sample_mapping"], strict=True

@@ -1,8 +1,9 @@
 """Micro-batching: concurrent requests' comments coalesce into model batches.
 
 A batch closes when it holds ``max_items`` comments or ``max_wait_ms`` after its first comment arrived, whichever
-is first, and runs on one worker thread so the event loop keeps serving. While a batch runs, the next one fills,
-so under load batches grow on their own and an idle service answers a lone comment after at most ``max_wait_ms``.
+is first, and runs on a worker thread so the event loop keeps serving. Up to ``streams`` batches run at once; a
+batch is collected only when a stream is free, so while all are busy the next one fills: under load batches grow
+on their own, and an idle service answers a lone comment after at most ``max_wait_ms``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class MicroBatcher(Generic[Item, Result]):
     :param max_items: most items per batch.
     :param max_wait_ms: longest a batch waits for more items after its first.
     :param on_batch: called with (batch size, seconds) after each batch (metrics).
+    :param streams: batches run concurrently (``run_batch`` must then be thread-safe).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class MicroBatcher(Generic[Item, Result]):
         max_items: int,
         max_wait_ms: float,
         on_batch: Callable[[int, float], None] | None = None,
+        streams: int = 1,
     ) -> None:
         self.run_batch = run_batch
         self.max_items = max_items
@@ -55,7 +58,8 @@ class MicroBatcher(Generic[Item, Result]):
         self.on_batch = on_batch
         # None is the close sentinel: everything queued before it is still run
         self._queue: asyncio.Queue[_Pending[Item, Result] | None] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.streams = streams
+        self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches = 0
@@ -101,11 +105,24 @@ class MicroBatcher(Generic[Item, Result]):
         return batch, False
 
     async def _loop(self) -> None:
+        free = asyncio.Semaphore(self.streams)
+        running: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            free.release()
+
         stop = False
         while not stop:
+            await free.acquire()  # collect only for a free stream: meanwhile the queue fills the next batch
             batch, stop = await self._collect()
-            if batch:
-                await self._run(batch)
+            if not batch:
+                free.release()
+                continue
+            task = asyncio.create_task(self._run(batch))
+            task.add_done_callback(finished)
+            running.add(task)
+        await asyncio.gather(*running)
 
     async def _run(self, batch: list[_Pending[Item, Result]]) -> None:
         started = time.perf_counter()

@@ -22,6 +22,7 @@ def build_scorer(
         max_items=settings.batch_max_items,
         max_wait_ms=settings.batch_max_wait_ms,
         on_batch=metrics.observe_batch,
+        streams=settings.stream_layout()[0],
     )
 
     async def encode(title: str, body: str) -> Any:

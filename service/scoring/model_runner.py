@@ -20,7 +20,7 @@ class PredictorRunner:
             bf16=settings.bf16,
             batch_size=settings.batch_max_items,
             stance_prior=settings.stance_prior,
-            threads=settings.torch_threads,
+            threads=settings.stream_layout()[1],
         )
         self.version = self.predictor.version
 

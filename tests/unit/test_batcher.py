@@ -1,4 +1,5 @@
 import asyncio
+import threading
 import time
 
 import pytest
@@ -74,4 +75,26 @@ async def test_items_queued_behind_a_running_batch_do_not_wait_again() -> None:
     assert await first == [1] and second == [2]
     # the second item arrived ~50 ms into the first batch's 300 ms run; its own 200 ms had passed by the end
     assert started[1] - started[0] < 0.3 + 0.1
+    await batcher.close()
+
+
+async def test_streams_run_batches_concurrently_and_keep_each_answer_with_its_request() -> None:
+    active, peak = 0, 0
+    lock = threading.Lock()
+
+    def tracked(items: list[int]) -> list[int]:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return [3 * i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(tracked, max_items=2, max_wait_ms=1, streams=2)
+    batcher.start()
+    results = await asyncio.gather(*(batcher.submit_many([i]) for i in range(12)))
+    assert results == [[3 * i] for i in range(12)]
+    assert peak == 2
     await batcher.close()
