@@ -114,8 +114,9 @@ def main() -> None:
         list(pool.map(lambda _: streamed.predict(texts), range(streams)))
 
     precision = "bf16" if bf16 else "fp32"
+    streams_case = f"moderato predict ({precision}), scores+spans, {streams} streams x {per_stream} thread(s)"
     cases: dict[str, Callable[[], object]] = {
-        f"moderato predict ({precision}), scores+spans, {streams} streams x {per_stream} thread(s)": in_streams,
+        streams_case: in_streams,
         f"moderato predict ({precision}), scores+spans": lambda: ours.predict(texts),
         f"moderato predict ({'bf16' if bf16 else 'fp32'}), +stance": lambda: ours.predict(texts, article),
         "moderato predict (fp32), scores+spans": lambda: ours_fp32.predict(texts),
@@ -136,7 +137,7 @@ def main() -> None:
             run()
             times[name].append(time.perf_counter() - start)
     baseline = statistics.median(times["bert-base random init, encoder only (fp32, as Detoxify runs)"])
-    batches = {name: streams if name.endswith("thread(s)") else 1 for name in times}
+    batches = {name: streams if name == streams_case else 1 for name in times}  # batches per timed call
     rows = [
         {
             "case": name,

@@ -134,7 +134,7 @@ class Scorer:
         flood_texts = [text_digest(texts[i].text) for i in valid] if store else []
         lookup = await self.cache.lookup(tenant, unique, flood_texts)
         found = dict(zip(unique, lookup.results, strict=True))
-        floods = dict(zip(valid, lookup.flood_counts, strict=False))
+        floods = dict(zip(valid, lookup.flood_counts, strict=True)) if store else {}
         results = await self._results(tenant, valid, texts, digests, found, refs, comments, store)
         for i in valid:
             cached = found[digests[i]] is not None
