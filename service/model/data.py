@@ -21,6 +21,7 @@ from typing import Any
 
 from service.model.identity import TRAIN_NEUTRAL, TRAIN_TOXIC, templated
 from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES, SPAN_INDEX, STANCE_INDEX
+from service.model.threats import training_threats
 
 NAN = math.nan
 DEV_PERCENT = {"default": 15, "ucc": 30}
@@ -235,6 +236,20 @@ def load_identity_templates() -> list[ToxicityExample]:
     return out
 
 
+def load_threat_templates() -> list[ToxicityExample]:
+    """Generated threats (the threatening phrase as a ``threat`` span) and harmless sentences built the same way."""
+    threat = SPAN_INDEX["threat"]
+    out = []
+    for s in training_threats():
+        if s.threat and s.span:
+            targets = _targets(toxicity=1.0, threat=1.0, identity_attack=0.0, obscene=0.0)
+            spans = [(s.span[0], s.span[1], threat)]
+        else:
+            targets, spans = _targets(**{name: 0.0 for name in ATTRIBUTES}), []
+        out.append(ToxicityExample(s.text, "threat_templates", targets, spans))
+    return out
+
+
 def load_arc_civil(folder: Path) -> list[ToxicityExample]:
     """ARC user posts: civil opinion comments from a news site, used as soft negatives against
     "news-comment style means toxic". Soft (0.1) because a few of them are rude."""
@@ -275,15 +290,20 @@ def toxicity_examples(folder: Path) -> dict[str, list[ToxicityExample]]:
     """All toxicity sources by name (templates included), before splitting."""
     out = {name: loader(folder) for name, loader in TOXICITY_LOADERS.items()}
     out["identity_templates"] = load_identity_templates()
+    out["threat_templates"] = load_threat_templates()
     return out
 
 
+# Generated sentences: all training; the evaluation has its own disjoint templates.
+TEMPLATE_SOURCES = ("identity_templates", "threat_templates")
+
+
 def split_toxicity(examples: list[ToxicityExample]) -> tuple[list[ToxicityExample], list[ToxicityExample]]:
-    """Train/dev by text hash; generated templates are all training (the bias evaluation has its own)."""
+    """Train/dev by text hash; generated templates are all training."""
     train: list[Any] = []
     dev: list[Any] = []
     for ex in examples:
-        held_out = ex.source != "identity_templates" and is_dev(normalise(ex.text), ex.source)
+        held_out = ex.source not in TEMPLATE_SOURCES and is_dev(normalise(ex.text), ex.source)
         (dev if held_out else train).append(ex)
     return train, dev
 

@@ -34,6 +34,7 @@ from service.model.metrics import (
     split_half_agreement,
 )
 from service.model.predict import ARTICLE_STANCE_PRIOR, Prediction, Predictor
+from service.model.threats import evaluation_threats
 from service.system import git_commit, machine
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,39 @@ def identity_sets(predictor: Predictor, rows: ScoredRows) -> dict[str, Any]:
     }
 
 
+def threat_metrics(predictor: Predictor) -> dict[str, Any]:
+    """Held-out threat templates against harmless sentences in the same frames and violent-word look-alikes:
+    ROC-AUC of the threat and toxicity scores (and the baseline), mean scores per side, and the threat-span F1."""
+    from profanity_check import predict_prob
+
+    sentences = evaluation_threats()
+    texts = [s.text for s in sentences]
+    labels = np.array([int(s.threat) for s in sentences])
+    preds = predict_all(predictor, texts)
+    threat = np.array([p.scores["threat"] for p in preds])
+    toxicity = np.array([p.scores["toxicity"] for p in preds])
+    spans = [
+        span_f1(
+            {c for sp in p.spans if sp.attribute == "threat" for c in range(sp.start, sp.end)},
+            set(range(*s.span)) if s.span else set(),
+        )
+        for p, s in zip(preds, sentences, strict=True)
+        if s.threat
+    ]
+    return {
+        "rows": len(sentences),
+        "threats": int(labels.sum()),
+        "threat_auc": _round(auc(labels, threat)),
+        "toxicity_auc": _round(auc(labels, toxicity)),
+        "baseline_auc": _round(auc(labels, np.asarray(predict_prob(texts)))),
+        "mean_threat_score": {
+            "threats": _round(float(threat[labels == 1].mean())),
+            "others": _round(float(threat[labels == 0].mean())),
+        },
+        "threat_span_char_f1": _round(float(np.mean(spans))),
+    }
+
+
 def stance_metrics(predictor: Predictor, dev: list[StanceExample]) -> dict[str, Any]:
     """Accuracy, macro-F1 and FNC-1 score per source; VAST's 3-class macro-F1; and how often on-topic comments are
     called unrelated, under the training prior and under the article prior the service uses."""
@@ -254,6 +288,7 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
         "toxicity": toxicity_metrics(rows),
         "spans": span_metrics(rows, predictor.config.span_gate),
         "bias": identity_sets(predictor, rows),
+        "threat_templates": threat_metrics(predictor),
         "stance": stance_metrics(predictor, st_dev),
         "fidelity": fidelity(model, rows, predictor.bf16),
     }

@@ -47,6 +47,8 @@ TOXICITY_WEIGHTS = {
     "wiki_identity": 0.07,
     "toxigen": 0.07,
     "identity_templates": 0.06,
+    # generated threats and their harmless twins (service/model/threats.py): the sets hold ~100 real threats
+    "threat_templates": 0.03,
     "arc_civil": 0.12,
     # moderators' own decisions on this site, once exported into the data folder (`moderato export-labels`)
     "moderator_labels": 0.10,
