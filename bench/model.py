@@ -9,6 +9,7 @@ the wall time divided by the streams). Usage: python bench/model.py [--reps 15] 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -22,12 +23,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_result  # noqa: E402
-from service.config import Settings  # noqa: E402
+from service.config import DEFAULT_MODEL_DIR, Settings  # noqa: E402
 from service.model.checkpoint import load_tokenizer  # noqa: E402
 from service.model.predict import Predictor  # noqa: E402
 from service.system import cpu_has_bf16  # noqa: E402
 
-MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v2"
+MODEL = DEFAULT_MODEL_DIR
 SENTENCES = [
     "The council should have published the budget before the vote, not after it.",
     "I have lived here for thirty years and the library has always been the heart of this town.",
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=60)
     args = parser.parse_args()
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
     tokenizer = load_tokenizer()
     texts = comments(tokenizer, args.batch, args.tokens)
     enc = tokenizer(texts, padding=True, return_tensors="pt")
@@ -113,40 +115,71 @@ def main() -> None:
         """One batch per stream at once, as the service runs them (model_streams x torch_threads)."""
         list(pool.map(lambda _: streamed.predict(texts), range(streams)))
 
+    # Autocast alone casts every matrix weight to bf16 afresh on each pass; the Predictor keeps them in bf16. These
+    # predictors put the encoder back to fp32 weights to measure what that costs, at batch 32 and for one comment.
+    autocast_only = Predictor(MODEL, batch_size=args.batch, bf16=bf16)
+    autocast_only.net.encoder.float()
+    one_thread = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=1)
+    one_thread_autocast = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=1)
+    one_thread_autocast.net.encoder.float()
+    singles = itertools.cycle(texts)
+
     precision = "bf16" if bf16 else "fp32"
     streams_case = f"moderato predict ({precision}), scores+spans, {streams} streams x {per_stream} thread(s)"
-    cases: dict[str, Callable[[], object]] = {
-        streams_case: in_streams,
-        f"moderato predict ({precision}), scores+spans": lambda: ours.predict(texts),
-        f"moderato predict ({'bf16' if bf16 else 'fp32'}), +stance": lambda: ours.predict(texts, article),
-        "moderato predict (fp32), scores+spans": lambda: ours_fp32.predict(texts),
+    # name -> (one timed call, comments per call, batches per call)
+    cases: dict[str, tuple[Callable[[], object], int, int]] = {
+        streams_case: (in_streams, args.batch * streams, streams),
+        f"moderato predict ({precision}), scores+spans": (lambda: ours.predict(texts), args.batch, 1),
+        f"moderato predict ({precision}), +stance": (lambda: ours.predict(texts, article), args.batch, 1),
+        "moderato predict (fp32), scores+spans": (lambda: ours_fp32.predict(texts), args.batch, 1),
     }
-    bert_fp32, bert_bf16 = bert_base(False), bert_base(True)
-    cases["bert-base random init, encoder only (fp32, as Detoxify runs)"] = lambda: bert_fp32(
-        enc["input_ids"], enc["attention_mask"]
-    )
     if bf16:
-        cases["bert-base random init, encoder only (bf16)"] = lambda: bert_bf16(enc["input_ids"], enc["attention_mask"])
-    for run in cases.values():  # warm-up: first calls pay for allocation and kernel selection
+        cases["moderato predict, autocast casting weights every pass"] = (
+            lambda: autocast_only.predict(texts),
+            args.batch,
+            1,
+        )
+        cases["one comment, 1 thread, bf16 weights kept"] = (lambda: one_thread.predict([next(singles)]), 1, 1)
+        cases["one comment, 1 thread, autocast casting weights every pass"] = (
+            lambda: one_thread_autocast.predict([next(singles)]),
+            1,
+            1,
+        )
+    bert_fp32, bert_bf16 = bert_base(False), bert_base(True)
+    bert_case = "bert-base random init, encoder only (fp32, as Detoxify runs)"
+    cases[bert_case] = (lambda: bert_fp32(enc["input_ids"], enc["attention_mask"]), args.batch, 1)
+    if bf16:
+        cases["bert-base random init, encoder only (bf16)"] = (
+            lambda: bert_bf16(enc["input_ids"], enc["attention_mask"]),
+            args.batch,
+            1,
+        )
+    for run, _, _ in cases.values():  # warm-up: first calls pay for allocation and kernel selection
+        torch.set_num_threads(threads)
         run()
         run()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.reps):
-        for name, run in cases.items():
+        for name, (run, _, _) in cases.items():
+            torch.set_num_threads(threads)  # a one-thread Predictor leaves this thread at one; bert-base uses all
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    baseline = statistics.median(times["bert-base random init, encoder only (fp32, as Detoxify runs)"])
-    batches = {name: streams if name == streams_case else 1 for name in times}  # batches per timed call
-    rows = [
-        {
-            "case": name,
-            "median_ms_per_batch": round(statistics.median(t) * 1000 / batches[name], 1),
-            "comments_per_s": round(args.batch * batches[name] / statistics.median(t), 1),
-            "x_bert_base_fp32": round(baseline * batches[name] / statistics.median(t), 2),
-        }
-        for name, t in times.items()
-    ]
+    bert_rate = args.batch / statistics.median(times[bert_case])
+    rows = []
+    for name, t in times.items():
+        _, n, batches = cases[name]
+        rate = n / statistics.median(t)
+        rows.append(
+            {
+                "case": name,
+                "batch": n // batches,
+                "median_ms_per_batch": round(statistics.median(t) * 1000 / batches, 1),
+                "comments_per_s": round(rate, 1),
+                "x_bert_base_fp32": round(rate / bert_rate, 2),
+            }
+        )
+    torch.set_num_threads(threads)
     tokens = int(enc["input_ids"].shape[1])
     config = ours.net.encoder.config
     flops = encoder_flops_per_comment(config, tokens)
@@ -156,7 +189,7 @@ def main() -> None:
         "matmul_gflop_per_s": round(peak / 1e9, 1),
         "comments_per_s_if_all_flops_ran_at_matmul_speed": round(peak / flops, 1),
     }
-    print(f"batch {args.batch}, ~{tokens} tokens (padded), {args.reps} reps, {torch.get_num_threads()} threads")
+    print(f"batch {args.batch}, ~{tokens} tokens (padded), {args.reps} reps, {threads} threads")
     print_table(rows)
     print(ceiling)
     path = write_result(
@@ -166,7 +199,7 @@ def main() -> None:
             "batch": args.batch,
             "tokens": int(enc["input_ids"].shape[1]),
             "reps": args.reps,
-            "threads": torch.get_num_threads(),
+            "threads": threads,
             "bf16": bf16,
             "ceiling": ceiling,
         },

@@ -97,6 +97,8 @@ class Predictor:
         self.net, self.config = load_model(folder)
         self.tokenizer: Any = load_tokenizer()
         self.bf16 = cpu_has_bf16() if bf16 is None else bf16
+        if self.bf16:
+            _store_linear_weights_in_bf16(self.net.encoder)
         self.batch_size = batch_size
         self.hidden = self.net.encoder.config.hidden_size
         self.stance_shift = _prior_shift(self.config, stance_prior)
@@ -237,6 +239,18 @@ class _Reading:
     scores: dict[str, float]
     spans: list[Span]
     opening: torch.Tensor
+
+
+def _store_linear_weights_in_bf16(module: torch.nn.Module) -> None:
+    """Keep the encoder's matrix weights in bf16 once, instead of letting autocast cast them on every pass.
+
+    Autocast would make the same bf16 copies (so the outputs are identical), but afresh for each batch: for a batch
+    of one comment that copying was 22 % of the pass in a profile. LayerNorm and embeddings stay fp32, as under
+    autocast.
+    """
+    for child in module.modules():
+        if isinstance(child, torch.nn.Linear):
+            child.to(torch.bfloat16)
 
 
 def _stack(states: list[torch.Tensor], hidden: int) -> Encoded:
