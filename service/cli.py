@@ -7,9 +7,7 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
-from service.config import Settings
-
-DEFAULT_MODEL = Path("model_cards/moderato-v2")
+from service.config import DEFAULT_MODEL_DIR, Settings
 
 
 def prepare(settings: Settings, stack: ExitStack) -> Settings:
@@ -136,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model")
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")
-    train.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model folder to write")
+    train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model folder to write")
     train.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
     train.add_argument("--steps", type=int, default=1800, help="multi-task steps (stage one)")
     train.add_argument("--stance-steps", type=int, default=800, help="stance-head steps (stage two)")
@@ -149,7 +147,7 @@ def parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="score a model on the dev splits; writes metrics.json")
     evaluate.add_argument("--data", type=Path, required=True)
-    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     evaluate.add_argument("--out", type=Path, default=None, help="metrics file (default: <model>/metrics.json)")
     evaluate.add_argument("--limit", type=int, default=None, help="cap dev rows per source (smoke runs)")
     evaluate.set_defaults(func=_evaluate)
