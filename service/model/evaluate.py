@@ -139,6 +139,36 @@ def span_metrics(rows: ScoredRows, shipped_gate: float) -> dict[str, Any]:
     return out
 
 
+SPAN_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def span_threshold_sweep(predictor: Predictor, rows: ScoredRows) -> dict[str, Any]:
+    """Character F1 at the shipped gate for other per-token thresholds (the span head's training weighs toxic
+    tokens double, so 0.5 is not necessarily its best cut). The shipped threshold is the model config's."""
+    shipped = predictor.config.span_threshold
+    idx = [i for i, ex in enumerate(rows.examples) if ex.source in ("tsd", "civil") and ex.spans is not None]
+    texts = [rows.examples[i].text for i in idx]
+    gold = [{c for s, e, _ in rows.examples[i].spans or [] for c in range(s, e)} for i in idx]
+    sweep: dict[str, Any] = {}
+    try:
+        for threshold in sorted({*SPAN_THRESHOLDS, shipped}):
+            predictor.config.span_threshold = threshold
+            preds = predict_all(predictor, texts)
+            f1 = [
+                span_f1({c for sp in p.spans for c in range(sp.start, sp.end)}, g)
+                for p, g in zip(preds, gold, strict=True)
+            ]
+            sweep[f"{threshold:.2f}"] = {
+                source: round(
+                    float(np.mean([f for f, i in zip(f1, idx, strict=True) if rows.examples[i].source == source])), 4
+                )
+                for source in ("tsd", "civil")
+            }
+    finally:
+        predictor.config.span_threshold = shipped
+    return {"shipped_threshold": shipped, "sweep": sweep}
+
+
 def bias_metrics(labels: np.ndarray, scores: np.ndarray, groups: list[tuple[str, ...]]) -> dict[str, Any]:
     names = sorted({g for gs in groups for g in gs})
     per_group = {g: bias_aucs(labels, scores, np.array([g in gs for gs in groups])) for g in names}
@@ -287,6 +317,7 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
         "machine": machine(),
         "toxicity": toxicity_metrics(rows),
         "spans": span_metrics(rows, predictor.config.span_gate),
+        "span_thresholds": span_threshold_sweep(predictor, rows),
         "bias": identity_sets(predictor, rows),
         "threat_templates": threat_metrics(predictor),
         "stance": stance_metrics(predictor, st_dev),

@@ -28,6 +28,23 @@ def test_obvious_insult_scores_far_above_polite_disagreement(predictor: Predicto
     assert insult.scores["insult"] - polite.scores["insult"] > 0.4
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="moderato-v2 scores threats near 0 (model card, limitations); the threat-template candidate passes this "
+    "but was not shipped (its stance regressed). Strict: a model that passes must drop this mark.",
+)
+def test_threats_reach_review_and_violent_words_alone_do_not(predictor: Predictor) -> None:
+    """Sentences outside the threat templates: a threat of harm to a person against the same words used harmlessly
+    (0.4 is the default review threshold for threat)."""
+    text = "Keep writing lies like this and I will come to your house and stab you."
+    threat, harmless, policy_talk = predictor.predict(
+        [text, "Keep writing like this and I will come to your talk and cheer for you.", "This tax will kill jobs."]
+    )
+    assert threat.scores["threat"] > 0.8 and threat.scores["toxicity"] > 0.8
+    assert any(s.attribute == "threat" and "stab" in text[s.start : s.end] for s in threat.spans)
+    assert harmless.scores["threat"] < 0.2 and policy_talk.scores["threat"] < 0.2
+
+
 def test_spans_land_on_the_insulting_word(predictor: Predictor) -> None:
     text = "Only a complete moron would vote for this budget."
     (result,) = predictor.predict([text])
