@@ -1,8 +1,8 @@
 """API throughput and latency over loopback, against the naive baseline, in one run.
 
 Starts `moderato serve` (embedded Redis) and bench/naive_server.py as separate processes, then drives each from
-this process with concurrent aiohttp clients (a third of httpx's CPU per request, which matters when the load
-generator shares the service's two cores). Scenarios:
+this process with concurrent aiohttp clients (0.25-1 ms of CPU per request where httpx took 2.2-3.4, which
+matters when the load generator shares the service's two cores). Scenarios:
   uncached-1     single-comment requests, every text new (closed loop, many clients): peak throughput
   uncached-32    32 new comments per request
   half-load-1    single-comment requests at 50 % of uncached-1's peak (open loop, Poisson arrivals): latency
