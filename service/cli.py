@@ -107,6 +107,21 @@ def _train(args: argparse.Namespace) -> None:
     train(opts)
 
 
+def _tune_heads(args: argparse.Namespace) -> None:
+    from service.model.head_tuning import HeadTuningOptions, tune_heads
+
+    opts = HeadTuningOptions(
+        data=args.data,
+        start=args.start,
+        out=args.out,
+        version=args.version or _version_name(args.out),
+        steps=args.steps,
+        seed=args.seed,
+        limit_per_source=args.limit_per_source,
+    )
+    tune_heads(opts)
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from service.model.evaluate import evaluate
 
@@ -144,6 +159,18 @@ def parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     train.set_defaults(func=_train)
+
+    heads = sub.add_parser(
+        "tune-heads", help="retune a model's toxicity and span heads on its frozen encoder (stance stays identical)"
+    )
+    heads.add_argument("--data", type=Path, required=True)
+    heads.add_argument("--start", type=Path, default=DEFAULT_MODEL_DIR, help="model whose encoder is kept")
+    heads.add_argument("--out", type=Path, required=True, help="new model folder")
+    heads.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
+    heads.add_argument("--steps", type=int, default=1000)
+    heads.add_argument("--seed", type=int, default=21)
+    heads.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
+    heads.set_defaults(func=_tune_heads)
 
     evaluate = sub.add_parser("evaluate", help="score a model on the dev splits; writes metrics.json")
     evaluate.add_argument("--data", type=Path, required=True)

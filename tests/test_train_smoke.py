@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.model.checkpoint import CheckpointError, load_model, read_config
+from service.model.head_tuning import HeadTuningOptions, tune_heads
 from service.model.predict import Predictor
 from service.model.train import TrainOptions, train
 from tests.utils.tiny_data import make_tiny_data
@@ -56,3 +57,18 @@ def test_schema_mismatch_is_refused(tmp_path: Path) -> None:
     (out / "config.json").write_text(config)
     with pytest.raises(CheckpointError, match="labels"):
         load_model(out)
+
+
+def test_head_tuning_moves_only_the_toxicity_and_span_heads(tmp_path: Path) -> None:
+    """Retuning keeps the encoder and the stance head bit-identical (so stance cannot change), and resumes."""
+    data = make_tiny_data(tmp_path / "data")
+    start, out = tmp_path / "start", tmp_path / "tuned"
+    train(_opts(data, start, steps=1))
+    opts = HeadTuningOptions(data=data, start=start, out=out, version="smoke-heads", steps=2, batch=4, max_tokens=32)
+    tune_heads(opts)
+    opts.steps = 3
+    tune_heads(opts)  # resumes at step 2
+    before, after = load_model(start)[0].trained_state(), load_model(out)[0].trained_state()
+    moved = {name for name in before if (before[name] != after[name]).any()}
+    assert moved and all(name.startswith(("toxicity_head.", "span_head.")) for name in moved)
+    assert read_config(out).version == "smoke-heads"

@@ -47,12 +47,12 @@ TOXICITY_WEIGHTS = {
     "wiki_identity": 0.07,
     "toxigen": 0.07,
     "identity_templates": 0.06,
-    # generated threats and their harmless twins (service/model/threats.py): the sets hold ~100 real threats
-    "threat_templates": 0.03,
     "arc_civil": 0.12,
     # moderators' own decisions on this site, once exported into the data folder (`moderato export-labels`)
     "moderator_labels": 0.10,
 }
+# The threat templates are learned in a later stage, on the frozen encoder (service/model/head_tuning.py): two runs
+# that mixed them in here learned threats but lost stance on comments (model card, "Changes from v2").
 # VAST (reader comments on a topic) is the closest to the job; FNC and ARC add news bodies and posts.
 STANCE_WEIGHTS = {"vast": 0.4, "arc": 0.3, "fnc": 0.3}
 # Random pairings dominate FNC and ARC; keep only this share of their `unrelated` pairs.
@@ -160,9 +160,9 @@ def by_length(batch: list[Any], length: Any, chunk: int) -> list[list[Any]]:
 
 
 def toxicity_step(
-    net: ModeratoNet, tokenizer: Any, batch: list[ToxicityExample], opts: TrainOptions, losses: Losses
+    net: ModeratoNet, tokenizer: Any, batch: list[ToxicityExample], max_tokens: int, losses: Losses
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    tokens = tokenize(tokenizer, [ex.text for ex in batch], opts.max_tokens)
+    tokens = tokenize(tokenizer, [ex.text for ex in batch], max_tokens)
     labels = [span_token_labels(off, len(ex.text), ex.spans) for off, ex in zip(tokens.offsets, batch, strict=True)]
     toxic = torch.tensor([lab[0] for lab in labels])
     types = torch.tensor([lab[1] for lab in labels])
@@ -198,7 +198,7 @@ def _accumulate(
     totals = [0.0, 0.0, 0.0]
     for chunk in tox_chunks:
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            tox, span = toxicity_step(net, tokenizer, chunk, opts, losses)
+            tox, span = toxicity_step(net, tokenizer, chunk, opts.max_tokens, losses)
         ((tox + span) / len(tox_chunks)).backward()
         totals[0] += tox.item() / len(tox_chunks)
         totals[1] += span.item() / len(tox_chunks)
