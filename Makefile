@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
-MODEL ?= model_cards/moderato-v2
+MODEL ?= model_cards/moderato-v3
 
 .PHONY: install run test test-fast train eval bench lint
 
@@ -25,8 +25,11 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow and not model"
 
+# Stages one and two train the encoder and the stance head (~65 min); stage three retunes the toxicity and span
+# heads on the frozen encoder with the threat templates (~4 min; stance stays bit-identical).
 train: install
-	$(BIN)/moderato train --data $(DATA) --out $(MODEL)
+	$(BIN)/moderato train --data $(DATA) --out $(MODEL)-base
+	$(BIN)/moderato tune-heads --data $(DATA) --start $(MODEL)-base --out $(MODEL)
 
 eval: install
 	$(BIN)/moderato evaluate --data $(DATA) --model $(MODEL)

@@ -28,11 +28,6 @@ def test_obvious_insult_scores_far_above_polite_disagreement(predictor: Predicto
     assert insult.scores["insult"] - polite.scores["insult"] > 0.4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moderato-v2 scores threats near 0 (model card, limitations); the threat-template candidate passes this "
-    "but was not shipped (its stance regressed). Strict: a model that passes must drop this mark.",
-)
 def test_threats_reach_review_and_violent_words_alone_do_not(predictor: Predictor) -> None:
     """Sentences outside the threat templates: a threat of harm to a person against the same words used harmlessly
     (0.4 is the default review threshold for threat)."""
