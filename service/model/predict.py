@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.jit._trace import TracerWarning
 
 from service.model.checkpoint import ModelConfig, load_model, load_tokenizer
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES
@@ -80,6 +82,7 @@ class Predictor:
     :param batch_size: sequences per forward pass.
     :param stance_prior: expected stance label frequencies where the model runs (comments under their own article
         are rarely unrelated); the logits are shifted from the training prior to this one. None: no shift.
+    :param traced: run the encoder as a frozen TorchScript graph (same outputs, less Python); False: eager.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class Predictor:
         batch_size: int = 32,
         stance_prior: list[float] | None = None,
         threads: int | None = None,
+        traced: bool = True,
     ) -> None:
         self.threads = threads or torch.get_num_threads()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer's truncation state is not safe to share
@@ -99,6 +103,7 @@ class Predictor:
         self.bf16 = cpu_has_bf16() if bf16 is None else bf16
         if self.bf16:
             _store_linear_weights_in_bf16(self.net.encoder)
+        self._encoder = _traced_encoder(self.net.encoder, self.bf16) if traced else _LastHiddenState(self.net.encoder)
         self.batch_size = batch_size
         self.hidden = self.net.encoder.config.hidden_size
         self.stance_shift = _prior_shift(self.config, stance_prior)
@@ -115,13 +120,16 @@ class Predictor:
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
 
+    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
+        return Encoded(self._encoder(input_ids, attention_mask), attention_mask)
+
     def encode_article(self, title: str, body: str = "") -> ArticleState:
         claim = article_claim(title, body)
         with self._tokenizer_lock:
             enc = self.tokenizer([claim], truncation=True, max_length=self.config.article_tokens, return_tensors="pt")
         self._use_threads()
         with torch.inference_mode(), self._autocast():
-            encoded = self.net.encode(enc["input_ids"], enc["attention_mask"])
+            encoded = self._encode(enc["input_ids"], enc["attention_mask"])
         return ArticleState(encoded.states[0].float(), claim)
 
     def predict(
@@ -178,7 +186,7 @@ class Predictor:
             input_ids[row, : len(w.ids)] = torch.tensor(w.ids)
             mask[row, : len(w.ids)] = 1
         with torch.inference_mode(), self._autocast():
-            encoded = self.net.encode(input_ids, mask)
+            encoded = self._encode(input_ids, mask)
             scores = torch.sigmoid(self.net.toxicity_logits(encoded).float()).numpy()
             spans = self.net.span_logits(encoded).float().numpy()
         for row, w in enumerate(batch):
@@ -251,6 +259,40 @@ def _store_linear_weights_in_bf16(module: torch.nn.Module) -> None:
     for child in module.modules():
         if isinstance(child, torch.nn.Linear):
             child.to(torch.bfloat16)
+
+
+class _LastHiddenState(torch.nn.Module):
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def _traced_encoder(encoder: torch.nn.Module, bf16: bool) -> Any:
+    """The encoder traced and frozen into one TorchScript graph, run in C++ without the transformers Python code.
+
+    For a lone comment that Python was about a third of the pass, and it holds the GIL that the other model stream
+    and the event loop need. bench/model.py, side by side: a lone comment per stream in the service's layout 94.5
+    against 77.4 comments/s, batch 32 176.0 against 169.8; outputs are bit-identical on batches of 1-32 and
+    58-256 tokens (a model test checks). The trace uses a padded batch, so the masked attention path is the one
+    recorded; nothing in that path depends on the values, so it holds for any batch size and length.
+    """
+    # TorchScript's own autocast pass would add casts to fp32 around GELU and others on top of the casts the trace
+    # recorded (20 % slower at batch 32 in a profile); the recorded ones are exactly eager autocast's, so switch it off.
+    torch._C._jit_set_autocast_mode(False)
+    ids = torch.arange(1000, 1032).reshape(2, 16)  # any token ids: the path does not depend on them
+    mask = torch.ones_like(ids)
+    mask[1, 10:] = 0
+    with (
+        torch.no_grad(),
+        torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", TracerWarning)
+        traced = torch.jit.trace(_LastHiddenState(encoder).eval(), (ids, mask), check_trace=False)
+        return torch.jit.freeze(traced)
 
 
 def _stack(states: list[torch.Tensor], hidden: int) -> Encoded:

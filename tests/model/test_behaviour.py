@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from service.model.labels import ATTRIBUTES, STANCES
 from service.model.predict import Predictor
@@ -121,6 +122,19 @@ def test_batch_equals_one_by_one(predictor: Predictor) -> None:
         for attribute in ATTRIBUTES:
             # bf16 rounding differs slightly with padding; a decision threshold never sits this close
             assert alone.scores[attribute] == pytest.approx(together.scores[attribute], abs=0.02)
+
+
+def test_traced_encoder_equals_the_eager_one(predictor: Predictor) -> None:
+    """The shipped path runs the encoder as a frozen TorchScript graph; it must give the eager module's outputs
+    for any batch size, length and padding."""
+    texts = ["hi", "You idiot.", "A much longer comment about the library budget and the council vote " * 12]
+    for batch in ([texts[0]], [texts[2]], texts):
+        enc = predictor.tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode(), predictor._autocast():
+            traced = predictor._encode(enc["input_ids"], enc["attention_mask"]).states.float()
+            eager = predictor.net.encode(enc["input_ids"], enc["attention_mask"]).states.float()
+        assert traced.shape == eager.shape
+        assert torch.equal(traced, eager)
 
 
 @pytest.mark.parametrize(
