@@ -9,7 +9,7 @@ matters when the load generator shares the service's two cores). Scenarios:
   cache-hit-1    single-comment requests for texts already scored
   naive-1        the baseline, single-comment requests, every text new
 plus the model's own batched throughput (Predictor in this process, no HTTP) for the "API vs model" ratio.
-Only loopback addresses are used. Usage: python bench/api.py [--seconds 15]
+Only loopback addresses are used. Usage: python bench/api.py [--seconds 12] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import itertools
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -211,26 +212,26 @@ def model_batched_throughput(texts: list[str], seconds: float) -> float:
     return sum(done) / (time.perf_counter() - start)
 
 
-def run_naive(env: dict[str, str], texts: Texts, clients: int, seconds: float, work: Path) -> Run:
+def start_naive(env: dict[str, str], work: Path) -> subprocess.Popen[bytes]:
     """The baseline server: a transformers pipeline per request, no batching, no cache."""
-    naive = start(
+    return start(
         [sys.executable, "bench/naive_server.py", "--port", str(NAIVE_PORT)], env, NAIVE_PORT, work / "naive.log"
     )
-    try:
-        url = f"http://127.0.0.1:{NAIVE_PORT}/v1/analyze"
-        asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))
-        return asyncio.run(closed_loop(url, lambda: [texts.fresh()], clients, seconds, naive.pid))
-    finally:
-        naive.terminate()
-        naive.wait(60)
+
+
+def median_run(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.comments / r.seconds)[len(runs) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=12)
     # 64 single-comment clients keep as many comments in flight as the model-alone row runs (2 streams x 32): with
     # 32, each stream's batches top out at ~16 and the peak measures the clients, not the service.
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds of (API peak, naive peak, model alone) for the ratios"
+    )
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the service"
     )
@@ -252,23 +253,33 @@ def main() -> None:
     env.pop("MODERATO_REDIS_URL", None)
     server_env = dict(item.split("=", 1) for item in args.server_env)
     os.environ.update(server_env)  # the model-alone rows run with the service's settings
-    # The shared machine's speed drifts over minutes: the model alone is measured before and after the API rows,
-    # and the ratios use the faster of the two.
-    model_rates = [model_batched_throughput(base, args.seconds)]
-    rows: list[dict[str, Any]] = []
     moderato = start(
         [sys.executable, "-m", "service.cli", "serve"], {**env, **server_env}, MODERATO_PORT, work / "moderato.log"
     )
+    naive = None if args.skip_naive else start_naive(env, work)
     url = f"http://127.0.0.1:{MODERATO_PORT}/v1/analyze"
+    naive_url = f"http://127.0.0.1:{NAIVE_PORT}/v1/analyze"
+    one = lambda: [texts.fresh()]  # noqa: E731
     try:
-        asyncio.run(closed_loop(url, lambda: [texts.fresh()], 8, 3))  # warm-up
+        asyncio.run(closed_loop(url, one, 8, 3))  # warm-up
+        if naive:
+            asyncio.run(closed_loop(naive_url, one, 8, 3))
         pid = moderato.pid
-        peak = asyncio.run(closed_loop(url, lambda: [texts.fresh()], args.clients, args.seconds, pid))
-        rows.append(peak.row(f"uncached-1 ({args.clients} clients)"))
+        # The shared machine's speed drifts over minutes, so the peaks behind the ratios are measured in rounds, each
+        # round the API, the naive baseline and the model alone back to back (both servers idle while not driven);
+        # the ratios are the medians of the per-round ratios.
+        peaks, baselines, model_rates = [], [], []
+        for _ in range(args.repeats):
+            peaks.append(asyncio.run(closed_loop(url, one, args.clients, args.seconds, pid)))
+            if naive:
+                baselines.append(asyncio.run(closed_loop(naive_url, one, args.clients, args.seconds, naive.pid)))
+            model_rates.append(model_batched_throughput(base, args.seconds))
+        peak = median_run(peaks)
+        rows: list[dict[str, Any]] = [peak.row(f"uncached-1 ({args.clients} clients, median of {args.repeats})")]
         batched = asyncio.run(closed_loop(url, lambda: [texts.fresh() for _ in range(32)], 4, args.seconds, pid))
         rows.append(batched.row("uncached-32 (4 clients)"))
         half_rate = peak.comments / peak.seconds / 2
-        half = asyncio.run(open_loop(url, lambda: [texts.fresh()], half_rate, args.seconds, pid))
+        half = asyncio.run(open_loop(url, one, half_rate, args.seconds, pid))
         rows.append(half.row(f"half-load-1 ({half_rate:.0f} req/s offered)"))
         cached = base[:50]
         asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 4, 2))  # fill the cache
@@ -277,39 +288,54 @@ def main() -> None:
         hits = asyncio.run(closed_loop(url, lambda: [random.choice(cached)], 8, args.seconds, pid))
         rows.append(hits.row("cache-hit-1 (8 clients: throughput)"))
     finally:
-        moderato.terminate()
-        moderato.wait(60)
-    baseline = None if args.skip_naive else run_naive(env, texts, args.clients, args.seconds, work)
-    if baseline is not None:
-        rows.append(baseline.row(f"naive-1 ({args.clients} clients)"))
-    model_rates.append(model_batched_throughput(base, args.seconds))
-    for when, rate in zip(("before", "after"), model_rates, strict=True):
-        rows.append(
-            {
-                "scenario": f"model alone, batch 32, service's streams (no HTTP), {when} the API rows",
-                "requests": "-",
-                "comments_per_s": round(rate, 1),
-                "p50_ms": "-",
-                "p95_ms": "-",
-                "p99_ms": "-",
-                "5xx": "-",
-                "non_200": "-",
-                "server_cpu_ms_per_req": "-",
-                "client_cpu_ms_per_req": "-",
-            }
-        )
-    model_rate = max(model_rates)
+        for server in (moderato, naive):
+            if server:
+                server.terminate()
+                server.wait(60)
+    if baselines:
+        rows.append(median_run(baselines).row(f"naive-1 ({args.clients} clients, median of {args.repeats})"))
+    rows.append(
+        {
+            "scenario": "model alone, batch 32, service's streams (no HTTP), per round: "
+            + " / ".join(f"{r:.1f}" for r in model_rates),
+            "requests": "-",
+            "comments_per_s": round(statistics.median(model_rates), 1),
+            "p50_ms": "-",
+            "p95_ms": "-",
+            "p99_ms": "-",
+            "5xx": "-",
+            "non_200": "-",
+            "server_cpu_ms_per_req": "-",
+            "client_cpu_ms_per_req": "-",
+        }
+    )
     print_table(rows)
-    ratios = {
-        "uncached_api_vs_model": round(peak.comments / peak.seconds / model_rate, 3),
-        "batched_api_vs_model": round(batched.comments / batched.seconds / model_rate, 3),
+    rate = lambda r: r.comments / r.seconds  # noqa: E731
+    per_round = {
+        "api_comments_per_s": [round(rate(p), 1) for p in peaks],
+        "naive_comments_per_s": [round(rate(b), 1) for b in baselines],
+        "model_comments_per_s": [round(m, 1) for m in model_rates],
     }
-    if baseline is not None:
+    ratios = {
+        "uncached_api_vs_model": round(
+            statistics.median(rate(p) / m for p, m in zip(peaks, model_rates, strict=True)), 3
+        ),
+        "batched_api_vs_model": round(rate(batched) / statistics.median(model_rates), 3),
+    }
+    if baselines:
         ratios["uncached_api_vs_naive"] = round(
-            (peak.comments / peak.seconds) / (baseline.comments / baseline.seconds), 2
+            statistics.median(rate(p) / rate(b) for p, b in zip(peaks, baselines, strict=True)), 2
         )
+    print(per_round)
     print(ratios)
-    meta = {"seconds": args.seconds, "clients": args.clients, "server_env": server_env, "ratios": ratios}
+    meta = {
+        "seconds": args.seconds,
+        "clients": args.clients,
+        "repeats": args.repeats,
+        "server_env": server_env,
+        "per_round": per_round,
+        "ratios": ratios,
+    }
     print(f"wrote {write_result('api', rows, meta)}")
 
 
