@@ -86,6 +86,17 @@ TRAIN_LOOKALIKES = (
     "The film is about a soldier who comes home from the war.",
     "If they raise fares again, I'll vote them out.",
     "The judge sentenced him for stabbing a shop owner last year.",
+    # reports of violence, as news comments quote and discuss them (moderato-v3 read some as threats)
+    "The suspect beat the cashier and fled, witnesses told reporters.",
+    "Two men were shot outside the bar early on Sunday, police confirmed.",
+    "The court heard that he had threatened to kill his former partner.",
+    "She was killed in a hit-and-run on the ring road last month.",
+    "Prosecutors say the guard was stabbed during the riot.",
+    "The body was found in the river, and the death is being treated as murder.",
+    "According to the indictment, the gang burned the rival's car and broke his legs.",
+    "My cousin was mugged and beaten on that street, so the new lights are overdue.",
+    "The documentary shows how the dictator had his opponents hanged.",
+    "The officer who choked the suspect has been suspended.",
 )
 EVAL_LOOKALIKES = (
     "The new tariffs are going to murder our export numbers.",
