@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from service.model.checkpoint import load_model, load_tokenizer, save_atomically, save_model
+from service.model.checkpoint import load_model, load_tokenizer, save_model
 from service.model.data import split_toxicity, toxicity_examples
 from service.model.network import ModeratoNet
-from service.model.train import TOXICITY_WEIGHTS, Losses, Sampler, by_length, toxicity_step
+from service.model.train import TOXICITY_WEIGHTS, Losses, Sampler, by_length, resume_state, save_state, toxicity_step
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     )
     losses = Losses(config.stance_train_prior)  # only its toxicity and span losses are used
     ckpt = opts.out / "checkpoint" / "head_state.pt"
-    start = _resume(ckpt, net, optimizer, scheduler, sampler)
+    start = resume_state(ckpt, net, optimizer, scheduler, sampler)
     log.info("tuning the toxicity and span heads of %s from step %d of %d", opts.start, start, opts.steps)
     bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps, desc="heads", unit="step")
     running: dict[str, float] = {}
@@ -102,37 +102,8 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
         scheduler.step()
         bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
         if (step + 1) % opts.checkpoint_every == 0 or step + 1 == opts.steps:
-            _save(ckpt, step + 1, net, optimizer, scheduler, sampler)
+            save_state(ckpt, step + 1, net, optimizer, scheduler, sampler)
     net.eval()
     config.version = opts.version
     save_model(net, config, opts.out)
     return opts.out
-
-
-def _save(path: Path, step: int, net: ModeratoNet, optimizer: object, scheduler: object, sampler: Sampler) -> None:
-    heads = {f"{i}": head.state_dict() for i, head in enumerate(tuned_heads(net))}
-    save_atomically(
-        {
-            "step": step,
-            "heads": heads,
-            "optimizer": optimizer.state_dict(),  # type: ignore[attr-defined]
-            "scheduler": scheduler.state_dict(),  # type: ignore[attr-defined]
-            "sampler": sampler.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
-        },
-        path,
-    )
-
-
-def _resume(path: Path, net: ModeratoNet, optimizer: object, scheduler: object, sampler: Sampler) -> int:
-    if not path.exists():
-        return 0
-    state = torch.load(path, weights_only=False)
-    for i, head in enumerate(tuned_heads(net)):
-        head.load_state_dict(state["heads"][f"{i}"])
-    optimizer.load_state_dict(state["optimizer"])  # type: ignore[attr-defined]
-    scheduler.load_state_dict(state["scheduler"])  # type: ignore[attr-defined]
-    sampler.rng.bit_generator.state = state["sampler"]
-    torch.set_rng_state(state["torch_rng"])
-    log.info("resumed from %s at step %d", path, state["step"])
-    return int(state["step"])

@@ -249,7 +249,7 @@ def train(opts: TrainOptions) -> Path:
     tox_sampler = Sampler(tox_pools, TOXICITY_WEIGHTS, opts.seed)
     st_sampler = Sampler(st_pools, STANCE_WEIGHTS, opts.seed + 1)
     ckpt = opts.out / "checkpoint" / "train_state.pt"
-    start = _resume(ckpt, net, optimizer, scheduler, tox_sampler, st_sampler)
+    start = resume_state(ckpt, net, optimizer, scheduler, tox_sampler, st_sampler)
     log.info("training %s from step %d of %d; stance prior %s", opts.version, start, opts.steps, prior)
     bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps, desc="train", unit="step")
     running: dict[str, float] = {}
@@ -266,7 +266,7 @@ def train(opts: TrainOptions) -> Path:
             running[name] = 0.98 * running.get(name, float(value)) + 0.02 * float(value)
         bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
         if (step + 1) % opts.checkpoint_every == 0 or step + 1 == opts.steps:
-            _save_state(ckpt, step + 1, net, optimizer, scheduler, tox_sampler, st_sampler)
+            save_state(ckpt, step + 1, net, optimizer, scheduler, tox_sampler, st_sampler)
     log.info("trained %d steps in %.0f s", opts.steps - start, time.perf_counter() - started)
     if opts.stance_steps:
         pools = stage_two_pools(st_pools, stance_train, opts.seed)
@@ -289,7 +289,7 @@ def train(opts: TrainOptions) -> Path:
     return opts.out
 
 
-def _save_state(path: Path, step: int, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> None:
+def save_state(path: Path, step: int, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> None:
     state = {
         "step": step,
         "net": net.trained_state(),
@@ -301,7 +301,7 @@ def _save_state(path: Path, step: int, net: ModeratoNet, optimizer: Any, schedul
     save_atomically(state, path)
 
 
-def _resume(path: Path, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> int:
+def resume_state(path: Path, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> int:
     if not path.exists():
         return 0
     state = torch.load(path, weights_only=False)
