@@ -320,6 +320,7 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
         "span_thresholds": span_threshold_sweep(predictor, rows),
         "bias": identity_sets(predictor, rows),
         "threat_templates": threat_metrics(predictor),
+        "threat_flags": threat_flags(rows),
         "stance": stance_metrics(predictor, st_dev),
         "fidelity": fidelity(model, rows, predictor.bf16),
     }
@@ -328,6 +329,29 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
     target.write_text(json.dumps(result, indent=2) + "\n")
     log.info("wrote %s in %.0f s", target, result["seconds"])
     return result
+
+
+def threat_flags(rows: ScoredRows) -> dict[str, Any]:
+    """Per dev source, at the default policy's threat thresholds: comments not labelled a threat that the threat
+    score sends to review or rejects (false alarms, or threats the annotators out-voted), and labelled threats
+    that reach review. Real comments, where the threat templates are generated ones."""
+    from service.config import DEFAULT_REJECT, DEFAULT_REVIEW
+
+    review, reject = DEFAULT_REVIEW["threat"], DEFAULT_REJECT["threat"]
+    a = ATTRIBUTES.index("threat")
+    out: dict[str, Any] = {"review_threshold": review, "reject_threshold": reject, "per_source": {}}
+    for source in sorted({ex.source for ex in rows.examples}):
+        idx = np.array([i for i, ex in enumerate(rows.examples) if ex.source == source])
+        labelled = np.array([rows.examples[i].targets[a] >= 0.5 for i in idx])  # nan (unlabelled) compares False
+        scores = rows.model[idx, a]
+        out["per_source"][source] = {
+            "rows": len(idx),
+            "not_threat_to_review": int((scores[~labelled] >= review).sum()),
+            "not_threat_rejected": int((scores[~labelled] >= reject).sum()),
+            "threats": int(labelled.sum()),
+            "threats_to_review": int((scores[labelled] >= review).sum()),
+        }
+    return out
 
 
 def _civil_agreement(examples: list[ToxicityExample]) -> float | None:
