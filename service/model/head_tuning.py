@@ -17,9 +17,16 @@ from torch import nn
 from tqdm import tqdm
 
 from service.model.checkpoint import load_model, load_tokenizer, save_model
-from service.model.data import split_toxicity, toxicity_examples
 from service.model.network import ModeratoNet
-from service.model.train import TOXICITY_WEIGHTS, Losses, Sampler, by_length, resume_state, save_state, toxicity_step
+from service.model.train import (
+    TOXICITY_WEIGHTS,
+    Losses,
+    Sampler,
+    resume_state,
+    save_state,
+    toxicity_backward,
+    toxicity_train_pools,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +80,7 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     torch.manual_seed(opts.seed)
     net, config = load_model(opts.start)
     tokenizer = load_tokenizer()
-    pools = {name: split_toxicity(exs)[0] for name, exs in toxicity_examples(opts.data).items()}
-    if opts.limit_per_source:
-        pools = {name: exs[: opts.limit_per_source] for name, exs in pools.items()}
-    sampler = Sampler(pools, opts.weights, opts.seed)
+    sampler = Sampler(toxicity_train_pools(opts.data, opts.limit_per_source), opts.weights, opts.seed)
     params = freeze_all_but_heads(net)
     optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -90,13 +94,9 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     running: dict[str, float] = {}
     for step in bar:
         optimizer.zero_grad(set_to_none=True)
-        chunks = by_length(sampler.draw(opts.batch), lambda ex: len(ex.text), 8)
-        for chunk in chunks:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                tox, span = toxicity_step(net, tokenizer, chunk, opts.max_tokens, losses)
-            ((tox + span) / len(chunks)).backward()
-            for name, value in (("tox", tox.item()), ("span", span.item())):
-                running[name] = 0.98 * running.get(name, value) + 0.02 * value
+        tox, span = toxicity_backward(net, tokenizer, sampler.draw(opts.batch), opts.max_tokens, losses)
+        for name, value in (("tox", tox), ("span", span)):
+            running[name] = 0.98 * running.get(name, value) + 0.02 * value
         nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()

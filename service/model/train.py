@@ -193,21 +193,30 @@ def _accumulate(
     losses: Losses,
 ) -> tuple[float, float, float]:
     """Forward and backward one step in length-sorted chunks (gradients accumulate); returns the mean losses."""
-    tox_chunks = by_length(tox_batch, lambda ex: len(ex.text), LENGTH_CHUNK)
+    tox, span = toxicity_backward(net, tokenizer, tox_batch, opts.max_tokens, losses)
     st_chunks = by_length(st_batch, lambda ex: len(ex.text), LENGTH_CHUNK)
-    totals = [0.0, 0.0, 0.0]
-    for chunk in tox_chunks:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            tox, span = toxicity_step(net, tokenizer, chunk, opts.max_tokens, losses)
-        ((tox + span) / len(tox_chunks)).backward()
-        totals[0] += tox.item() / len(tox_chunks)
-        totals[1] += span.item() / len(tox_chunks)
+    stance_total = 0.0
     for chunk in st_chunks:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             stance = stance_step(net, tokenizer, chunk, opts, losses)
         (stance / len(st_chunks)).backward()
-        totals[2] += stance.item() / len(st_chunks)
-    return totals[0], totals[1], totals[2]
+        stance_total += stance.item() / len(st_chunks)
+    return tox, span, stance_total
+
+
+def toxicity_backward(
+    net: ModeratoNet, tokenizer: Any, batch: list[ToxicityExample], max_tokens: int, losses: Losses
+) -> tuple[float, float]:
+    """Forward and backward a toxicity batch in length-sorted chunks (gradients accumulate); the mean losses."""
+    chunks = by_length(batch, lambda ex: len(ex.text), LENGTH_CHUNK)
+    totals = [0.0, 0.0]
+    for chunk in chunks:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            tox, span = toxicity_step(net, tokenizer, chunk, max_tokens, losses)
+        ((tox + span) / len(chunks)).backward()
+        totals[0] += tox.item() / len(chunks)
+        totals[1] += span.item() / len(chunks)
+    return totals[0], totals[1]
 
 
 def _optimizer(net: ModeratoNet, opts: TrainOptions) -> torch.optim.Optimizer:
@@ -231,13 +240,16 @@ def _limit(pools: dict[str, list[Any]], limit: int | None) -> dict[str, list[Any
     return {k: v[:limit] for k, v in pools.items()} if limit else pools
 
 
+def toxicity_train_pools(data: Path, limit: int | None = None) -> dict[str, list[ToxicityExample]]:
+    """Each toxicity source's training split (at most ``limit`` rows each, for smoke runs)."""
+    return _limit({name: split_toxicity(exs)[0] for name, exs in toxicity_examples(data).items()}, limit)
+
+
 def train(opts: TrainOptions) -> Path:
     """Train (or resume) and write the shipped model folder; returns it."""
     torch.manual_seed(opts.seed)
     tokenizer = load_tokenizer()
-    tox_pools = _limit(
-        {name: split_toxicity(exs)[0] for name, exs in toxicity_examples(opts.data).items()}, opts.limit_per_source
-    )
+    tox_pools = toxicity_train_pools(opts.data, opts.limit_per_source)
     stance_train = [ex for exs in stance_examples(opts.data).values() for ex in split_stance(exs)[0]]
     st_pools = _limit(stance_pool(stance_train, opts.seed), opts.limit_per_source)
     prior = mixture_prior(st_pools)
