@@ -70,8 +70,15 @@ class Settings(BaseSettings):
     torch_threads: int | None = None
     bf16: bool | None = None  # None: use bf16 where the CPU computes it natively
 
+    # Freeze the start-up heap out of garbage collection once the model is loaded (service/heap.py): full
+    # collections otherwise pause everything for ~250 ms. Off only to chase a memory problem.
+    gc_freeze: bool = True
+
     batch_max_items: int = 32
-    batch_max_wait_ms: float = 5.0
+    # How long a batch waits for company once a stream is free. On a 2-core CPU a comment costs the same in a
+    # batch as alone (bench/RESULTS.md: batches of 1/2/4/8 take 13.6/23.5/46/90 ms), so waiting buys nothing and
+    # 5 ms of it cost 10-20 ms of p50 at half load; under load batches still fill while every stream is busy.
+    batch_max_wait_ms: float = 0.0
 
     max_comments_per_request: int = 256
     max_comment_chars: int = 10_000

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+GC_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
 
 
 class Metrics:
@@ -29,6 +30,10 @@ class Metrics:
         self.cache_misses = Counter("moderato_cache_misses", "Results that needed the model", registry=r)
         self.comments_scored = Counter("moderato_comments_scored", "Comments scored", ["decision"], registry=r)
         self.redis_errors = Counter("moderato_redis_errors", "Redis operations that failed", ["op"], registry=r)
+        # A pause here stops the event loop and the model streams alike (see service/heap.py)
+        self.gc_pause_seconds = Histogram(
+            "moderato_gc_pause_seconds", "Garbage collection pauses", ["generation"], buckets=GC_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge(
             "moderato_ingest_queue_depth", "Comments waiting in the ingest stream", ["tenant"], registry=r
         )
@@ -36,3 +41,6 @@ class Metrics:
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.model_seconds.observe(seconds)
+
+    def observe_gc(self, generation: int, seconds: float) -> None:
+        self.gc_pause_seconds.labels(str(generation)).observe(seconds)

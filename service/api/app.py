@@ -14,6 +14,7 @@ from service.api.auth import KeyRing
 from service.api.middleware import BodyLimit, RequestContext
 from service.api.routes import analyze, articles, audit, comments, health, queues
 from service.config import Settings
+from service.heap import freeze_startup_heap, watch_collections
 from service.metrics import Metrics
 from service.moderation.queues import ReviewQueues
 from service.moderation.records import Records
@@ -55,11 +56,15 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
         )
         worker_task = asyncio.create_task(worker.run()) if worker else None
         app.state.scorer = scorer
+        if settings.gc_freeze:
+            freeze_startup_heap()
+        stop_watching_gc = watch_collections(metrics.observe_gc)
         log.info("ready: model %s%s", scorer.model_version, ", with an in-process worker" if worker else "")
         try:
             yield
         finally:
             app.state.scorer = None
+            stop_watching_gc()
             if worker and worker_task:
                 worker.stop()  # finishes and acknowledges the batch in hand
                 await worker_task

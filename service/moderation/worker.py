@@ -399,6 +399,7 @@ def build_worker(
 
 async def run_worker_process(settings: Settings, *, name: str | None, burst: bool) -> Worker:
     """`moderato worker`: its own Redis pool, model and batcher; stops gracefully on SIGTERM/SIGINT."""
+    from service.heap import freeze_startup_heap
     from service.metrics import Metrics
     from service.redis_client import connect
     from service.scoring.factory import build_scorer
@@ -412,6 +413,8 @@ async def run_worker_process(settings: Settings, *, name: str | None, burst: boo
     records = Records(redis, max_backlog=settings.max_backlog, retry_after_s=settings.backlog_retry_after_s)
     worker = build_worker(settings, redis, scorer, records, name=name, burst=burst)
     install_signal_handlers(worker)
+    if settings.gc_freeze:
+        freeze_startup_heap()
     try:
         await worker.run()
     finally:

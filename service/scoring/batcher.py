@@ -3,13 +3,16 @@
 A batch closes when it holds ``max_items`` comments or ``max_wait_ms`` after its first comment arrived, whichever
 is first, and runs on a worker thread so the event loop keeps serving. Up to ``streams`` batches run at once; a
 batch is collected only when a stream is free, so while all are busy the next one fills: under load batches grow
-on their own, and an idle service answers a lone comment after at most ``max_wait_ms``.
+on their own, and an idle service answers a lone comment after at most ``max_wait_ms``. Work that arrives while
+several streams are idle is shared out among them (a request of 32 comments on an idle service runs as two
+batches of 16 side by side, not one of 32 next to an idle stream).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +64,7 @@ class MicroBatcher(Generic[Item, Result]):
         self.streams = streams
         self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
+        self._busy = 0  # streams running a batch
         self._closing = False
         self.batches = 0
         self.items = 0
@@ -81,11 +85,17 @@ class MicroBatcher(Generic[Item, Result]):
             self._queue.put_nowait(p)
         return list(await asyncio.gather(*(p.future for p in pending)))
 
+    def _share(self) -> int:
+        """Most items for the batch being collected: an even share of what is queued among the idle streams."""
+        idle = self.streams - self._busy  # this batch's stream included
+        return max(1, min(self.max_items, math.ceil((1 + self._queue.qsize()) / idle)))
+
     async def _collect(self) -> tuple[list[_Pending[Item, Result]], bool]:
         """The next batch, and whether the close sentinel came after it."""
         batch: list[_Pending[Item, Result]] = []
         deadline: float | None = None
-        while len(batch) < self.max_items:
+        limit = self.max_items
+        while len(batch) < limit:
             if not self._queue.empty():
                 got = self._queue.get_nowait()
             else:
@@ -102,6 +112,8 @@ class MicroBatcher(Generic[Item, Result]):
             if deadline is None:
                 # from the first item's arrival: items that queued behind a running batch have waited already
                 deadline = got.queued_at + self.max_wait_s
+                if not self._queue.empty():  # a burst already waiting: share it out
+                    limit = self._share()
         return batch, False
 
     async def _loop(self) -> None:
@@ -110,6 +122,7 @@ class MicroBatcher(Generic[Item, Result]):
 
         def finished(task: asyncio.Task[None]) -> None:
             running.discard(task)
+            self._busy -= 1
             free.release()
 
         stop = False
@@ -119,6 +132,7 @@ class MicroBatcher(Generic[Item, Result]):
             if not batch:
                 free.release()
                 continue
+            self._busy += 1
             task = asyncio.create_task(self._run(batch))
             task.add_done_callback(finished)
             running.add(task)

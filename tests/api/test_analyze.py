@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -216,8 +217,11 @@ def test_probes_and_metrics(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["redis"] == "ok"
     analyze(client, [{"id": "c", "text": "hello there"}])
+    gc.collect(0)
+    assert gc.get_freeze_count() > 100_000  # the loaded model is frozen out of collections (service/heap.py)
     text = client.get("/metrics").text
     for name in (
+        'moderato_gc_pause_seconds_count{generation="0"}',
         "moderato_request_seconds_bucket",
         "moderato_model_batch_size_bucket",
         "moderato_cache_misses_total",

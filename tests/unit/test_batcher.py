@@ -98,3 +98,20 @@ async def test_streams_run_batches_concurrently_and_keep_each_answer_with_its_re
     assert results == [[3 * i] for i in range(12)]
     assert peak == 2
     await batcher.close()
+
+
+async def test_a_burst_on_idle_streams_is_shared_out_among_them() -> None:
+    sizes: list[int] = []
+    lock = threading.Lock()
+
+    def record(items: list[int]) -> list[int]:
+        with lock:
+            sizes.append(len(items))
+        time.sleep(0.05)
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(record, max_items=32, max_wait_ms=0, streams=2)
+    batcher.start()
+    assert await batcher.submit_many(list(range(32))) == list(range(32))
+    assert sorted(sizes) == [16, 16]
+    await batcher.close()
