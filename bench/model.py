@@ -147,14 +147,17 @@ def main() -> None:
         f"moderato predict ({precision}), +stance": (lambda: ours.predict(texts, article), args.batch, 1),
         "moderato predict (fp32), scores+spans": (lambda: ours_fp32.predict(texts), args.batch, 1),
     }
+    cases["one comment, 1 thread"] = (lambda: one_thread.predict([next(singles)]), 1, 1)
     if bf16:
         cases["moderato predict, eager encoder (before)"] = (lambda: eager.predict(texts), args.batch, 1)
-        cases["one comment, 1 thread"] = (lambda: one_thread.predict([next(singles)]), 1, 1)
         cases["one comment, 1 thread, eager encoder (before)"] = (
             lambda: one_thread_eager.predict([next(singles)]),
             1,
             1,
         )
+    # A comment's cost by batch size on one thread: what coalescing comments buys on this CPU (the batcher's wait).
+    for size in (2, 4, 8, args.batch):
+        cases[f"batch of {size}, 1 thread"] = (lambda size=size: one_thread.predict(texts[:size]), size, 1)
     bert_fp32, bert_bf16 = bert_base(False), bert_base(True)
     bert_case = "bert-base random init, encoder only (fp32, as Detoxify runs)"
     cases[bert_case] = (lambda: bert_fp32(enc["input_ids"], enc["attention_mask"]), args.batch, 1)
