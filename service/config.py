@@ -75,9 +75,9 @@ class Settings(BaseSettings):
     gc_freeze: bool = True
 
     batch_max_items: int = 32
-    # How long a batch waits for company once a stream is free. On a 2-core CPU a comment costs the same in a
-    # batch as alone (bench/RESULTS.md: batches of 1/2/4/8 take 13.6/23.5/46/90 ms), so waiting buys nothing and
-    # 5 ms of it cost 10-20 ms of p50 at half load; under load batches still fill while every stream is busy.
+    # How long a batch waits for company once a stream is free. On a 2-core CPU pairing saves little (a comment
+    # costs 17.4 ms alone, 13.5 in a pair, 10.4 in a batch of 32: bench/RESULTS.md) and a 5 ms wait added ~4 ms
+    # to the p50 at half load; under load, batches still fill while every stream is busy.
     batch_max_wait_ms: float = 0.0
 
     max_comments_per_request: int = 256
