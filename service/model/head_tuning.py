@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from service.model.checkpoint import load_model, load_tokenizer, save_model
 from service.model.network import ModeratoNet
+from service.model.schedules import warmup_times_linear_decay
 from service.model.train import (
     TOXICITY_WEIGHTS,
     Losses,
@@ -83,9 +84,7 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     sampler = Sampler(toxicity_train_pools(opts.data, opts.limit_per_source), opts.weights, opts.seed)
     params = freeze_all_but_heads(net)
     optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / opts.warmup_steps) * max(0.0, 1 - s / opts.steps)
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_times_linear_decay(opts.warmup_steps, opts.steps))
     losses = Losses(config.stance_train_prior)  # only its toxicity and span losses are used
     ckpt = opts.out / "checkpoint" / "head_state.pt"
     start = resume_state(ckpt, net, optimizer, scheduler, sampler)

@@ -29,6 +29,7 @@ from service.model.checkpoint import save_atomically
 from service.model.data import StanceExample
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
+from service.model.schedules import warmup_times_linear_decay
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ RELATED = -1  # label of a pair known to be on-topic, stance unknown
 UNRELATED = STANCE_INDEX["unrelated"]
 POOL_WEIGHTS = {"vast": 0.35, "arc": 0.25, "fnc": 0.15, "vast_related": 0.25}
 SHORTEN_P = 0.35  # share of drawn pairs cut to their first sentence
+STANCE_WARMUP_STEPS = 50
 
 
 def related_pairs(train: list[StanceExample]) -> list[StanceExample]:
@@ -103,7 +105,7 @@ def tune_stance_head(
     head = net.stance_head
     head.requires_grad_(True)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_times_linear_decay(STANCE_WARMUP_STEPS, steps))
     names = [n for n in POOL_WEIGHTS if pools.get(n)]
     probs = np.array([POOL_WEIGHTS[n] for n in names])
     rng = np.random.default_rng(seed)
