@@ -33,7 +33,7 @@ from service.model.metrics import (
     span_f1,
     split_half_agreement,
 )
-from service.model.predict import ARTICLE_STANCE_PRIOR, Prediction, Predictor
+from service.model.predict import ARTICLE_STANCE_PRIOR, Prediction, Predictor, extract_spans
 from service.model.threats import evaluation_threats
 from service.system import git_commit, machine
 
@@ -144,28 +144,30 @@ SPAN_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 def span_threshold_sweep(predictor: Predictor, rows: ScoredRows) -> dict[str, Any]:
     """Character F1 at the shipped gate for other per-token thresholds (the span head's training weighs toxic
-    tokens double, so 0.5 is not necessarily its best cut). The shipped threshold is the model config's."""
-    shipped = predictor.config.span_threshold
+    tokens double, so 0.5 is not necessarily its best cut). The shipped threshold is the model config's. One pass:
+    spans are cut at each threshold from the same token logits."""
+    shipped, gate = predictor.config.span_threshold, predictor.config.span_gate
     idx = [i for i, ex in enumerate(rows.examples) if ex.source in ("tsd", "civil") and ex.spans is not None]
     texts = [rows.examples[i].text for i in idx]
     gold = [{c for s, e, _ in rows.examples[i].spans or [] for c in range(s, e)} for i in idx]
+    read = [r for start in range(0, len(texts), CHUNK) for r in predictor.span_tokens(texts[start : start + CHUNK])]
     sweep: dict[str, Any] = {}
-    try:
-        for threshold in sorted({*SPAN_THRESHOLDS, shipped}):
-            predictor.config.span_threshold = threshold
-            preds = predict_all(predictor, texts)
-            f1 = [
-                span_f1({c for sp in p.spans for c in range(sp.start, sp.end)}, g)
-                for p, g in zip(preds, gold, strict=True)
-            ]
-            sweep[f"{threshold:.2f}"] = {
-                source: round(
-                    float(np.mean([f for f, i in zip(f1, idx, strict=True) if rows.examples[i].source == source])), 4
-                )
-                for source in ("tsd", "civil")
-            }
-    finally:
-        predictor.config.span_threshold = shipped
+    for threshold in sorted({*SPAN_THRESHOLDS, shipped}):
+        f1 = [
+            span_f1(
+                {c for sp in extract_spans(text, tokens, threshold) for c in range(sp.start, sp.end)}
+                if worst >= gate
+                else set(),
+                g,
+            )
+            for text, (worst, tokens), g in zip(texts, read, gold, strict=True)
+        ]
+        sweep[f"{threshold:.2f}"] = {
+            source: round(
+                float(np.mean([f for f, i in zip(f1, idx, strict=True) if rows.examples[i].source == source])), 4
+            )
+            for source in ("tsd", "civil")
+        }
     return {"shipped_threshold": shipped, "sweep": sweep}
 
 

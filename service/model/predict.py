@@ -144,18 +144,30 @@ class Predictor:
         articles = article if isinstance(article, list) else [article] * len(texts)
         if len(articles) != len(texts):
             raise ValueError("one article (or None) per comment")
-        self._use_threads()
         unique = list(dict.fromkeys(texts))
-        windows = self._windows(unique)
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
-        for start in range(0, len(order), self.batch_size):
-            self._run([windows[i] for i in order[start : start + self.batch_size]])
-        readings = self._merge(unique, windows)
+        readings = self._merge(unique, self._read(unique))
         by_text = {text: reading for text, reading in zip(unique, readings, strict=True)}
         stances = self._stances([by_text[t].opening for t in texts], articles)
         return [
             Prediction(by_text[t].scores, by_text[t].spans, stance) for t, stance in zip(texts, stances, strict=True)
         ]
+
+    def span_tokens(self, texts: list[str]) -> list[tuple[float, list[tuple[tuple[int, int], np.ndarray]]]]:
+        """Each text's highest attribute score and its tokens' (character offsets, span logits): what spans are cut
+        from, so that an evaluation can try several thresholds (``extract_spans``) on one pass."""
+        unique = list(dict.fromkeys(texts))  # as predict() does, so the batches (and bf16 rounding) are the same
+        scores, tokens, _ = self._gather(len(unique), self._read(unique))
+        by_text = {text: (float(s.max()), t) for text, s, t in zip(unique, scores, tokens, strict=True)}
+        return [by_text[text] for text in texts]
+
+    def _read(self, texts: list[str]) -> list[_Window]:
+        """The encoder's outputs for every window of ``texts``, run in length-sorted batches."""
+        self._use_threads()
+        windows = self._windows(texts)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            self._run([windows[i] for i in order[start : start + self.batch_size]])
+        return windows
 
     def _windows(self, texts: list[str]) -> list[_Window]:
         """Token windows of each text; short comments are a single window."""
@@ -208,10 +220,13 @@ class Predictor:
                 out[r] = _stance_result(p)
         return out
 
-    def _merge(self, texts: list[str], windows: list[_Window]) -> list[_Reading]:
-        scores = [np.zeros(len(ATTRIBUTES)) for _ in texts]
-        tokens: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in texts]
-        openings: list[torch.Tensor] = [torch.zeros(0)] * len(texts)
+    def _gather(
+        self, n: int, windows: list[_Window]
+    ) -> tuple[list[np.ndarray], list[list[tuple[tuple[int, int], np.ndarray]]], list[torch.Tensor]]:
+        """Per text: attribute scores (maximum over its windows), span-logit tokens, and its opening's states."""
+        scores = [np.zeros(len(ATTRIBUTES)) for _ in range(n)]
+        tokens: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in range(n)]
+        openings: list[torch.Tensor] = [torch.zeros(0)] * n
         for w in windows:
             scores[w.owner] = np.maximum(scores[w.owner], w.scores)
             tokens[w.owner] += [
@@ -219,6 +234,10 @@ class Predictor:
             ]
             if w.states is not None:
                 openings[w.owner] = w.states
+        return scores, tokens, openings
+
+    def _merge(self, texts: list[str], windows: list[_Window]) -> list[_Reading]:
+        scores, tokens, openings = self._gather(len(texts), windows)
         return [
             _Reading(
                 {a: round(float(s), 4) for a, s in zip(ATTRIBUTES, scores[i], strict=True)},

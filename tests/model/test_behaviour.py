@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from service.model.labels import ATTRIBUTES, STANCES
-from service.model.predict import Predictor
+from service.model.predict import Predictor, extract_spans
 
 pytestmark = pytest.mark.model
 
@@ -48,6 +48,17 @@ def test_spans_land_on_the_insulting_word(predictor: Predictor) -> None:
     assert "moron" in marked
     assert "budget" not in marked and "vote" not in marked
     assert all(s.attribute in ATTRIBUTES for s in result.spans)
+
+
+def test_span_tokens_cut_the_same_spans_as_predict(predictor: Predictor) -> None:
+    """The evaluation's threshold sweep cuts spans from span_tokens(); at the shipped threshold they are predict()'s."""
+    texts = ["Only a complete moron would vote for this budget.", "Shut up, you idiot.", "Shut up, you idiot."]
+    threshold = predictor.config.span_threshold
+    results = predictor.predict(texts)
+    assert all(r.spans for r in results)
+    for text, (worst, tokens), result in zip(texts, predictor.span_tokens(texts), results, strict=True):
+        assert worst == pytest.approx(max(result.scores.values()), abs=1e-4)
+        assert extract_spans(text, tokens, threshold) == result.spans
 
 
 def test_identity_mentions_alone_are_not_toxic(predictor: Predictor) -> None:
