@@ -3,6 +3,7 @@ own embedded Redis), driven in alternating rounds with the same Poisson arrivals
 hits both alike. For a setting whose effect is smaller than the drift between runs minutes apart.
 
 Usage: python bench/latency_ab.py --a MODERATO_BATCH_MAX_WAIT_MS=5 --b MODERATO_BATCH_MAX_WAIT_MS=0 [--rate 73]
+       [--name latency_ab_batch_wait]
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=73, help="single-comment requests/s offered (Poisson)")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--name", default="latency_ab", help="results file: bench/results/NAME.json")
     args = parser.parse_args()
     from service.model.checkpoint import load_tokenizer
 
@@ -70,7 +72,7 @@ def main() -> None:
             server.wait(60)
     print_table(rows)
     meta = {"rate": args.rate, "seconds": args.seconds, "a": args.a, "b": args.b}
-    print(f"wrote {write_result('latency_ab', rows, meta)}")
+    print(f"wrote {write_result(args.name, rows, meta)}")
 
 
 if __name__ == "__main__":
