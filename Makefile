@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
-MODEL ?= model_cards/moderato-v3
+MODEL ?= model_cards/moderato-v4
 
 .PHONY: install run test test-fast train eval bench lint
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v3"
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v4"
 MAX_DEFAULT_STREAMS = 4  # measured on 2 cores only; past a few streams, batches get too small to pay
 
 # Default decision thresholds. A score at or above a `reject` threshold rejects; else at or above a `review`

@@ -14,7 +14,7 @@ from service.config import Settings
 from service.model.predict import ARTICLE_STANCE_PRIOR, Predictor
 from service.redis_server import EmbeddedRedis
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v3"
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v4"
 TEST_KEYS = (
     "pk-a=tenant-a:platform,mk-a=tenant-a:moderator,ak-a=tenant-a:admin,pk-b=tenant-b:platform,mk-b=tenant-b:moderator"
 )

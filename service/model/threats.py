@@ -5,7 +5,9 @@ The shared sets hold about a hundred comments that most annotators call a threat
 to a person, each with its threatening phrase as a ``threat`` span, and two kinds of contrast so the head learns
 intent toward a person rather than violent words: the same frames with a harmless act ("I will find you and buy you
 a coffee"), and violent verbs used the way news comments use them ("this tax will kill small businesses").
-Training and evaluation use disjoint frames, acts and look-alikes, as the identity templates do.
+Threats that name no act at all (intimidation: "I know where you live.") are whole sentences, the sentence being
+the span. Training and evaluation use disjoint frames, acts, sentences and look-alikes, as the identity templates
+do.
 """
 
 from __future__ import annotations
@@ -64,6 +66,29 @@ EVAL_FRAMES_THEM = (
 EVAL_VIOLENT_ACTS = ("stab {o}", "shoot {o}", "strangle {o}", "run {o} over with my truck", "bash {p} skull in")
 EVAL_HARMLESS_ACTS = ("interview {o} for the newsletter", "walk {o} through the numbers", "give {o} a ride")
 
+# Intimidation that names no act: being watched, found, hunted. moderato-v3 missed these ("I know where you live and
+# I'm coming for you." 0.04 threat, "I will hunt you down." 0.06, "We will find your kids after school." 0.00).
+TRAIN_STANDALONE_THREATS = (
+    "I know where you live.",
+    "I will hunt you down.",
+    "Sleep with one eye open tonight.",
+    "I'm coming for you and your family.",
+    "Better check under your car before you start it.",
+    "Your family isn't safe while you keep writing this.",
+    "You'll disappear and nobody will ever find you.",
+    "Enjoy your last week in this town.",
+    "I've been watching you leave work every day.",
+    "Keep it up and you'll end up in the river.",
+)
+EVAL_STANDALONE_THREATS = (
+    "We know which school your daughter goes to.",
+    "You won't see me coming.",
+    "I'll be waiting for you in the parking lot tonight.",
+    "Nobody will miss you when you're gone, and that's soon.",
+    "We have your address and we are on our way.",
+    "Count your days, journalist.",
+)
+
 # Violent words that threaten no one: policy, sport, idiom, weather, and reports of someone else's threat.
 TRAIN_LOOKALIKES = (
     "This tax will kill small businesses in our town.",
@@ -97,6 +122,15 @@ TRAIN_LOOKALIKES = (
     "My cousin was mugged and beaten on that street, so the new lights are overdue.",
     "The documentary shows how the dictator had his opponents hanged.",
     "The officer who choked the suspect has been suspended.",
+    # the standalone threats' words in friendly use (moderato-v3 scored "Break a leg at your recital tonight!" 0.77)
+    "Break a leg at your recital tonight!",
+    "I know where you live, so I'll drop the casserole off at six.",
+    "We will find your lost cat, the whole street is looking.",
+    "I'm coming for the free coffee at the town hall.",
+    "Our campaign will hunt down every last vote before Tuesday.",
+    "Enjoy your last week before retirement, you've earned it.",
+    "Better check the weather before you start the drive.",
+    "The detective hunted down the original documents.",
 )
 EVAL_LOOKALIKES = (
     "The new tariffs are going to murder our export numbers.",
@@ -107,6 +141,9 @@ EVAL_LOOKALIKES = (
     "The opposition will attack the bill in committee.",
     "The rain ruined the market, but we'll be back next week.",
     "He was shot dead by police, the family's lawyer said.",
+    "Knock 'em dead at the audition tomorrow!",
+    "I'll be waiting for you at the station with an umbrella.",
+    "We know which school won the debate trophy.",
 )
 
 PRONOUNS_YOU = {"o": "you", "p": "your"}
@@ -128,14 +165,21 @@ def _filled(frame: str, act: str, pronouns: dict[str, str], threat: bool) -> Thr
     return ThreatSentence(text, threat, (start, start + len(phrase)) if threat else None)
 
 
+def _standalone(text: str) -> ThreatSentence:
+    """A threat that names no act: all of it is the threatening phrase, but for the closing punctuation."""
+    return ThreatSentence(text, True, (0, len(text.rstrip(".!?"))))
+
+
 def threat_sentences(
     frames_you: tuple[str, ...],
     frames_them: tuple[str, ...],
     violent: tuple[str, ...],
     harmless: tuple[str, ...],
     lookalikes: tuple[str, ...],
+    standalone: tuple[str, ...] = (),
 ) -> list[ThreatSentence]:
-    """Every frame with every act (third-person frames cycle through the pronouns), then the look-alikes."""
+    """Every frame with every act (third-person frames cycle through the pronouns), the threats that name no act,
+    then the look-alikes."""
     out = []
     for acts, threat in ((violent, True), (harmless, False)):
         for i, act in enumerate(acts):
@@ -144,14 +188,27 @@ def threat_sentences(
                 _filled(frame, act, PRONOUNS_THEM[(i + j) % len(PRONOUNS_THEM)], threat)
                 for j, frame in enumerate(frames_them)
             ]
+    out += [_standalone(text) for text in standalone]
     return out + [ThreatSentence(text, False, None) for text in lookalikes]
 
 
 def training_threats() -> list[ThreatSentence]:
     return threat_sentences(
-        TRAIN_FRAMES_YOU, TRAIN_FRAMES_THEM, TRAIN_VIOLENT_ACTS, TRAIN_HARMLESS_ACTS, TRAIN_LOOKALIKES
+        TRAIN_FRAMES_YOU,
+        TRAIN_FRAMES_THEM,
+        TRAIN_VIOLENT_ACTS,
+        TRAIN_HARMLESS_ACTS,
+        TRAIN_LOOKALIKES,
+        TRAIN_STANDALONE_THREATS,
     )
 
 
 def evaluation_threats() -> list[ThreatSentence]:
-    return threat_sentences(EVAL_FRAMES_YOU, EVAL_FRAMES_THEM, EVAL_VIOLENT_ACTS, EVAL_HARMLESS_ACTS, EVAL_LOOKALIKES)
+    return threat_sentences(
+        EVAL_FRAMES_YOU,
+        EVAL_FRAMES_THEM,
+        EVAL_VIOLENT_ACTS,
+        EVAL_HARMLESS_ACTS,
+        EVAL_LOOKALIKES,
+        EVAL_STANDALONE_THREATS,
+    )

@@ -38,7 +38,24 @@ def test_threats_reach_review_and_violent_words_alone_do_not(predictor: Predicto
     )
     assert threat.scores["threat"] > 0.8 and threat.scores["toxicity"] > 0.8
     assert any(s.attribute == "threat" and "stab" in text[s.start : s.end] for s in threat.spans)
-    assert harmless.scores["threat"] < 0.2 and policy_talk.scores["threat"] < 0.2
+    # the harmless twin stays below review; moderato-v4 scores it 0.31 (v3: 0.04), the price of catching threats
+    # that name no act (model card, Changes from moderato-v3)
+    assert harmless.scores["threat"] < 0.4 and policy_talk.scores["threat"] < 0.2
+
+
+def test_intimidation_reaches_review_and_its_words_in_friendly_use_do_not(predictor: Predictor) -> None:
+    """Outside the threat templates too: threats that name no weapon or wound against the same words in everyday use
+    (moderato-v3 scored the arson threat 0.36, and "I will hunt you down." alone 0.06)."""
+    hunted, arson, donuts, keys = predictor.predict(
+        [
+            "Keep it up. I will hunt you down, you coward.",
+            "I'm going to set your car on fire tonight.",
+            "I'm coming for the free donuts at the meeting.",
+            "We will find your keys, they can't be far.",
+        ]
+    )
+    assert hunted.scores["threat"] >= 0.4 and arson.scores["threat"] >= 0.4
+    assert donuts.scores["threat"] < 0.2 and keys.scores["threat"] < 0.2
 
 
 def test_spans_land_on_the_insulting_word(predictor: Predictor) -> None:

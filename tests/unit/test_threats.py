@@ -2,8 +2,10 @@ from service.model.data import TEMPLATE_SOURCES, load_threat_templates, split_to
 from service.model.labels import ATTRIBUTE_INDEX, SPAN_INDEX
 from service.model.threats import (
     EVAL_HARMLESS_ACTS,
+    EVAL_STANDALONE_THREATS,
     EVAL_VIOLENT_ACTS,
     TRAIN_HARMLESS_ACTS,
+    TRAIN_STANDALONE_THREATS,
     TRAIN_VIOLENT_ACTS,
     evaluation_threats,
     training_threats,
@@ -18,12 +20,16 @@ def test_evaluation_threats_share_no_sentence_or_act_with_training() -> None:
     assert not {s.text for s in training_threats()} & {s.text for s in evaluation_threats()}
     train_verbs = _verbs(TRAIN_VIOLENT_ACTS + TRAIN_HARMLESS_ACTS)
     assert not train_verbs & _verbs(EVAL_VIOLENT_ACTS + EVAL_HARMLESS_ACTS)
+    assert not set(TRAIN_STANDALONE_THREATS) & set(EVAL_STANDALONE_THREATS)
 
 
 def test_a_threat_span_is_exactly_the_threatening_phrase() -> None:
     sentences = training_threats() + evaluation_threats()
+    standalone = set(TRAIN_STANDALONE_THREATS + EVAL_STANDALONE_THREATS)
     for s in sentences:
-        if s.threat:
+        if s.threat and s.text in standalone:  # no act named: the sentence is the threat
+            assert s.span == (0, len(s.text) - 1) and s.text[-1] in ".!?"
+        elif s.threat:
             assert s.span is not None
             phrase = s.text[s.span[0] : s.span[1]]
             assert any(phrase.startswith(act.split()[0]) for act in TRAIN_VIOLENT_ACTS + EVAL_VIOLENT_ACTS), s
