@@ -172,6 +172,21 @@ async def open_loop(
     return run
 
 
+def service_env(work: Path, port: int) -> dict[str, str]:
+    """Environment for a benchmarked `moderato serve`: its own embedded Redis under ``work``, the bench key, quiet
+    logs, and never a Redis URL inherited from the shell."""
+    env = {
+        **os.environ,
+        "MODERATO_DATA_DIR": str(work),
+        "MODERATO_API_KEYS": f"{KEY}=bench:platform",
+        "MODERATO_PORT": str(port),
+        "MODERATO_LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+    }
+    env.pop("MODERATO_REDIS_URL", None)
+    return env
+
+
 def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -242,15 +257,7 @@ def main() -> None:
     base = comments(load_tokenizer(), 64, 58)
     texts = Texts(base)
     work = Path(tempfile.mkdtemp(prefix="moderato-bench-"))
-    env = {
-        **os.environ,
-        "MODERATO_DATA_DIR": str(work),
-        "MODERATO_API_KEYS": f"{KEY}=bench:platform",
-        "MODERATO_PORT": str(MODERATO_PORT),
-        "MODERATO_LOG_LEVEL": "WARNING",
-        "HF_HUB_OFFLINE": "1",
-    }
-    env.pop("MODERATO_REDIS_URL", None)
+    env = service_env(work, MODERATO_PORT)
     server_env = dict(item.split("=", 1) for item in args.server_env)
     os.environ.update(server_env)  # the model-alone rows run with the service's settings
     moderato = start(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api import KEY, Texts, closed_loop, open_loop, start  # noqa: E402
+from bench.api import Texts, closed_loop, open_loop, service_env, start  # noqa: E402
 from bench.common import print_table, write_result  # noqa: E402
 from bench.model import comments  # noqa: E402
 
@@ -28,16 +27,7 @@ PORTS = {"a": 18741, "b": 18742}
 
 def serve(settings: list[str], port: int) -> subprocess.Popen[bytes]:
     work = Path(tempfile.mkdtemp(prefix="moderato-ab-"))
-    env = {
-        **os.environ,
-        "MODERATO_DATA_DIR": str(work),
-        "MODERATO_API_KEYS": f"{KEY}=bench:platform",
-        "MODERATO_PORT": str(port),
-        "MODERATO_LOG_LEVEL": "WARNING",
-        "HF_HUB_OFFLINE": "1",
-        **dict(item.split("=", 1) for item in settings),
-    }
-    env.pop("MODERATO_REDIS_URL", None)
+    env = {**service_env(work, port), **dict(item.split("=", 1) for item in settings)}
     return start([sys.executable, "-m", "service.cli", "serve"], env, port, work / "moderato.log")
 
 
