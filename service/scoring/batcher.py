@@ -64,7 +64,7 @@ class MicroBatcher(Generic[Item, Result]):
         self.streams = streams
         self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
-        self._busy = 0  # streams running a batch
+        self._running: set[asyncio.Task[None]] = set()  # one batch per busy stream
         self._closing = False
         self.batches = 0
         self.items = 0
@@ -87,7 +87,7 @@ class MicroBatcher(Generic[Item, Result]):
 
     def _share(self) -> int:
         """Most items for the batch being collected: an even share of what is queued among the idle streams."""
-        idle = self.streams - self._busy  # this batch's stream included
+        idle = self.streams - len(self._running)  # this batch's stream included
         return max(1, min(self.max_items, math.ceil((1 + self._queue.qsize()) / idle)))
 
     async def _collect(self) -> tuple[list[_Pending[Item, Result]], bool]:
@@ -118,11 +118,9 @@ class MicroBatcher(Generic[Item, Result]):
 
     async def _loop(self) -> None:
         free = asyncio.Semaphore(self.streams)
-        running: set[asyncio.Task[None]] = set()
 
         def finished(task: asyncio.Task[None]) -> None:
-            running.discard(task)
-            self._busy -= 1
+            self._running.discard(task)
             free.release()
 
         stop = False
@@ -132,11 +130,10 @@ class MicroBatcher(Generic[Item, Result]):
             if not batch:
                 free.release()
                 continue
-            self._busy += 1
             task = asyncio.create_task(self._run(batch))
             task.add_done_callback(finished)
-            running.add(task)
-        await asyncio.gather(*running)
+            self._running.add(task)
+        await asyncio.gather(*self._running)
 
     async def _run(self, batch: list[_Pending[Item, Result]]) -> None:
         started = time.perf_counter()
