@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# One command with torch pinned, so nothing resolves a newer (CUDA) torch.
-	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev]"
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[dev,train]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench.api import model_batched_throughput, start  # noqa: E402
 from bench.common import print_table, write_result  # noqa: E402
 from bench.model import comments  # noqa: E402
-from service.moderation import keys  # noqa: E402
+from service import redis_keys as keys  # noqa: E402
 from service.redis_server import EmbeddedRedis  # noqa: E402
 
 KEY, TENANT, PORT = "burst-key", "burst", 18741

@@ -24,13 +24,13 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_result  # noqa: E402
-from service.model.batches import tokenize  # noqa: E402
 from service.model.checkpoint import build_network, load_tokenizer  # noqa: E402
-from service.model.data import split_stance, stance_examples  # noqa: E402
 from service.model.labels import STANCE_INDEX, STANCES  # noqa: E402
-from service.model.metrics import fnc_score, macro_f1  # noqa: E402
 from service.model.network import ModeratoNet  # noqa: E402
-from service.model.train import STANCE_WEIGHTS, Losses, Sampler, mixture_prior, stance_pool  # noqa: E402
+from service.training.batches import tokenize  # noqa: E402
+from service.training.data import split_stance, stance_examples  # noqa: E402
+from service.training.metrics import fnc_score, macro_f1  # noqa: E402
+from service.training.train import STANCE_WEIGHTS, Losses, Sampler, mixture_prior, stance_pool  # noqa: E402
 
 FROZEN = 3
 

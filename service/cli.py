@@ -1,4 +1,6 @@
-"""The ``moderato`` command: serve, worker, train, evaluate, bench."""
+"""The ``moderato`` command: serve, worker (and its --check probe), export-labels, train, tune-heads, evaluate.
+
+Training commands import ``service.training`` (the ``train`` extra); the others never do."""
 
 from __future__ import annotations
 
@@ -57,14 +59,46 @@ def _worker(args: argparse.Namespace) -> None:
     import asyncio
 
     from service.logs import configure_logging
-    from service.moderation.worker import run_worker_process
     from service.redis_server import EmbeddedRedis
+    from service.runtime import run_worker_process
 
     settings = Settings()
     configure_logging(settings.log_level)
     # Without a URL, join the embedded Redis that `moderato serve` started under the same data dir.
     url = settings.redis_url or EmbeddedRedis(settings.data_dir / "redis").url
-    asyncio.run(run_worker_process(settings.model_copy(update={"redis_url": url}), name=args.name, burst=args.burst))
+    settings = settings.model_copy(update={"redis_url": url})
+    if args.check:
+        raise SystemExit(asyncio.run(_check_worker(settings, args.name)))
+    asyncio.run(run_worker_process(settings, name=args.name, burst=args.burst))
+
+
+async def _check_worker(settings: Settings, name: str | None) -> int:
+    """The worker probe: 0 when a worker of this host (or the one named) has a live health key, else 1."""
+    import json
+    import socket
+
+    from redis.exceptions import RedisError
+
+    from service.moderation import worker_health
+    from service.redis_client import connect
+
+    assert settings.redis_url
+    try:
+        redis = await connect(settings.redis_url, settings.model_copy(update={"redis_connect_retries": 0}))
+        try:
+            states = await worker_health.live_workers(redis)
+        finally:
+            await redis.aclose()
+    except (RedisError, OSError) as exc:
+        print(f"redis not answering: {type(exc).__name__}")
+        return 1
+    host = f"{socket.gethostname()}-"
+    mine = [s for s in states if (s["name"] == name if name else str(s["name"]).startswith(host))]
+    for state in mine:
+        print(json.dumps(state))
+    if not mine:
+        print(f"no live worker {'named ' + repr(name) if name else 'on host ' + host[:-1]}")
+    return 0 if mine else 1
 
 
 def _export_labels(args: argparse.Namespace) -> None:
@@ -92,7 +126,7 @@ def _version_name(out: Path) -> str:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from service.model.train import TrainOptions, train
+    from service.training.train import TrainOptions, train
 
     opts = TrainOptions(
         data=args.data,
@@ -108,7 +142,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _tune_heads(args: argparse.Namespace) -> None:
-    from service.model.head_tuning import HeadTuningOptions, tune_heads
+    from service.training.head_tuning import HeadTuningOptions, tune_heads
 
     opts = HeadTuningOptions(
         data=args.data,
@@ -123,7 +157,7 @@ def _tune_heads(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from service.model.evaluate import evaluate
+    from service.training.evaluate import evaluate
 
     evaluate(data=args.data, model=args.model, out=args.out, limit=args.limit)
 
@@ -140,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="score queued comments (run any number of these)")
     worker.add_argument("--name", default=None, help="consumer name (default: host-pid)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument(
+        "--check", action="store_true", help="probe: exit 0 if this host's worker (or --name) is alive, else 1"
+    )
     worker.set_defaults(func=_worker)
 
     export = sub.add_parser("export-labels", help="write moderators' decisions as training rows")
@@ -147,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--tenant", action="append", help="only these tenants (repeatable)")
     export.set_defaults(func=_export_labels)
 
-    train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model")
+    train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model (needs the train extra)")
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model folder to write")
     train.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
@@ -172,7 +209,9 @@ def parser() -> argparse.ArgumentParser:
     heads.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     heads.set_defaults(func=_tune_heads)
 
-    evaluate = sub.add_parser("evaluate", help="score a model on the dev splits; writes metrics.json")
+    evaluate = sub.add_parser(
+        "evaluate", help="score a model on the dev splits; writes metrics.json (needs the train extra)"
+    )
     evaluate.add_argument("--data", type=Path, required=True)
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     evaluate.add_argument("--out", type=Path, default=None, help="metrics file (default: <model>/metrics.json)")

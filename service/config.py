@@ -27,6 +27,11 @@ DEFAULT_REVIEW = {
 }
 DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.9}
 
+# Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated):
+# off-topic comments exist but are rare there, unlike in FNC/ARC's random pairings. The one default: serving and
+# `moderato evaluate` both read it.
+DEFAULT_STANCE_PRIOR = (0.3, 0.3, 0.3, 0.1)
+
 
 class PolicySettings(BaseModel):
     """Thresholds of one tenant's policy (attribute -> score)."""
@@ -90,7 +95,7 @@ class Settings(BaseSettings):
     flood_window_s: int = 600  # ... within this many seconds adds a `flood` reason
 
     # Expected stance label frequencies under an article (agree, disagree, discuss, unrelated).
-    stance_prior: list[float] = Field(default_factory=lambda: [0.3, 0.3, 0.3, 0.1])
+    stance_prior: list[float] = Field(default_factory=lambda: list(DEFAULT_STANCE_PRIOR))
 
     # Asynchronous ingest (POST /v1/comments) and workers
     max_backlog: int = 100_000  # comments waiting per tenant before POST /v1/comments answers 429

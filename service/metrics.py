@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -37,6 +39,21 @@ class Metrics:
         self.queue_depth = Gauge(
             "moderato_ingest_queue_depth", "Comments waiting in the ingest stream", ["tenant"], registry=r
         )
+
+        # Every live worker's counters (in-process or not), read from their health keys at scrape time
+        self.worker_events = Gauge(
+            "moderato_worker_events",
+            "A live worker's counters since it started (scored, duplicates, taken_over, dead_lettered, webhooks_*)",
+            ["worker", "counter"],
+            registry=r,
+        )
+
+    def set_workers(self, states: list[dict[str, Any]]) -> None:
+        self.worker_events.clear()  # a worker whose health key expired is gone, not frozen at its last count
+        for state in states:
+            for counter, value in state.items():
+                if counter not in ("name", "at") and isinstance(value, int):
+                    self.worker_events.labels(str(state["name"]), counter).set(value)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

@@ -10,8 +10,8 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from service.config import Settings
-from service.model.predict import ARTICLE_STANCE_PRIOR, Predictor
+from service.config import DEFAULT_STANCE_PRIOR, Settings
+from service.model.predict import Predictor
 from service.redis_server import EmbeddedRedis
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v4"
@@ -27,7 +27,7 @@ def auth(key: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def predictor() -> Predictor:
     """The real shipped model, loaded once per test run."""
-    return Predictor(SHIPPED_MODEL, stance_prior=ARTICLE_STANCE_PRIOR)
+    return Predictor(SHIPPED_MODEL, stance_prior=list(DEFAULT_STANCE_PRIOR))
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from service.model.checkpoint import CheckpointError, load_model, read_config
-from service.model.head_tuning import HeadTuningOptions, tune_heads
 from service.model.predict import Predictor
-from service.model.train import TrainOptions, train
+from service.training.head_tuning import HeadTuningOptions, tune_heads
+from service.training.train import TrainOptions, train
 from tests.utils.tiny_data import make_tiny_data
 
 pytestmark = pytest.mark.slow

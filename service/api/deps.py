@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.auth import KeyRing, Principal
+from service.api.auth import Principal
 from service.api.errors import AuthError
+from service.api.state import AppState, app_state
 from service.config import Settings
 from service.errors import Unavailable
+from service.moderation.queues import ReviewQueues
+from service.moderation.records import Records
+from service.runtime import Runtime
 from service.scoring.scorer import Scorer
 
 # Reads the header itself (no per-request parameter validation) and documents the scheme in OpenAPI (/docs'
@@ -20,14 +25,20 @@ from service.scoring.scorer import Scorer
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`")
 
 
+async def _state(request: Request) -> AppState:
+    return app_state(request.app)
+
+
+StateDep = Annotated[AppState, Depends(_state)]
+
+
 async def _principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    keyring: KeyRing = request.app.state.keyring
     token = credentials.credentials.strip() if credentials else ""
     if not token:
         raise AuthError("send an API key as 'Authorization: Bearer KEY'", status=401)
-    principal = keyring.lookup(token)
+    principal = state.keyring.lookup(token)
     if principal is None:
         raise AuthError("unknown API key", status=401)
     return principal
@@ -45,20 +56,41 @@ def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-async def _scorer(request: Request) -> Scorer:
-    scorer: Scorer | None = getattr(request.app.state, "scorer", None)
-    if scorer is None:
+async def _runtime(state: StateDep) -> Runtime:
+    if state.runtime is None:
         raise Unavailable("the model is still loading")
-    return scorer
+    return state.runtime
 
 
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+
+
+async def _scorer(runtime: RuntimeDep) -> Scorer:
+    return runtime.scorer
+
+
+async def _records(runtime: RuntimeDep) -> Records:
+    return runtime.records
+
+
+async def _queues(runtime: RuntimeDep) -> ReviewQueues:
+    return runtime.queues
+
+
+async def _redis(runtime: RuntimeDep) -> aioredis.Redis:
+    return runtime.redis
+
+
+async def _settings(state: StateDep) -> Settings:
+    return state.settings
 
 
 PlatformDep = Annotated[Principal, Depends(require("platform"))]
 ModeratorDep = Annotated[Principal, Depends(require("moderator"))]
+ReaderDep = Annotated[Principal, Depends(require("platform", "moderator"))]
 AdminDep = Annotated[Principal, Depends(require())]
 ScorerDep = Annotated[Scorer, Depends(_scorer)]
+RecordsDep = Annotated[Records, Depends(_records)]
+QueuesDep = Annotated[ReviewQueues, Depends(_queues)]
+RedisDep = Annotated[aioredis.Redis, Depends(_redis)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -15,6 +15,13 @@ from service.errors import Backpressure, Conflict, InvalidInput, ModeratoError, 
 log = logging.getLogger(__name__)
 
 STATUS = {InvalidInput: 400, TooLarge: 413, NotFound: 404, Conflict: 409, Unavailable: 503, Backpressure: 429}
+# A comment's own error inside a batch answer (the request itself succeeded): its code, and the status it would have
+# had alone. Scoring names the problem; only the API knows HTTP.
+COMMENT_ERROR_STATUS = {"empty_text": 400, "text_too_long": 413}
+
+
+def comment_error_status(code: str) -> int:
+    return COMMENT_ERROR_STATUS.get(code, 400)
 
 
 def error_response(

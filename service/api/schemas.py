@@ -133,3 +133,98 @@ class DecisionOut(BaseModel):
 class ClaimBody(BaseModel):
     count: int = Field(default=10, ge=1, le=100)
     lease_s: int | None = Field(default=None, ge=1, le=3600)
+
+
+class ReportOut(BaseModel):
+    id: str
+    queue: str
+
+
+class QueueItem(BaseModel):
+    """A comment waiting for a moderator, with what the model found."""
+
+    id: str
+    text: str
+    thread_id: str | None = None
+    article_id: str | None = None
+    status: str | None = None
+    scores: dict[str, float]
+    spans: list[SpanOut]
+    stance: StanceOut | None = None
+    reasons: list[str]
+    reports: int
+    received_at: float
+    priority: float
+    claimed_by: str | None = None
+
+
+class QueuePageOut(BaseModel):
+    queue: str
+    items: list[QueueItem]
+    next_cursor: str | None = None
+
+
+class ClaimOut(BaseModel):
+    queue: str
+    moderator: str
+    lease_s: int
+    items: list[QueueItem]
+
+
+class AuditEntryOut(BaseModel):
+    """One decision. ``scores`` is the JSON of the attribute scores at the time; ``reason`` joins the reasons."""
+
+    id: str
+    comment_id: str
+    actor: str
+    action: str
+    reason: str = ""
+    previous_status: str | None = None
+    previous_decision: str | None = None
+    scores: str = "{}"
+    at: str
+
+
+class AuditPageOut(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None = None
+
+
+class DeadLetterPageOut(BaseModel):
+    """Dead-lettered ingest messages (comment_id, error, worker, at) or webhook deliveries (job, url, body,
+    attempts, error)."""
+
+    kind: Literal["ingest", "webhook"]
+    items: list[dict[str, str]]
+    next_cursor: str | None = None
+
+
+class StanceCounts(BaseModel):
+    total: int
+    flagged: int
+    model_rejected: int
+    moderator_rejected: int
+    flagged_rate: float | None
+    model_rejected_rate: float | None
+    moderator_rejected_rate: float | None
+
+
+class FairnessOut(BaseModel):
+    article_id: str
+    stances: dict[str, StanceCounts]
+
+
+class PremoderationOut(BaseModel):
+    thread_id: str
+    premoderated: bool
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    model: str
+    redis: str
+    workers: list[dict[str, Any]] = []

@@ -20,14 +20,11 @@ import torch
 from torch.jit._trace import TracerWarning
 
 from service.model.checkpoint import ModelConfig, load_model, load_tokenizer
+from service.model.claim import article_claim
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES
 from service.model.network import Encoded, ModeratoNet
 from service.system import cpu_has_bf16
 
-LEAD_CHARS = 300
-# Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated):
-# off-topic comments exist but are rare there, unlike in FNC/ARC's random pairings.
-ARTICLE_STANCE_PRIOR = [0.3, 0.3, 0.3, 0.1]
 WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
 MAX_WINDOWS = 16  # 16 windows of 256 tokens cover ~16,000 characters of English
 
@@ -66,12 +63,6 @@ class ArticleState:
     def from_bytes(cls, raw: bytes, hidden: int, claim: str = "") -> ArticleState:
         array = np.frombuffer(raw, dtype=np.float16).reshape(-1, hidden)
         return cls(torch.from_numpy(array.astype(np.float32)), claim)
-
-
-def article_claim(title: str, body: str = "") -> str:
-    """The text the stance head compares comments with: the title, then the article's lead."""
-    lead = " ".join(body.split())[:LEAD_CHARS]
-    return f"{title.strip()}. {lead}".strip() if lead else title.strip()
 
 
 class Predictor:

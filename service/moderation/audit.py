@@ -8,8 +8,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from service import redis_keys as keys
 from service.errors import InvalidInput
-from service.moderation import keys
 from service.redis_client import text, text_map
 
 SCAN_LIMIT = 5000  # entries one call examines while filtering

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from service.moderation import keys
+from service import redis_keys as keys
 from service.moderation.records import registered_tenants
 from service.redis_client import text_map
 

@@ -9,9 +9,12 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from service import redis_keys as keys
+from service.config import Settings
+from service.contract import ACTIONS, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
-from service.moderation import keys
-from service.moderation.records import QUEUES, WEBHOOK_LUA
+from service.moderation.records import WEBHOOK_LUA, Records
+from service.moderation.rules import moderator_payloads, webhook_url
 from service.redis_client import text
 
 MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
@@ -37,8 +40,9 @@ end
 return got
 """
 
-# KEYS: comment, claim, review, escalated, reported, audit, fairness-prefix-unused, webhook due.
-# ARGV: moderator, decision, reason, now, hook prefix, default webhook url, fairness key prefix.
+# KEYS: comment, claim, review, escalated, reported, audit, webhook due.
+# ARGV: moderator, action, reason, now, hook prefix, webhook url ('' = none), fairness key prefix, webhook body,
+# audit entry (JSON, without the previous status and decision: read here, atomically with the checks).
 DECIDE = (
     WEBHOOK_LUA
     + """
@@ -55,7 +59,6 @@ local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return {'claimed', holder} end
 local previous = redis.call('HGET', KEYS[1], 'decision') or 'none'
 local now = ARGV[4]
-local result = redis.call('HGET', KEYS[1], 'result') or '{}'
 if ARGV[2] == 'escalate' then
   local score = redis.call('ZSCORE', KEYS[where], id)
   redis.call('ZREM', KEYS[3], id); redis.call('ZREM', KEYS[5], id)
@@ -71,19 +74,18 @@ else
     local article = redis.call('HGET', KEYS[1], 'article_id') or '-'
     redis.call('HINCRBY', ARGV[7] .. article, stance .. ':moderator_rejected', 1)
   end
-  local url = redis.call('HGET', KEYS[1], 'callback_url') or ARGV[6]
-  local body = cjson.encode({comment_id = id, decision = ARGV[2], decided_by = ARGV[1], reason = ARGV[3],
-                             at = tonumber(now), thread_id = redis.call('HGET', KEYS[1], 'thread_id')})
-  enqueue_webhook(KEYS[1], KEYS[8], ARGV[5], url, body, now)
+  enqueue_webhook(KEYS[1], KEYS[7], ARGV[5], ARGV[6], ARGV[8], now)
 end
 redis.call('DEL', KEYS[2])
-redis.call('XADD', KEYS[6], '*', 'comment_id', id, 'actor', ARGV[1], 'action', ARGV[2], 'reason', ARGV[3],
-           'previous_status', st, 'previous_decision', previous, 'scores', result, 'at', now)
+local entry = cjson.decode(ARGV[9])
+entry['previous_status'] = st
+entry['previous_decision'] = previous
+local flat = {}
+for k, v in pairs(entry) do table.insert(flat, k); table.insert(flat, v) end
+redis.call('XADD', KEYS[6], '*', unpack(flat))
 return {'ok', previous}
 """
 )
-
-DECISIONS = ("approve", "reject", "escalate")
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,17 @@ class QueuePage:
 
 
 class ReviewQueues:
-    """:param lease_s: default seconds a claim holds a comment for one moderator."""
+    """Review queues of all tenants on one Redis pool.
 
-    def __init__(self, redis: aioredis.Redis, *, lease_s: int) -> None:
+    :param records: the comment records (a decision reads the comment it applies to).
+    :param settings: the claim lease (``lease_s``) and the tenants' webhooks.
+    """
+
+    def __init__(self, redis: aioredis.Redis, *, records: Records, settings: Settings) -> None:
         self.redis = redis
-        self.lease_s = lease_s
+        self.records = records
+        self.settings = settings
+        self.lease_s = settings.lease_s
         self._claim = redis.register_script(CLAIM)
         self._decide = redis.register_script(DECIDE)
 
@@ -143,38 +151,35 @@ class ReviewQueues:
         held = await self.redis.mget([keys.claim(tenant, c) for c in comment_ids])
         return [text(h) if h else None for h in held]
 
-    async def decide(
-        self,
-        tenant: str,
-        comment_id: str,
-        *,
-        moderator: str,
-        decision: str,
-        reason: str,
-        default_webhook_url: str | None,
-    ) -> str:
-        """Apply a moderator's decision; returns the previous decision."""
-        if decision not in DECISIONS:
-            raise InvalidInput(f"decision must be one of {DECISIONS}", code="invalid_decision")
+    async def decide(self, tenant: str, comment_id: str, *, moderator: str, action: str, reason: str) -> str:
+        """Apply a moderator's action; returns the previous decision."""
+        if action not in ACTIONS:
+            raise InvalidInput(f"decision must be one of {ACTIONS}", code="invalid_decision")
+        # The payloads read the comment's scores, thread and callback URL, which never change once it is scored;
+        # everything that can change (status, queue, claim) is checked inside the script.
+        record = await self.records.get(tenant, comment_id)
+        now = time.time()
+        webhook, audit = moderator_payloads(record, moderator=moderator, action=action, reason=reason, now=now)
         reply = await self._decide(
             keys=[
                 keys.comment(tenant, comment_id),
                 keys.claim(tenant, comment_id),
-                keys.queue(tenant, "review"),
-                keys.queue(tenant, "escalated"),
-                keys.queue(tenant, "reported"),
+                keys.queue(tenant, Queue.REVIEW),
+                keys.queue(tenant, Queue.ESCALATED),
+                keys.queue(tenant, Queue.REPORTED),
                 keys.audit(tenant),
-                keys.fairness(tenant, "-"),
                 keys.webhook_due(tenant),
             ],
             args=[
                 moderator,
-                decision,
+                action,
                 reason,
-                f"{time.time():.3f}",
+                f"{now:.3f}",
                 keys.webhook_job(tenant, ""),
-                default_webhook_url or "",
+                webhook_url(record, self.settings, tenant) or "",
                 keys.fairness(tenant, ""),
+                webhook,
+                json.dumps(audit),
             ],
         )
         status, *rest = [text(r) for r in reply]
@@ -225,7 +230,6 @@ def matches(item: dict[str, Any], *, thread: str | None, attribute: str | None, 
 
 async def list_queue(
     queues: ReviewQueues,
-    records: Any,
     tenant: str,
     queue: str,
     *,
@@ -241,7 +245,7 @@ async def list_queue(
     last: tuple[str, float] | None = None
     for start in range(0, len(entries), 200):
         chunk = entries[start : start + 200]
-        rows = await records.get_many(tenant, [cid for cid, _ in chunk])
+        rows = await queues.records.get_many(tenant, [cid for cid, _ in chunk])
         held = await queues.claims(tenant, [cid for cid, _ in chunk])
         for (cid, score), row, claimed_by in zip(chunk, rows, held, strict=True):
             last = (cid, score)

@@ -10,17 +10,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 
+from service import redis_keys as keys
+from service.contract import Queue
 from service.errors import Backpressure, Conflict, NotFound
-from service.moderation import keys
+from service.moderation.rules import ModelVerdict
 from service.redis_client import text, text_map
-
-REVIEW, ESCALATED, REPORTED = "review", "escalated", "reported"
-QUEUES = (REVIEW, ESCALATED, REPORTED)
-QUEUED, SCORED, DECIDED, FAILED = "queued", "scored", "decided", "failed"
 
 
 @dataclass(frozen=True)
@@ -155,45 +152,36 @@ class Records:
         self,
         tenant: str,
         comment_id: str,
+        verdict: ModelVerdict,
         *,
         article_id: str | None,
-        result: dict[str, Any],
-        status: str,
-        priority: float | None,
-        stance: str | None,
-        model_decision: str,
-        flagged: bool,
-        audit_entry: dict[str, str],
-        webhook_body: str | None,
         webhook_url: str | None,
     ) -> bool:
         """Write a scored result once; False if it had been written already (the message was redelivered)."""
+        stance = (verdict.result.get("stance") or {}).get("label")
         reply = await self._store(
             keys=[
                 keys.comment(tenant, comment_id),
-                keys.queue(tenant, REVIEW),
+                keys.queue(tenant, Queue.REVIEW),
                 keys.fairness(tenant, article_id or "-"),
                 keys.audit(tenant),
                 keys.webhook_due(tenant),
             ],
             args=[
-                json.dumps(result),
-                status,
-                "" if priority is None else f"{priority:.3f}",
+                json.dumps(verdict.result),
+                verdict.status,
+                "" if verdict.priority is None else f"{verdict.priority:.3f}",
                 stance or "",
-                model_decision,
+                verdict.decision,
                 f"{time.time():.3f}",
-                json.dumps(audit_entry),
-                webhook_body or "",
+                json.dumps(verdict.audit or {}),
+                verdict.webhook or "",
                 webhook_url or "",
                 keys.webhook_job(tenant, ""),
-                "1" if flagged else "0",
+                "0" if verdict.decision == "allow" else "1",
             ],
         )
         return int(reply) == 1
-
-    async def mark_failed(self, tenant: str, comment_id: str, error: str) -> None:
-        await self.redis.hset(keys.comment(tenant, comment_id), mapping={"status": FAILED, "error": error[:2000]})
 
     async def get(self, tenant: str, comment_id: str) -> dict[str, str]:
         raw = await self.redis.hgetall(keys.comment(tenant, comment_id))
@@ -210,7 +198,7 @@ class Records:
 
     async def report(self, tenant: str, comment_id: str, reason: str, priority: float) -> None:
         reply = await self._report(
-            keys=[keys.comment(tenant, comment_id), keys.queue(tenant, REPORTED)],
+            keys=[keys.comment(tenant, comment_id), keys.queue(tenant, Queue.REPORTED)],
             args=[f"{priority:.3f}", reason, f"{time.time():.3f}"],
         )
         reply = text(reply)

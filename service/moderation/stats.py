@@ -7,8 +7,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from service import redis_keys as keys
 from service.model.labels import STANCES
-from service.moderation import keys
 from service.redis_client import text_map
 
 COUNTERS = ("total", "flagged", "model_rejected", "moderator_rejected")

@@ -20,7 +20,8 @@ from typing import cast
 import httpx
 import redis.asyncio as aioredis
 
-from service.moderation import keys
+from service import redis_keys as keys
+from service.config import Settings
 from service.redis_client import text, text_map
 
 log = logging.getLogger(__name__)
@@ -163,3 +164,45 @@ class WebhookSender:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def build_sender(redis: aioredis.Redis, settings: Settings) -> WebhookSender:
+    """A sender signing with each tenant's configured secret."""
+
+    def secret_for(tenant: str) -> str | None:
+        hook = settings.webhooks.get(tenant)
+        return hook.secret.get_secret_value() if hook and hook.secret else None
+
+    return WebhookSender(
+        redis,
+        secret_for=secret_for,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base_s=settings.webhook_backoff_s,
+    )
+
+
+class WebhookLoop:
+    """Delivers every tenant's due webhooks every ``every_s`` seconds, beside a worker's scoring loop.
+
+    :param tenants: the tenants to serve (read each round: the worker's list grows as tenants appear).
+    """
+
+    def __init__(self, sender: WebhookSender, *, tenants: Callable[[], list[str]], every_s: float = 0.5) -> None:
+        self.sender = sender
+        self.tenants = tenants
+        self.every_s = every_s
+
+    def __repr__(self) -> str:
+        return repr(self.sender)
+
+    async def round(self) -> None:
+        for tenant in self.tenants():
+            await self.sender.run_due(tenant)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.round()
+            except Exception:  # never let a webhook problem stop scoring
+                log.exception("webhook round failed")
+            await asyncio.sleep(self.every_s)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -24,19 +23,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from service import redis_keys as keys
 from service.config import Settings
-from service.moderation import keys
-from service.moderation.policy import REVIEW as REVIEW_DECISION
-from service.moderation.priority import review_priority
-from service.moderation.records import DECIDED, QUEUED, SCORED, Records, registered_tenants
-from service.moderation.webhooks import WebhookSender
+from service.contract import Status
+from service.moderation import worker_health
+from service.moderation.records import Records, registered_tenants
+from service.moderation.rules import model_verdict, webhook_url
+from service.moderation.webhooks import WebhookLoop, build_sender
 from service.redis_client import text
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
 
 log = logging.getLogger(__name__)
 
-HEALTH_TTL_S = 15  # a worker whose health key is older than this is presumed dead
-HEALTH_EVERY_S = 5.0
+HEALTH_EVERY_S = 5.0  # well inside redis_keys.WORKER_HEALTH_TTL_S
 TENANTS_EVERY_S = 2.0
 WEBHOOK_EVERY_S = 0.5
 REDIS_RETRY_S = 1.0
@@ -64,7 +63,6 @@ class Worker:
         redis: aioredis.Redis,
         scorer: Scorer,
         records: Records,
-        webhooks: WebhookSender,
         settings: Settings,
         name: str | None = None,
         batch: int = 64,
@@ -75,7 +73,6 @@ class Worker:
         self.redis = redis
         self.scorer = scorer
         self.records = records
-        self.webhooks = webhooks
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.batch = batch
@@ -87,6 +84,8 @@ class Worker:
         self.duplicates = 0
         self.dead_lettered = 0
         self.taken_over = 0
+        sender = build_sender(redis, settings)
+        self.webhooks = WebhookLoop(sender, tenants=lambda: self.tenants, every_s=WEBHOOK_EVERY_S)
         self._stopping = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -95,13 +94,26 @@ class Worker:
             f"taken_over={self.taken_over}, dead_lettered={self.dead_lettered}, {self.webhooks!r})"
         )
 
+    def counters(self) -> dict[str, int]:
+        """What the health key and /metrics report."""
+        sender = self.webhooks.sender
+        return {
+            "scored": self.scored,
+            "duplicates": self.duplicates,
+            "taken_over": self.taken_over,
+            "dead_lettered": self.dead_lettered,
+            "webhooks_delivered": sender.delivered,
+            "webhooks_failed": sender.failed,
+            "webhooks_dead": sender.dead,
+        }
+
     def stop(self) -> None:
         """Graceful: finish the batch in hand, acknowledge it, then exit."""
         self._stopping.set()
 
     async def run(self) -> None:
         log.info("worker %s starting (burst=%s)", self.name, self.burst)
-        side = [asyncio.create_task(self._health_loop()), asyncio.create_task(self._webhook_loop())]
+        side = [asyncio.create_task(self._health_loop()), asyncio.create_task(self.webhooks.run())]
         try:
             last_tenants = 0.0
             while not self._stopping.is_set():
@@ -126,8 +138,9 @@ class Worker:
             await asyncio.gather(*side, return_exceptions=True)
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                 if self.burst:
-                    await self._webhook_round()
-                await self.redis.delete(keys.worker_health(self.name))
+                    await self.webhooks.round()
+                await worker_health.forget(self.redis, self.name)
+            await self.webhooks.sender.aclose()
             log.info("worker stopped: %r", self)
 
     async def _refresh_tenants(self) -> None:
@@ -191,7 +204,7 @@ class Worker:
 
     async def _process_tenant(self, tenant: str, batch: list[Message]) -> None:
         records = await self.records.get_many(tenant, [m.comment_id for m in batch])
-        todo = [(m, r) for m, r in zip(batch, records, strict=True) if r.get("status") == QUEUED]
+        todo = [(m, r) for m, r in zip(batch, records, strict=True) if r.get("status") == Status.QUEUED]
         self.duplicates += len(batch) - len(todo)
         if todo:
             comments = [CommentIn(r["id"], r["text"], r.get("article_id")) for _, r in todo]
@@ -218,51 +231,13 @@ class Worker:
         if isinstance(outcome, CommentError):
             await self._dead_letter(message, f"{outcome.code}: {outcome.message}", ack=False)
             return
-        reasons = list(outcome.reasons)
-        decision = outcome.decision
-        if premoderated and decision != "reject":
-            decision = REVIEW_DECISION
-            reasons.append("premoderated thread")
-        result = _result_shape(outcome, decision, reasons)
-        to_review = decision == REVIEW_DECISION
-        priority = review_priority(outcome.scores, heat, float(record["received_at"])) if to_review else None
-        webhook_body = (
-            None
-            if to_review
-            else json.dumps(
-                {
-                    "comment_id": outcome.id,
-                    "decision": decision,
-                    "decided_by": "model",
-                    "reasons": reasons,
-                    "scores": outcome.scores,
-                    "thread_id": record.get("thread_id"),
-                    "at": time.time(),
-                }
-            )
-        )
+        verdict = model_verdict(outcome, record, premoderated=premoderated, heat=heat, now=time.time())
         stored = await self.records.store_result(
             tenant,
             outcome.id,
+            verdict,
             article_id=record.get("article_id"),
-            result=result,
-            status=SCORED if to_review else DECIDED,
-            priority=priority,
-            stance=(outcome.stance or {}).get("label"),
-            model_decision=decision,
-            flagged=decision != "allow",
-            audit_entry={
-                "comment_id": outcome.id,
-                "actor": "model",
-                "action": decision,
-                "reason": "; ".join(reasons),
-                "previous_status": QUEUED,
-                "previous_decision": "none",
-                "scores": json.dumps(outcome.scores),
-                "at": f"{time.time():.3f}",
-            },
-            webhook_body=webhook_body,
-            webhook_url=record.get("callback_url") or self._tenant_webhook(tenant),
+            webhook_url=webhook_url(record, self.settings, tenant),
         )
         if stored:
             self.scored += 1
@@ -280,7 +255,7 @@ class Worker:
             for r in records:
                 key = keys.heat(tenant, r.get("thread_id") or "-", minute)
                 pipe.incr(key)
-                pipe.expire(key, 120)
+                pipe.expire(key, keys.HEAT_TTL_S)
             replies = await pipe.execute()
         return [int(replies[i * 2]) for i in range(len(records))]
 
@@ -314,46 +289,16 @@ class Worker:
                 return False
         return True
 
-    def _tenant_webhook(self, tenant: str) -> str | None:
-        hook = self.settings.webhooks.get(tenant)
-        return hook.url if hook else None
-
-    async def _webhook_round(self) -> None:
-        for tenant in self.tenants:
-            await self.webhooks.run_due(tenant)
-
-    async def _webhook_loop(self) -> None:
-        while True:
-            try:
-                await self._webhook_round()
-            except Exception:  # never let a webhook problem stop scoring
-                log.exception("webhook round failed")
-            await asyncio.sleep(WEBHOOK_EVERY_S)
-
     async def _health_loop(self) -> None:
         while True:
-            state = {"name": self.name, "scored": self.scored, "at": time.time()}
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                await self.redis.set(keys.worker_health(self.name), json.dumps(state), ex=HEALTH_TTL_S)
+                await worker_health.beat(self.redis, self.name, self.counters())
             await asyncio.sleep(HEALTH_EVERY_S)
 
 
 def _tenant_of(stream_key: str) -> str:
     # mod:{tenant}:ingest
     return stream_key.split("{", 1)[1].rsplit("}", 1)[0]
-
-
-def _result_shape(outcome: ScoredComment, decision: str, reasons: list[str]) -> dict[str, Any]:
-    """The stored result, in the /v1/analyze result shape."""
-    return {
-        "id": outcome.id,
-        "scores": outcome.scores,
-        "spans": outcome.spans,
-        "stance": outcome.stance,
-        "decision": decision,
-        "reasons": reasons,
-        "cached": outcome.cached,
-    }
 
 
 def install_signal_handlers(worker: Worker) -> None:
@@ -371,23 +316,11 @@ def build_worker(
     name: str | None = None,
     burst: bool = False,
 ) -> Worker:
-    """A worker on an existing pool and scorer, with its webhook sender."""
-
-    def secret_for(tenant: str) -> str | None:
-        hook = settings.webhooks.get(tenant)
-        return hook.secret.get_secret_value() if hook and hook.secret else None
-
-    sender = WebhookSender(
-        redis,
-        secret_for=secret_for,
-        max_attempts=settings.webhook_max_attempts,
-        backoff_base_s=settings.webhook_backoff_s,
-    )
+    """A worker on an existing pool, scorer and records (the runtime's, in `moderato serve` and `moderato worker`)."""
     return Worker(
         redis=redis,
         scorer=scorer,
         records=records,
-        webhooks=sender,
         settings=settings,
         name=name,
         batch=settings.worker_batch,
@@ -395,30 +328,3 @@ def build_worker(
         max_deliveries=settings.max_deliveries,
         burst=burst,
     )
-
-
-async def run_worker_process(settings: Settings, *, name: str | None, burst: bool) -> Worker:
-    """`moderato worker`: its own Redis pool, model and batcher; stops gracefully on SIGTERM/SIGINT."""
-    from service.heap import freeze_startup_heap
-    from service.metrics import Metrics
-    from service.redis_client import connect
-    from service.scoring.factory import build_scorer
-    from service.scoring.model_runner import PredictorRunner
-
-    assert settings.redis_url
-    redis = await connect(settings.redis_url, settings)
-    runner = await asyncio.to_thread(PredictorRunner, settings)
-    scorer, batcher = build_scorer(settings, runner, redis, Metrics())
-    batcher.start()
-    records = Records(redis, max_backlog=settings.max_backlog, retry_after_s=settings.backlog_retry_after_s)
-    worker = build_worker(settings, redis, scorer, records, name=name, burst=burst)
-    install_signal_handlers(worker)
-    if settings.gc_freeze:
-        freeze_startup_heap()
-    try:
-        await worker.run()
-    finally:
-        await batcher.close()
-        await worker.webhooks.aclose()
-        await redis.aclose()
-    return worker

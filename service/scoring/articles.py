@@ -16,9 +16,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from service import redis_keys as keys
 from service.errors import InvalidInput, Unavailable
 from service.metrics import Metrics
-from service.moderation import keys
 from service.redis_client import text_map
 
 LOCAL_ENTRIES = 2048  # articles whose states a process keeps in memory

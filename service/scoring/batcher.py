@@ -19,14 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from service.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-class BatcherClosed(RuntimeError):
-    """The batcher is shutting down and takes no new work."""
+class BatcherClosed(Unavailable):
+    """The batcher is shutting down and takes no new work (the API answers 503: retry on another instance)."""
+
+    def __init__(self, message: str = "the service is shutting down") -> None:
+        super().__init__(message, code="shutting_down")
 
 
 @dataclass

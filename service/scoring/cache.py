@@ -17,8 +17,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from service import redis_keys as keys
 from service.metrics import Metrics
-from service.moderation import keys
 
 log = logging.getLogger(__name__)
 

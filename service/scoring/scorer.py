@@ -13,11 +13,11 @@ from typing import Any, Protocol
 
 from service.config import Settings
 from service.metrics import Metrics
-from service.moderation.policy import Policy
 from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import CachedResult, ResultCache
 from service.scoring.normalise import Normalised, digest, normalise, text_digest
+from service.scoring.policy import Policy
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,11 @@ class ScoredComment:
 
 @dataclass
 class CommentError:
+    """A comment that cannot be scored; ``code`` is stable (the API maps it to an HTTP status in one place)."""
+
     id: str
     code: str
     message: str
-    status: int
 
 
 Outcome = ScoredComment | CommentError
@@ -105,13 +106,12 @@ class Scorer:
     def check(self, comment: CommentIn) -> CommentError | None:
         """Per-comment validation: the errors that should not sink the comment's neighbours."""
         if not comment.text.strip():
-            return CommentError(comment.id, "empty_text", "text is empty or only whitespace", 400)
+            return CommentError(comment.id, "empty_text", "text is empty or only whitespace")
         if len(comment.text) > self.settings.max_comment_chars:
             return CommentError(
                 comment.id,
                 "text_too_long",
                 f"text has {len(comment.text)} characters; the limit is {self.settings.max_comment_chars}",
-                413,
             )
         return None
 

@@ -15,8 +15,8 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from service import redis_keys as keys
 from service.config import Settings, WebhookSettings
-from service.moderation import keys
 from service.moderation.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from service.redis_server import EmbeddedRedis
 from tests.conftest import auth
@@ -227,7 +227,7 @@ def test_decisions_audit_and_webhooks(
         assert state["decided_by"].startswith("moderator-")
         audit = client.get(f"/v1/audit?comment_id={target}", headers=auth("mk-a")).json()["items"]
         assert audit[0]["action"] == "reject" and audit[0]["previous_status"] == "scored"
-        assert json.loads(audit[0]["scores"])["scores"]["toxicity"] > 0
+        assert json.loads(audit[0]["scores"])["toxicity"] > 0
         # a worker delivers the webhook; the receiver fails twice, the retries get through
         worker = start_worker(
             redis_server.url,
@@ -338,7 +338,7 @@ def test_fairness_stats_and_label_export(
     with gzip.open(out, "rt") as f:
         exported = f.read()
     assert "private:" not in exported
-    from service.model.data import load_moderator_labels
+    from service.training.data import load_moderator_labels
 
     (tmp_path / "toxicity").mkdir()
     out.rename(tmp_path / "toxicity" / "moderator_labels.csv.gz")

@@ -8,7 +8,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from service.moderation import keys
+from service import redis_keys as keys
 from service.moderation.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, sign, verify
 from service.redis_server import EmbeddedRedis
 from tests.utils.processes import WebhookReceiver

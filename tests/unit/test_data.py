@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from service.model.batches import IGNORE, span_token_labels
-from service.model.data import (
+from service.model.labels import ATTRIBUTES, SPAN_INDEX, STANCES
+from service.training.batches import IGNORE, span_token_labels
+from service.training.data import (
     UNTYPED,
     civil_majority_spans,
     is_dev,
@@ -10,7 +11,6 @@ from service.model.data import (
     stance_examples,
     toxicity_examples,
 )
-from service.model.labels import ATTRIBUTES, SPAN_INDEX, STANCES
 from tests.utils.tiny_data import make_tiny_data
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from service.model.labels import STANCE_INDEX
-from service.model.metrics import (
+from service.training.metrics import (
     auc,
     bias_aucs,
     final_bias_metric,

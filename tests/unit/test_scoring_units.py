@@ -1,10 +1,10 @@
 import pytest
 
+from service import redis_keys as keys
 from service.api.auth import KeyRing, Principal, development_key
 from service.config import PolicySettings
-from service.moderation import keys
-from service.moderation.policy import Policy
 from service.scoring.normalise import digest, normalise
+from service.scoring.policy import Policy
 
 
 def test_normalise_folds_case_space_and_lookalikes_and_maps_back() -> None:

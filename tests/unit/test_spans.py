@@ -1,7 +1,8 @@
 import numpy as np
 
+from service.model.claim import article_claim
 from service.model.labels import SPAN_ATTRIBUTES, SPAN_INDEX
-from service.model.predict import Span, article_claim, extract_spans
+from service.model.predict import Span, extract_spans
 
 
 def _logit(toxic: bool, kind: str = "insult") -> np.ndarray:

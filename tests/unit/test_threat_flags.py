@@ -1,9 +1,9 @@
 import numpy as np
 
 from service.config import DEFAULT_REJECT, DEFAULT_REVIEW
-from service.model.data import ToxicityExample
-from service.model.evaluate import ScoredRows, threat_flags
 from service.model.labels import ATTRIBUTES
+from service.training.data import ToxicityExample
+from service.training.evaluate import ScoredRows, threat_flags
 
 THREAT = ATTRIBUTES.index("threat")
 

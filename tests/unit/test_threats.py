@@ -1,6 +1,6 @@
-from service.model.data import TEMPLATE_SOURCES, load_threat_templates, split_toxicity
 from service.model.labels import ATTRIBUTE_INDEX, SPAN_INDEX
-from service.model.threats import (
+from service.training.data import TEMPLATE_SOURCES, load_threat_templates, split_toxicity
+from service.training.threats import (
     EVAL_HARMLESS_ACTS,
     EVAL_STANDALONE_THREATS,
     EVAL_VIOLENT_ACTS,

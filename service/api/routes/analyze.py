@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import PlatformDep, ScorerDep
+from service.api.errors import comment_error_status
 from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, ErrorResultOut, ResultOut
-from service.errors import TooLarge, Unavailable
+from service.errors import TooLarge
 from service.scoring.articles import Article
-from service.scoring.batcher import BatcherClosed
 from service.scoring.scorer import CommentError, CommentIn
 
 router = APIRouter(prefix="/v1", tags=["analyze"])
@@ -22,12 +22,9 @@ async def analyze(body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDe
         raise TooLarge(f"{len(body.comments)} comments; the limit is {limit} per request")
     article = None if body.article is None else Article(body.article.id, body.article.title, body.article.body)
     comments = [CommentIn(c.id, c.text, c.article_id) for c in body.comments]
-    try:
-        outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
-    except BatcherClosed as exc:
-        raise Unavailable(str(exc)) from exc
+    outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
     results: list[ResultOut | ErrorResultOut] = [
-        ErrorResultOut(id=o.id, error=ErrorBody(code=o.code, message=o.message, status=o.status))
+        ErrorResultOut(id=o.id, error=ErrorBody(code=o.code, message=o.message, status=comment_error_status(o.code)))
         if isinstance(o, CommentError)
         else ResultOut.model_validate(o, from_attributes=True)
         for o in outcomes

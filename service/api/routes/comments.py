@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, Request, status
-
-from service.api.auth import Principal
-from service.api.deps import ModeratorDep, PlatformDep, SettingsDep, require
-from service.api.schemas import CommentState, DecisionBody, DecisionOut, IngestBody, IngestItem, IngestOut, ReportBody
+from service.api.deps import ModeratorDep, PlatformDep, QueuesDep, ReaderDep, RecordsDep, SettingsDep
+from service.api.schemas import (
+    CommentState,
+    DecisionBody,
+    DecisionOut,
+    IngestBody,
+    IngestItem,
+    IngestOut,
+    ReportBody,
+    ReportOut,
+)
+from service.contract import Queue
 from service.errors import TooLarge
 from service.moderation.priority import review_priority
-from service.moderation.queues import ReviewQueues, parse_result
-from service.moderation.records import IncomingComment, Records
+from service.moderation.queues import parse_result
+from service.moderation.records import IncomingComment
 
 router = APIRouter(prefix="/v1", tags=["comments"])
-ReaderDep = Annotated[Principal, Depends(require("platform", "moderator"))]
-
-
-async def _records(request: Request) -> Records:
-    return request.app.state.records  # type: ignore[no-any-return]
-
-
-async def _queues(request: Request) -> ReviewQueues:
-    return request.app.state.queues  # type: ignore[no-any-return]
-
-
-RecordsDep = Annotated[Records, Depends(_records)]
-QueuesDep = Annotated[ReviewQueues, Depends(_queues)]
 
 
 @router.post("/comments", response_model=IngestOut, status_code=status.HTTP_202_ACCEPTED)
@@ -66,31 +60,21 @@ async def get_comment(comment_id: str, principal: ReaderDep, records: RecordsDep
     return _state(comment_id, record)
 
 
-@router.post("/comments/{comment_id}/report", status_code=status.HTTP_202_ACCEPTED)
-async def report_comment(
-    comment_id: str, body: ReportBody, principal: PlatformDep, records: RecordsDep
-) -> dict[str, Any]:
+@router.post("/comments/{comment_id}/report", response_model=ReportOut, status_code=status.HTTP_202_ACCEPTED)
+async def report_comment(comment_id: str, body: ReportBody, principal: PlatformDep, records: RecordsDep) -> ReportOut:
     """A reader's report, forwarded by the platform: the comment joins the `reported` queue."""
     record = await records.get(principal.tenant, comment_id)
     scores = (parse_result(record) or {}).get("scores", {})
     await records.report(
         principal.tenant, comment_id, body.reason, review_priority(scores, 0, float(record.get("received_at", "0")))
     )
-    return {"id": comment_id, "queue": "reported"}
+    return ReportOut(id=comment_id, queue=Queue.REPORTED)
 
 
 @router.post("/comments/{comment_id}/decision", response_model=DecisionOut)
-async def decide(
-    comment_id: str, body: DecisionBody, principal: ModeratorDep, queues: QueuesDep, settings: SettingsDep
-) -> DecisionOut:
-    hook = settings.webhooks.get(principal.tenant)
+async def decide(comment_id: str, body: DecisionBody, principal: ModeratorDep, queues: QueuesDep) -> DecisionOut:
     previous = await queues.decide(
-        principal.tenant,
-        comment_id,
-        moderator=principal.name,
-        decision=body.decision,
-        reason=body.reason,
-        default_webhook_url=hook.url if hook else None,
+        principal.tenant, comment_id, moderator=principal.name, action=body.decision, reason=body.reason
     )
     return DecisionOut(id=comment_id, decision=body.decision, previous=previous, decided_by=principal.name)
 

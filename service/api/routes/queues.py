@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query
 
-from service.api.deps import ModeratorDep
-from service.api.routes.comments import QueuesDep, RecordsDep
-from service.api.schemas import ClaimBody
+from service.api.deps import ModeratorDep, QueuesDep
+from service.api.schemas import ClaimBody, ClaimOut, QueuePageOut
 from service.model.labels import ATTRIBUTES, STANCES
 from service.moderation.queues import list_queue, queue_item
 
@@ -19,22 +16,20 @@ def _one_of(names: tuple[str, ...]) -> str:
     return "^(" + "|".join(names) + ")$"
 
 
-@router.get("/{queue}")
+@router.get("/{queue}", response_model=QueuePageOut)
 async def get_queue(
     queue: str,
     principal: ModeratorDep,
     queues: QueuesDep,
-    records: RecordsDep,
     thread: str | None = None,
     attribute: str | None = Query(default=None, pattern=_one_of(ATTRIBUTES)),
     stance: str | None = Query(default=None, pattern=_one_of(STANCES)),
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=200),
-) -> dict[str, Any]:
+) -> QueuePageOut:
     """Comments waiting in a queue, most urgent first."""
     page = await list_queue(
         queues,
-        records,
         principal.tenant,
         queue,
         cursor=cursor,
@@ -43,19 +38,19 @@ async def get_queue(
         attribute=attribute,
         stance=stance,
     )
-    return {"queue": queue, "items": page.items, "next_cursor": page.next_cursor}
+    return QueuePageOut.model_validate({"queue": queue, "items": page.items, "next_cursor": page.next_cursor})
 
 
-@router.post("/{queue}/claim")
-async def claim(
-    queue: str, body: ClaimBody, principal: ModeratorDep, queues: QueuesDep, records: RecordsDep
-) -> dict[str, Any]:
+@router.post("/{queue}/claim", response_model=ClaimOut)
+async def claim(queue: str, body: ClaimBody, principal: ModeratorDep, queues: QueuesDep) -> ClaimOut:
     """Lease the next comments to this moderator; nobody else is handed them until the lease ends."""
     ids = await queues.claim(principal.tenant, queue, principal.name, body.count, body.lease_s)
-    rows = await records.get_many(principal.tenant, ids)
-    return {
-        "queue": queue,
-        "moderator": principal.name,
-        "lease_s": body.lease_s or queues.lease_s,
-        "items": [queue_item(cid, 0.0, row, principal.name) for cid, row in zip(ids, rows, strict=True)],
-    }
+    rows = await queues.records.get_many(principal.tenant, ids)
+    return ClaimOut.model_validate(
+        {
+            "queue": queue,
+            "moderator": principal.name,
+            "lease_s": body.lease_s or queues.lease_s,
+            "items": [queue_item(cid, 0.0, row, principal.name) for cid, row in zip(ids, rows, strict=True)],
+        }
+    )

@@ -20,9 +20,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from service.model.batches import IGNORE, span_token_labels, tokenize
 from service.model.checkpoint import ModelConfig, build_network, load_tokenizer, save_atomically, save_model
-from service.model.data import (
+from service.model.labels import STANCE_INDEX, STANCES
+from service.model.network import ModeratoNet
+from service.training.batches import IGNORE, span_token_labels, tokenize
+from service.training.data import (
     StanceExample,
     ToxicityExample,
     split_stance,
@@ -30,9 +32,7 @@ from service.model.data import (
     stance_examples,
     toxicity_examples,
 )
-from service.model.labels import STANCE_INDEX, STANCES
-from service.model.network import ModeratoNet
-from service.model.stance_tuning import labelled_prior, stage_two_pools, tune_stance_head
+from service.training.stance_tuning import labelled_prior, stage_two_pools, tune_stance_head
 
 log = logging.getLogger(__name__)
 

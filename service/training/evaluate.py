@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from service.model.data import (
+from service.config import DEFAULT_STANCE_PRIOR
+from service.model.labels import ATTRIBUTES, STANCE_INDEX, STANCES
+from service.model.predict import Prediction, Predictor, extract_spans
+from service.system import git_commit, machine
+from service.training.data import (
     StanceExample,
     ToxicityExample,
     split_stance,
@@ -22,9 +26,8 @@ from service.model.data import (
     stance_examples,
     toxicity_examples,
 )
-from service.model.identity import EVAL_NEUTRAL, EVAL_TOXIC, templated
-from service.model.labels import ATTRIBUTES, STANCE_INDEX, STANCES
-from service.model.metrics import (
+from service.training.identity import EVAL_NEUTRAL, EVAL_TOXIC, templated
+from service.training.metrics import (
     auc,
     bias_aucs,
     final_bias_metric,
@@ -33,9 +36,7 @@ from service.model.metrics import (
     span_f1,
     split_half_agreement,
 )
-from service.model.predict import ARTICLE_STANCE_PRIOR, Prediction, Predictor, extract_spans
-from service.model.threats import evaluation_threats
-from service.system import git_commit, machine
+from service.training.threats import evaluation_threats
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def fidelity(folder: Path, rows: ScoredRows, bf16: bool) -> dict[str, Any]:
 
 def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None = None) -> dict[str, Any]:
     started = time.perf_counter()
-    predictor = Predictor(model, stance_prior=ARTICLE_STANCE_PRIOR)
+    predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
     tox_dev = [ex for exs in toxicity_examples(data).values() for ex in split_toxicity(exs)[1][:limit]]
     st_dev = [ex for exs in stance_examples(data).values() for ex in split_stance(exs)[1][:limit]]
     log.info("evaluating %s on %d toxicity and %d stance dev rows", predictor.version, len(tox_dev), len(st_dev))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from service.model.data import UNTYPED
+from service.training.data import UNTYPED
 
 # Token span labels: -100 is "no supervision" (special tokens, padding, sources without spans).
 IGNORE = -100

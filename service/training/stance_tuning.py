@@ -24,12 +24,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from service.model.batches import tokenize
 from service.model.checkpoint import save_atomically
-from service.model.data import StanceExample
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
-from service.model.schedules import warmup_times_linear_decay
+from service.training.batches import tokenize
+from service.training.data import StanceExample
+from service.training.schedules import warmup_times_linear_decay
 
 log = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.model.identity import TRAIN_NEUTRAL, TRAIN_TOXIC, templated
+from service.model.claim import article_claim, first_sentences
 from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES, SPAN_INDEX, STANCE_INDEX
-from service.model.threats import training_threats
+from service.training.identity import TRAIN_NEUTRAL, TRAIN_TOXIC, templated
+from service.training.threats import training_threats
 
 NAN = math.nan
 DEV_PERCENT = {"default": 15, "ucc": 30}
 # FNC bodies are long; the stance model reads their opening, as it reads a comment.
 BODY_CHARS = 1200
-LEAD_CHARS = 300
 # Span type of a toxic character whose source does not say which attribute it expresses.
 UNTYPED = -1
 
@@ -197,7 +197,7 @@ def load_ucc(folder: Path) -> list[ToxicityExample]:
 
 
 def load_wiki_identity(folder: Path) -> list[ToxicityExample]:
-    from service.model.identity import mentioned_subgroups
+    from service.training.identity import mentioned_subgroups
 
     out = []
     for row in _rows(folder / "toxicity" / "wiki_identity.csv.gz"):
@@ -308,16 +308,6 @@ def split_toxicity(examples: list[ToxicityExample]) -> tuple[list[ToxicityExampl
     return train, dev
 
 
-def _first_sentences(text: str, limit: int) -> str:
-    """The opening of a text up to ``limit`` characters, cut at a sentence end where there is one."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
-    return cut[: end + 1] if end > limit // 3 else cut
-
-
 def load_fnc(folder: Path) -> list[StanceExample]:
     """FNC-1: the body is the text, the headline the claim. Half the related pairs also get the lead of another
     body about the same headline as article context, as the service gives title + lead."""
@@ -332,10 +322,10 @@ def load_fnc(folder: Path) -> list[StanceExample]:
         claim = r["Headline"]
         others = [b for b in related.get(claim, []) if b != r["Body ID"]]
         if others and i % 2 == 0:
-            claim = f"{claim}. {_first_sentences(bodies[others[i % len(others)]], LEAD_CHARS)}"
+            claim = article_claim(claim, bodies[others[i % len(others)]])
         out.append(
             StanceExample(
-                _first_sentences(bodies[r["Body ID"]], BODY_CHARS),
+                first_sentences(bodies[r["Body ID"]], BODY_CHARS),
                 claim,
                 STANCE_INDEX[r["Stance"]],
                 "fnc",

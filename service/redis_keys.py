@@ -7,6 +7,10 @@ from __future__ import annotations
 
 PREFIX = "mod"
 
+# TTLs written by the code itself (those set by an operator live in config.py: results, articles, flood window).
+WORKER_HEALTH_TTL_S = 15  # seconds: a worker whose health key is older than this is presumed dead
+HEAT_TTL_S = 120  # seconds a thread's per-minute comment counter lives (this minute and the one before)
+
 
 def _key(tenant: str, *parts: str) -> str:
     if not tenant or any(c in tenant for c in ":{}"):

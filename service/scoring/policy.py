@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.config import PolicySettings
+from service.contract import Decision
 from service.model.labels import ATTRIBUTES
-
-ALLOW, REVIEW, REJECT = "allow", "review", "reject"
 
 
 @dataclass(frozen=True)
-class Decision:
-    decision: str
+class Verdict:
+    """The policy's decision on one comment and the reasons for it (which attribute crossed which threshold)."""
+
+    decision: Decision
     reasons: list[str]
 
 
@@ -36,15 +37,15 @@ class Policy:
 
     def decide(
         self, scores: dict[str, float], *, flood_count: int | None = None, flood_window_s: int | None = None
-    ) -> Decision:
+    ) -> Verdict:
         rejected = _crossed(scores, self.reject)
         reviewed = _crossed(scores, self.review)
         flood = [f"flood: posted {flood_count} times in {flood_window_s} s"] if flood_count else []
         if rejected:
-            return Decision(REJECT, rejected + flood)
+            return Verdict(Decision.REJECT, rejected + flood)
         if reviewed or flood:
-            return Decision(REVIEW, reviewed + flood)
-        return Decision(ALLOW, [])
+            return Verdict(Decision.REVIEW, reviewed + flood)
+        return Verdict(Decision.ALLOW, [])
 
 
 def _crossed(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from service.model.checkpoint import load_model, load_tokenizer, save_model
 from service.model.network import ModeratoNet
-from service.model.schedules import warmup_times_linear_decay
-from service.model.train import (
+from service.training.schedules import warmup_times_linear_decay
+from service.training.train import (
     TOXICITY_WEIGHTS,
     Losses,
     Sampler,

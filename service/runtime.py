@@ -1,0 +1,75 @@
+"""One assembly of a process's runtime: the Redis pool, the model, the scorer with its batcher, the comment records
+and the review queues. `moderato serve` (the API's lifespan) and `moderato worker` both open it here, so the two
+cannot be put together differently."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.config import Settings
+from service.heap import freeze_startup_heap
+from service.metrics import Metrics
+from service.moderation.queues import ReviewQueues
+from service.moderation.records import Records
+from service.moderation.worker import Worker, build_worker, install_signal_handlers
+from service.redis_client import connect
+from service.scoring.batcher import MicroBatcher
+from service.scoring.factory import build_scorer
+from service.scoring.scorer import ModelRunner, Scorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a process serves with; ``close`` finishes in-flight model batches before the pool goes."""
+
+    settings: Settings
+    metrics: Metrics
+    redis: aioredis.Redis
+    scorer: Scorer
+    batcher: MicroBatcher[Any, Any]
+    records: Records
+    queues: ReviewQueues
+
+    @classmethod
+    async def open(cls, settings: Settings, metrics: Metrics, *, runner: ModelRunner | None = None) -> Runtime:
+        """Connect to Redis, load the model (unless ``runner`` is given: tests share one) and start the batcher."""
+        if not settings.redis_url:
+            raise ValueError("the runtime needs settings.redis_url (the CLI starts the embedded Redis and sets it)")
+        redis = await connect(settings.redis_url, settings)
+        if runner is None:
+            from service.scoring.model_runner import PredictorRunner
+
+            runner = await asyncio.to_thread(PredictorRunner, settings)
+        scorer, batcher = build_scorer(settings, runner, redis, metrics)
+        batcher.start()
+        records = Records(redis, max_backlog=settings.max_backlog, retry_after_s=settings.backlog_retry_after_s)
+        queues = ReviewQueues(redis, records=records, settings=settings)
+        if settings.gc_freeze:
+            freeze_startup_heap()
+        return cls(settings, metrics, redis, scorer, batcher, records, queues)
+
+    def worker(self, *, name: str | None = None, burst: bool = False) -> Worker:
+        return build_worker(self.settings, self.redis, self.scorer, self.records, name=name, burst=burst)
+
+    async def close(self) -> None:
+        await self.batcher.close()  # in-flight batches finish and answer before we go
+        await self.redis.aclose()
+
+
+async def run_worker_process(settings: Settings, *, name: str | None, burst: bool) -> Worker:
+    """`moderato worker`: its own runtime (pool, model, batcher); stops gracefully on SIGTERM/SIGINT."""
+    runtime = await Runtime.open(settings, Metrics())
+    worker = runtime.worker(name=name, burst=burst)
+    install_signal_handlers(worker)
+    try:
+        await worker.run()
+    finally:
+        await runtime.close()
+    return worker

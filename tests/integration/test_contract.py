@@ -1,0 +1,81 @@
+"""One vocabulary: a decision by the model and one by a moderator leave the service in one shape (webhook body,
+audit entry), and workers are visible where operators look (`moderato worker --check`, /readyz, /metrics)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from service import redis_keys as keys
+from service.config import WebhookSettings
+from service.redis_server import EmbeddedRedis
+from tests.conftest import auth
+from tests.utils.processes import ROOT, WebhookReceiver, wait_for
+
+pytestmark = pytest.mark.slow
+
+WEBHOOK_FIELDS = {"comment_id", "thread_id", "decision", "decided_by", "reasons", "scores", "at"}
+AUDIT_FIELDS = {"id", "comment_id", "actor", "action", "reason", "previous_status", "previous_decision", "scores", "at"}
+
+
+def _status(client: TestClient, cid: str) -> dict[str, Any]:
+    return client.get(f"/v1/comments/{cid}", headers=auth("pk-a")).json()  # type: ignore[no-any-return]
+
+
+def test_model_and_moderator_decisions_share_one_shape(make_client: Callable[..., TestClient]) -> None:
+    with WebhookReceiver() as receiver:
+        hooks = {"tenant-a": WebhookSettings(url=receiver.url, secret=SecretStr("s"))}
+        client = make_client(inprocess_worker=True, webhooks=hooks)
+        batch = [
+            {"id": "kind", "text": "Thanks for the clear report on the budget.", "thread_id": "t"},
+            {"id": "rude", "text": "You are a complete idiot and a liar.", "thread_id": "t"},
+        ]
+        assert client.post("/v1/comments", json={"comments": batch}, headers=auth("pk-a")).status_code == 202
+        wait_for(lambda: all(_status(client, c["id"])["status"] != "queued" for c in batch), 60, "scoring")
+        assert _status(client, "kind")["decision"] == "allow" and _status(client, "rude")["queue"] == "review"
+        decided = client.post(
+            "/v1/comments/rude/decision", json={"decision": "reject", "reason": "insult"}, headers=auth("mk-a")
+        )
+        assert decided.status_code == 200
+        wait_for(lambda: len(receiver.received) == 2, 30, "both webhooks")
+    bodies = {b["comment_id"]: b for b in (json.loads(d["body"]) for d in receiver.received)}
+    model, moderator = bodies["kind"], bodies["rude"]
+    assert set(model) == set(moderator) == WEBHOOK_FIELDS
+    assert (model["decided_by"], model["decision"]) == ("model", "allow")
+    assert moderator["decision"] == "reject" and moderator["reasons"] == ["insult"]
+    assert moderator["scores"]["insult"] > 0.5 and set(model["scores"]) == set(moderator["scores"])
+    audit = {e["comment_id"]: e for e in client.get("/v1/audit", headers=auth("mk-a")).json()["items"]}
+    assert set(audit["kind"]) == set(audit["rude"]) == AUDIT_FIELDS
+    assert set(json.loads(audit["kind"]["scores"])) == set(json.loads(audit["rude"]["scores"])) == set(model["scores"])
+    assert audit["rude"]["reason"] == "insult" and audit["rude"]["previous_status"] == "scored"
+
+
+def _check(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
+    env["MODERATO_REDIS_URL"] = redis_url
+    cmd = [sys.executable, "-m", "service.cli", "worker", "--check", *args]
+    return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_worker_health_is_read_by_the_probe_readyz_and_metrics(
+    make_client: Callable[..., TestClient], redis_server: EmbeddedRedis, redis_client: redis.Redis
+) -> None:
+    assert _check(redis_server.url).returncode == 1  # no worker yet
+    client = make_client(inprocess_worker=True)
+    wait_for(lambda: bool(client.get("/readyz").json()["workers"]), 20, "the worker's first health beat")
+    (worker,) = client.get("/readyz").json()["workers"]
+    assert worker["scored"] == 0 and "taken_over" in worker
+    assert f'moderato_worker_events{{counter="scored",worker="{worker["name"]}"}}' in client.get("/metrics").text
+    probe = _check(redis_server.url)  # the in-process worker runs on this host
+    assert probe.returncode == 0 and json.loads(probe.stdout.splitlines()[0])["name"] == worker["name"]
+    assert _check(redis_server.url, "--name", "someone-else").returncode == 1
+    assert redis_client.ttl(keys.worker_health(worker["name"])) <= keys.WORKER_HEALTH_TTL_S
