@@ -21,7 +21,7 @@ def prepare(settings: Settings, stack: ExitStack) -> Settings:
     from service.redis_server import EmbeddedRedis
 
     if not settings.redis_url:
-        embedded = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis"))
+        embedded = stack.enter_context(EmbeddedRedis(settings.data_dir / "redis", supervise=True))
         settings = settings.model_copy(update={"redis_url": embedded.url})
     if not (settings.api_keys or settings.api_keys_file):
         key, created = development_key(settings.data_dir)
@@ -156,6 +156,21 @@ def _tune_heads(args: argparse.Namespace) -> None:
     tune_heads(opts)
 
 
+def _train_stance(args: argparse.Namespace) -> None:
+    from service.training.cross_stance import CrossStanceOptions, train_cross_stance
+
+    opts = CrossStanceOptions(
+        data=args.data,
+        encoder_model=args.encoder,
+        out=args.out,
+        version=args.version or _version_name(args.out),
+        steps=args.steps,
+        seed=args.seed,
+        limit_per_source=args.limit_per_source,
+    )
+    train_cross_stance(opts)
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from service.training.evaluate import evaluate
 
@@ -208,6 +223,19 @@ def parser() -> argparse.ArgumentParser:
     heads.add_argument("--seed", type=int, default=21)
     heads.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     heads.set_defaults(func=_tune_heads)
+
+    stance = sub.add_parser(
+        "train-stance",
+        help="train the cross-encoded stance pass: adapters on a model's encoder plus a head (needs the train extra)",
+    )
+    stance.add_argument("--data", type=Path, required=True)
+    stance.add_argument("--encoder", type=Path, default=DEFAULT_MODEL_DIR, help="model whose encoder is adapted")
+    stance.add_argument("--out", type=Path, required=True, help="stance model folder")
+    stance.add_argument("--version", default=None)
+    stance.add_argument("--steps", type=int, default=3000)
+    stance.add_argument("--seed", type=int, default=29)
+    stance.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
+    stance.set_defaults(func=_train_stance)
 
     evaluate = sub.add_parser(
         "evaluate", help="score a model on the dev splits; writes metrics.json (needs the train extra)"

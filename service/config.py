@@ -41,10 +41,24 @@ class PolicySettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
-    """Where a tenant's decisions are POSTed (a comment's own callback_url wins) and the secret that signs them."""
+    """Where a tenant's decisions are POSTed (a comment's own callback_url wins), the secret that signs them, and
+    the non-public hosts or address ranges (``"hooks.internal"``, ``"10.0.0.0/8"``) it may deliver to on purpose;
+    every other loopback, private, link-local, multicast or reserved address is refused."""
 
     url: str | None = None
     secret: SecretStr | None = None
+    allow: list[str] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _plain_http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+                raise ValueError("a webhook URL is http(s)://host/... with no user:password")
+        return value
 
 
 class Settings(BaseSettings):
@@ -61,11 +75,18 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     data_dir: Path = Path(".moderato")
     redis_connect_retries: int = 5
-    redis_socket_timeout_s: float = 5.0
+    # /healthz fails once Redis has been out of reach this long: a process that cannot serve should be restarted
+    health_redis_grace_s: float = 30.0
+    # A command's longest wait; a hung Redis answers 503 after this. Above the worker's 1 s XREADGROUP block.
+    redis_socket_timeout_s: float = 2.0
 
     # API keys: "KEY=TENANT:ROLE,KEY2=TENANT2:ROLE2", or a file with one such entry per line (for secrets).
     api_keys: SecretStr | None = None
     api_keys_file: Path | None = None
+
+    # /metrics names tenants. With a token set it answers only `Authorization: Bearer <token>` (or an admin key);
+    # in production it always needs one of the two; in development, unset, it is open.
+    metrics_token: SecretStr | None = None
 
     model_dir: Path = DEFAULT_MODEL_DIR
     # Model streams: batches run concurrently, each on its own thread with `torch_threads` threads. On a small CPU
@@ -140,4 +161,4 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Settings for the start-up log, secrets hidden."""
-        return self.model_dump(exclude={"api_keys"}, mode="json")
+        return self.model_dump(exclude={"api_keys", "metrics_token"}, mode="json")

@@ -46,6 +46,10 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+# Every id a client gives (comment, thread, article, author, parent) and every id in a path: letters, digits and
+# `._:-`, so any id the API accepts can be addressed in a URL and in a Redis key.
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,256}$"
+
 QUEUES: tuple[str, ...] = tuple(Queue)
 ACTIONS: tuple[str, ...] = tuple(Action)
 MODEL_ACTOR = "model"  # `decided_by` and the audit `actor` of a decision the model made alone

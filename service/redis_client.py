@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -24,6 +26,9 @@ async def connect(url: str, settings: Settings) -> aioredis.Redis:
         socket_connect_timeout=settings.redis_socket_timeout_s,
         health_check_interval=30,
         max_connections=64,
+        # One quick retry after a dropped connection (a restarted Redis), none after a timeout: a hung Redis
+        # costs a request one socket timeout, not redis-py's default of several with backoff.
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1, supported_errors=(RedisConnectionError,)),
     )
     for attempt in range(settings.redis_connect_retries + 1):
         try:

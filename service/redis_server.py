@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,8 @@ import redis
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
+SUPERVISE_EVERY_S = 0.5  # how often the supervisor looks at the child
+MAX_RESTARTS_PER_MINUTE = 5  # past this the supervisor gives up (something is wrong beyond a crash) and says so
 PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 
@@ -55,18 +58,49 @@ class EmbeddedRedis:
     """A redis-server child process with its data under ``folder``.
 
     :param folder: holds the socket, the append-only file and the log.
+    :param supervise: restart the server when it dies (`moderato serve`); it reloads its append-only file, so
+        nothing acknowledged is lost, and clients reconnect on their next command.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, supervise: bool = False) -> None:
         self.folder = folder.resolve()
         self.socket = self.folder / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
+        self.supervise = supervise
+        self.restarts: list[float] = []
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
     def start(self) -> EmbeddedRedis:
+        self._spawn()
+        if self.supervise and self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._watch, name="redis-supervisor", daemon=True)
+            self._supervisor.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(SUPERVISE_EVERY_S):
+            if self.process is None or self.process.poll() is None:
+                continue
+            now = time.monotonic()
+            self.restarts = [t for t in self.restarts if now - t < 60] + [now]
+            if len(self.restarts) > MAX_RESTARTS_PER_MINUTE:
+                log.error(
+                    "embedded redis-server keeps dying (%d times in a minute); not restarting it again",
+                    len(self.restarts),
+                )
+                return
+            log.warning("embedded redis-server exited with %s; restarting it", self.process.returncode)
+            try:
+                self._spawn()
+            except RedisServerError:
+                log.exception("embedded redis-server did not restart")
+
+    def _spawn(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.socket.unlink(missing_ok=True)
         args = [
@@ -96,7 +130,6 @@ class EmbeddedRedis:
             )
         self._wait_ready()
         log.info("embedded redis-server (pid %d) at %s, data in %s", self.process.pid, self.url, self.folder)
-        return self
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -118,6 +151,9 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Shut down with a final fsync of the append-only file; kill only if it does not go."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
         if self.process is None or self.process.poll() is not None:
             return
         # SHUTDOWN closes the connection under us: the error that follows is expected

@@ -23,7 +23,8 @@ DEV_KEY_FILE = "dev-api-key"
 class Principal:
     tenant: str
     role: str
-    # who acts, for claims and the audit log: the key's NAME, or "<role>-<digest prefix>" when it has none
+    # who acts, for claims and the audit log: the key's NAME, or "<role>-<n>" (its place among the tenant's unnamed
+    # keys of that role) when it has none
     name: str = ""
 
 
@@ -38,6 +39,7 @@ class KeyRing:
     def parse(cls, spec: str) -> KeyRing:
         """``KEY=TENANT:ROLE[:NAME]`` entries separated by commas or newlines; ``#`` starts a comment line."""
         entries: dict[bytes, Principal] = {}
+        unnamed: dict[tuple[str, str], int] = {}
         for raw in spec.replace(",", "\n").splitlines():
             item = raw.strip()
             if not item or item.startswith("#"):
@@ -52,8 +54,20 @@ class KeyRing:
                 )
             if any(c in tenant for c in "{}") or ":" in name:
                 raise ValueError(f"tenant names cannot contain '{{' or '}}' ({tenant})")
+            if not name:
+                # An unnamed key is called by its role and its place among the tenant's unnamed keys of that role:
+                # stable while the configuration is, and it says nothing about the key itself.
+                unnamed[(tenant, role)] = unnamed.get((tenant, role), 0) + 1
+                name = f"{role}-{unnamed[(tenant, role)]}"
             digest = _digest(key.strip())
-            entries[digest] = Principal(tenant, role, name or f"{role}-{digest[:4].hex()}")
+            principal = Principal(tenant, role, name)
+            clash = [p for p in entries.values() if (p.tenant, p.name) == (tenant, name)]
+            if digest in entries or clash:
+                # two keys under one name would share claims and leases, and the audit log could not tell them apart
+                raise ValueError(
+                    f"two API keys of tenant {tenant!r} have the name {name!r} (or one key is listed twice)"
+                )
+            entries[digest] = principal
         return cls(entries)
 
     @classmethod

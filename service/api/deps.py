@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.auth import Principal
 from service.api.errors import AuthError
 from service.api.state import AppState, app_state
 from service.config import Settings
+from service.contract import ID_PATTERN
 from service.errors import Unavailable
 from service.moderation.queues import ReviewQueues
 from service.moderation.records import Records
@@ -94,3 +95,7 @@ RecordsDep = Annotated[Records, Depends(_records)]
 QueuesDep = Annotated[ReviewQueues, Depends(_queues)]
 RedisDep = Annotated[aioredis.Redis, Depends(_redis)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+# Ids in paths: the same alphabet as ids in bodies, so anything accepted can be addressed.
+CommentId = Annotated[str, Path(pattern=ID_PATTERN, description="a comment id")]
+ThreadId = Annotated[str, Path(pattern=ID_PATTERN, description="a thread or article id")]

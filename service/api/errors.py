@@ -8,16 +8,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.state import app_state
 from service.errors import Backpressure, Conflict, InvalidInput, ModeratoError, NotFound, TooLarge, Unavailable
 
 log = logging.getLogger(__name__)
 
+UNAVAILABLE_RETRY_AFTER_S = 2
+BODY_PARSE_ERROR = "There was an error parsing the body"  # fastapi.routing's detail for an undecodable body
 STATUS = {InvalidInput: 400, TooLarge: 413, NotFound: 404, Conflict: 409, Unavailable: 503, Backpressure: 429}
 # A comment's own error inside a batch answer (the request itself succeeded): its code, and the status it would have
 # had alone. Scoring names the problem; only the API knows HTTP.
-COMMENT_ERROR_STATUS = {"empty_text": 400, "text_too_long": 413}
+COMMENT_ERROR_STATUS = {"empty_text": 400, "invalid_text": 422, "text_too_long": 413}
 
 
 def comment_error_status(code: str) -> int:
@@ -47,8 +51,24 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return error_response(exc.status, exc.code, exc.message, headers=headers)
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Backpressure) else None
+    headers = None
+    if isinstance(exc, Backpressure):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    elif isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
     return error_response(status, exc.code, exc.message, headers=headers)
+
+
+async def _redis(request: Request, exc: Exception) -> JSONResponse:
+    """Redis down, hung or restarting: 503 with Retry-After, nothing half-done (every write is one script or
+    transaction), and the caller may retry."""
+    app_state(request.app).outage.failed(exc)
+    return error_response(
+        503,
+        "redis_unavailable",
+        "the data store is not answering; retry shortly",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -64,6 +84,9 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and str(exc.detail) == BODY_PARSE_ERROR:
+        # FastAPI's own answer for a body it could not decode (invalid UTF-8, JSON nested past the parser's depth)
+        return error_response(400, "malformed_json", "the request body is not valid JSON in UTF-8")
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     return error_response(
         exc.status_code,
@@ -80,6 +103,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ModeratoError, _domain)
+    app.add_exception_handler(RedisError, _redis)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)

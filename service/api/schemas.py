@@ -2,29 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-ID = Field(min_length=1, max_length=256)
+from service.contract import ID_PATTERN
+
+ID = Field(pattern=ID_PATTERN, description="letters, digits and `._:-`, 1 to 256 characters")
+OPTIONAL_ID = Field(default=None, pattern=ID_PATTERN, description="letters, digits and `._:-`, 1 to 256 characters")
 
 
-class CommentBody(BaseModel):
+def _encodable(value: str) -> str:
+    """Refuse text that is not valid Unicode (a lone UTF-16 surrogate, e.g. from JSON's "\\ud800"): it cannot be
+    stored, hashed or sent on."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode text (a lone surrogate at character {exc.start})") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommentBody(RequestModel):
     id: str = ID
-    text: str
-    article_id: str | None = Field(default=None, min_length=1, max_length=256)
+    text: str  # checked per comment by the scorer: one bad text does not sink its neighbours
+    article_id: str | None = OPTIONAL_ID
 
 
-class ArticleBody(BaseModel):
+class ArticleBody(RequestModel):
     id: str = ID
-    title: str = Field(min_length=1, max_length=1000)
-    body: str = Field(default="", max_length=100_000)
+    title: Text = Field(min_length=1, max_length=1000)
+    body: Text = Field(default="", max_length=100_000)
 
 
-class AnalyzeRequest(BaseModel):
+class AnalyzeRequest(RequestModel):
     comments: list[CommentBody] = Field(min_length=1)
     article: ArticleBody | None = None
-    store: bool = True
+    store: StrictBool = True
 
 
 class SpanOut(BaseModel):
@@ -77,17 +99,17 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-class IngestComment(BaseModel):
+class IngestComment(RequestModel):
     id: str = ID
-    text: str
+    text: str  # checked per comment: a bad one is rejected alone, the rest are queued
     thread_id: str = ID
-    article_id: str | None = Field(default=None, min_length=1, max_length=256)
-    author_id: str | None = Field(default=None, max_length=256)
-    parent_id: str | None = Field(default=None, max_length=256)
+    article_id: str | None = OPTIONAL_ID
+    author_id: str | None = OPTIONAL_ID
+    parent_id: str | None = OPTIONAL_ID
     callback_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
 
 
-class IngestBody(BaseModel):
+class IngestBody(RequestModel):
     comments: list[IngestComment] = Field(min_length=1)
 
 
@@ -114,13 +136,13 @@ class CommentState(BaseModel):
     error: str | None = None
 
 
-class ReportBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+class ReportBody(RequestModel):
+    reason: Text = Field(default="", max_length=2000)
 
 
-class DecisionBody(BaseModel):
+class DecisionBody(RequestModel):
     decision: Literal["approve", "reject", "escalate"]
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
 
 class DecisionOut(BaseModel):
@@ -130,7 +152,7 @@ class DecisionOut(BaseModel):
     decided_by: str
 
 
-class ClaimBody(BaseModel):
+class ClaimBody(RequestModel):
     count: int = Field(default=10, ge=1, le=100)
     lease_s: int | None = Field(default=None, ge=1, le=3600)
 

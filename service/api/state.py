@@ -3,7 +3,9 @@ the dependencies in ``deps.py``, never through untyped ``request.app.state`` att
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
@@ -12,6 +14,29 @@ from service.config import Settings
 from service.metrics import Metrics
 from service.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
+
+class Outage:
+    """Logs one line when Redis stops answering and one when it answers again, not a traceback per request."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def failed(self, exc: Exception) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("redis unavailable (%s); answering 503 until it is back", type(exc).__name__)
+
+    def down_for(self) -> float:
+        """Seconds since Redis stopped answering (0 while it answers)."""
+        return 0.0 if self.since is None else time.monotonic() - self.since
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            log.warning("redis available again after %.1f s", time.monotonic() - self.since)
+            self.since = None
+
 
 @dataclass
 class AppState:
@@ -19,6 +44,7 @@ class AppState:
     metrics: Metrics
     keyring: KeyRing
     runtime: Runtime | None = None  # None before start-up and after shutdown
+    outage: Outage = field(default_factory=Outage)
 
 
 def app_state(app: FastAPI) -> AppState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from service.errors import InvalidInput
 from service.redis_client import text, text_map
 
 SCAN_LIMIT = 5000  # entries one call examines while filtering
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ async def read_stream(
     redis: aioredis.Redis, key: str, *, cursor: str | None, limit: int, filters: dict[str, str]
 ) -> Page:
     """Newest first; ``cursor`` is the stream id to continue below (exclusive)."""
+    if cursor and not STREAM_ID.match(cursor):
+        raise InvalidInput("bad cursor: pass a page's next_cursor back unchanged", code="invalid_cursor")
     high = f"({cursor}" if cursor else "+"
     items: list[dict[str, Any]] = []
     examined = 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -11,7 +13,7 @@ import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.config import Settings
-from service.contract import ACTIONS, QUEUES, Queue
+from service.contract import ACTIONS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
 from service.moderation.records import WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
@@ -69,10 +71,15 @@ else
   redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[2], 'decided_by', ARGV[1], 'decided_at', now,
              'decision_reason', ARGV[3], 'queue', '')
   redis.call('HDEL', KEYS[1], 'escalated_by')
+  -- Fairness counts comments, not decisions: a comment rejected, reported and rejected again is one rejection,
+  -- and one approved after a rejection is none. 'fair_rejected' remembers whether this comment is counted.
   local stance = redis.call('HGET', KEYS[1], 'stance_label') or ''
-  if ARGV[2] == 'reject' and stance ~= '' then
+  local counted = redis.call('HGET', KEYS[1], 'fair_rejected') == '1'
+  local rejected = ARGV[2] == 'reject'
+  if stance ~= '' and counted ~= rejected then
     local article = redis.call('HGET', KEYS[1], 'article_id') or '-'
-    redis.call('HINCRBY', ARGV[7] .. article, stance .. ':moderator_rejected', 1)
+    redis.call('HINCRBY', ARGV[7] .. article, stance .. ':moderator_rejected', rejected and 1 or -1)
+    redis.call('HSET', KEYS[1], 'fair_rejected', rejected and '1' or '0')
   end
   enqueue_webhook(KEYS[1], KEYS[7], ARGV[5], ARGV[6], ARGV[8], now)
 end
@@ -127,15 +134,7 @@ class ReviewQueues:
     ) -> tuple[list[tuple[str, float]], str | None]:
         """Up to MAX_SCAN entries after the cursor ("score:id"), in review order, and whether more remain."""
         self.check_queue(queue)
-        low = "-inf"
-        after_id = None
-        if cursor:
-            try:
-                score_text, after_id = cursor.split(":", 1)
-                low = score_text
-                float(score_text)
-            except ValueError as exc:
-                raise InvalidInput("bad cursor", code="invalid_cursor") from exc
+        low, after_id = ("-inf", None) if not cursor else parse_cursor(cursor)
         rows = await self.redis.zrangebyscore(
             keys.queue(tenant, queue), low, "+inf", start=0, num=MAX_SCAN + 1, withscores=True
         )
@@ -194,6 +193,17 @@ class ReviewQueues:
         raise Conflict(
             f"comment {comment_id!r} is not waiting in a review queue (status {rest[0]})", code="not_in_queue"
         )
+
+
+_CURSOR = re.compile(r"^(-?\d{1,20}(?:\.\d{1,20})?(?:[eE][-+]?\d{1,3})?):(" + ID_PATTERN[1:-1] + r")$")
+
+
+def parse_cursor(cursor: str) -> tuple[str, str]:
+    """A queue cursor ("score:id", as a page's ``next_cursor`` gives it) as (score, id); anything else is a 400."""
+    match = _CURSOR.match(cursor)
+    if not match or not math.isfinite(float(match.group(1))):
+        raise InvalidInput("bad cursor: pass a page's next_cursor back unchanged", code="invalid_cursor")
+    return match.group(1), match.group(2)
 
 
 def parse_result(record: dict[str, str]) -> dict[str, Any] | None:

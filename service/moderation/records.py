@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.contract import Queue
-from service.errors import Backpressure, Conflict, NotFound
+from service.errors import Backpressure, Conflict, InvalidInput, NotFound
 from service.moderation.rules import ModelVerdict
 from service.redis_client import text, text_map
 
@@ -35,9 +35,17 @@ class IncomingComment:
 
 
 # KEYS[1] ingest stream, KEYS[2..] comment hashes. ARGV[1] max backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
-# Returns {-1, backlog} when the burst does not fit, else one 1 (accepted) or 0 (already known) per comment.
+# Returns {-1, backlog} when the burst does not fit, {-2, i} when comment i's fields do not decode, else one 1
+# (accepted) or 0 (already known) per comment. All or nothing: Redis does not roll a script back when it fails
+# half-way, so everything that can fail is checked before the first write.
 ACCEPT = """
 local n = #KEYS - 1
+local decoded = {}
+for i = 1, n do
+  local ok, fields = pcall(cjson.decode, ARGV[i + 2])
+  if not ok or type(fields) ~= 'table' then return {-2, i} end
+  decoded[i] = fields
+end
 local fresh = 0
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i + 1]) == 0 then fresh = fresh + 1 end
@@ -47,7 +55,7 @@ if fresh > 0 and backlog + fresh > tonumber(ARGV[1]) then return {-1, backlog} e
 local out = {}
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i + 1]) == 0 then
-    local fields = cjson.decode(ARGV[i + 2])
+    local fields = decoded[i]
     for k, v in pairs(fields) do redis.call('HSET', KEYS[i + 1], k, v) end
     redis.call('HSET', KEYS[i + 1], 'status', 'queued', 'received_at', ARGV[2])
     redis.call('XADD', KEYS[1], '*', 'id', fields['id'])
@@ -142,6 +150,10 @@ class Records:
             keys=[keys.ingest(tenant)] + [keys.comment(tenant, c.id) for c in comments],
             args=[self.max_backlog, f"{time.time():.3f}", *fields],
         )
+        if reply and int(reply[0]) == -2:
+            raise InvalidInput(
+                f"comment {comments[int(reply[1]) - 1].id!r} could not be stored", code="invalid_comment"
+            )
         if reply and int(reply[0]) == -1:
             raise Backpressure(
                 f"{int(reply[1])} comments are waiting to be scored; retry shortly", retry_after_s=self.retry_after_s

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.config import Settings
+from service.moderation.targets import AllowList, UnsafeTarget, allow_list, resolve
 from service.redis_client import text, text_map
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ SIGNATURE_HEADER = "X-Moderato-Signature"
 TIMESTAMP_HEADER = "X-Moderato-Timestamp"
 BACKOFF_CAP_S = 3600.0  # longest wait between two tries, seconds
 TIMEOUT_S = 5.0
+PER_HOST = 4  # deliveries to one host at once
 # A job being delivered stays in the due set, pushed this far into the future: if its sender dies mid-delivery
 # the job comes due again and another sender retries it (at-least-once). Longer than TIMEOUT_S.
 IN_FLIGHT_S = 60.0
@@ -57,9 +59,11 @@ def verify(
     """What a receiver runs: the signature matches and the timestamp is recent (replays are refused)."""
     try:
         age = abs((now or time.time()) - float(timestamp))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
-    return age <= max_age_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    # bytes, not str: compare_digest refuses a non-ASCII str (a forged header must be a False, not a TypeError)
+    expected = sign(secret, timestamp, body).encode()
+    return age <= max_age_s and hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape"))
 
 
 def backoff_s(attempts: int, base_s: float) -> float:
@@ -75,6 +79,9 @@ class WebhookSender:
     :param max_attempts: deliveries tried before a job goes to the tenant's webhook dead-letter stream.
     :param backoff_base_s: wait before the first retry (doubling after each failure).
     :param in_flight_s: how long a taken job waits before another sender may retry it.
+    :param allow_for: tenant -> the non-public hosts and ranges it may deliver to (service/moderation/targets.py).
+    :param per_host: one tenant's deliveries to one receiver (host and port) at once, so a slow receiver cannot
+        take every connection.
     """
 
     def __init__(
@@ -86,9 +93,14 @@ class WebhookSender:
         backoff_base_s: float = 2.0,
         in_flight_s: float = IN_FLIGHT_S,
         client: httpx.AsyncClient | None = None,
+        allow_for: Callable[[str], AllowList] = lambda tenant: AllowList(),
+        per_host: int = PER_HOST,
     ) -> None:
         self.redis = redis
         self.secret_for = secret_for
+        self.allow_for = allow_for
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.in_flight_s = in_flight_s
@@ -110,7 +122,10 @@ class WebhookSender:
         for raw in cast(list[bytes], due):
             if await self._take(keys=[due_key], args=[raw, f"{now:.3f}", f"{now + self.in_flight_s:.3f}"]):
                 taken.append(text(raw))
-        await asyncio.gather(*(self._deliver(tenant, job) for job in taken))
+        outcomes = await asyncio.gather(*(self._deliver(tenant, job) for job in taken), return_exceptions=True)
+        for job, outcome in zip(taken, outcomes, strict=True):
+            if isinstance(outcome, BaseException):  # a Redis error mid-job: the job comes due again after in_flight_s
+                log.warning("webhook %s not finished (%s); it will be retried", job, type(outcome).__name__)
         return len(taken)
 
     async def _deliver(self, tenant: str, job: str) -> None:
@@ -123,7 +138,7 @@ class WebhookSender:
         secret = self.secret_for(tenant)
         error = "no webhook secret configured for this tenant" if secret is None else None
         if secret is not None:
-            error = await self._post(data["url"], data["body"].encode(), secret)
+            error = await self._post(tenant, data["url"], data["body"].encode(), secret)
         if error is None:
             self.delivered += 1
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -149,17 +164,37 @@ class WebhookSender:
             pipe.zadd(keys.webhook_due(tenant), {job: time.time() + backoff_s(attempts, self.backoff_base_s)})
             await pipe.execute()
 
-    async def _post(self, url: str, body: bytes, secret: str) -> str | None:
+    async def _post(self, tenant: str, url: str, body: bytes, secret: str) -> str | None:
+        """Deliver once; the error (None: delivered) says what kind of failure it was and never echoes connection
+        details, so a dead letter cannot be used to probe the network behind the server."""
+        try:
+            target = await resolve(url, self.allow_for(tenant))
+        except UnsafeTarget as exc:
+            return exc.message
         timestamp = f"{time.time():.0f}"
         headers = {
             "content-type": "application/json",
+            "host": target.url.netloc,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(secret, timestamp, body),
         }
+        # Connect to the address that was checked, presenting the URL's host name (Host header, TLS SNI and
+        # certificate check): a second DNS lookup by the client could answer with another address.
+        extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
+        # Each tenant's own share of each receiver: a tenant's slow endpoint queues its own deliveries, never
+        # another tenant's (even one that uses the same host).
+        semaphore = self._hosts.setdefault(f"{tenant}\x00{target.url.netloc}", asyncio.Semaphore(self.per_host))
         try:
-            response = await self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"[:500]
+            async with semaphore:
+                response = await self.client.post(
+                    target.pinned_url(), content=body, headers=headers, extensions=extensions
+                )
+        except httpx.TimeoutException:
+            return "timed out"
+        except httpx.ConnectError:
+            return "could not connect"
+        except Exception as exc:  # every failure counts an attempt: a job that raises must still die eventually
+            return f"delivery failed ({type(exc).__name__})"
         return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
     async def aclose(self) -> None:
@@ -176,15 +211,17 @@ def build_sender(redis: aioredis.Redis, settings: Settings) -> WebhookSender:
     return WebhookSender(
         redis,
         secret_for=secret_for,
+        allow_for=lambda tenant: allow_list(settings, tenant),
         max_attempts=settings.webhook_max_attempts,
         backoff_base_s=settings.webhook_backoff_s,
     )
 
 
 class WebhookLoop:
-    """Delivers every tenant's due webhooks every ``every_s`` seconds, beside a worker's scoring loop.
+    """Delivers every tenant's due webhooks, each tenant on a loop of its own, so one site's slow receiver never
+    holds back another site's deliveries.
 
-    :param tenants: the tenants to serve (read each round: the worker's list grows as tenants appear).
+    :param tenants: the tenants to serve (read every ``every_s``: the worker's list grows as tenants appear).
     """
 
     def __init__(self, sender: WebhookSender, *, tenants: Callable[[], list[str]], every_s: float = 0.5) -> None:
@@ -196,13 +233,26 @@ class WebhookLoop:
         return repr(self.sender)
 
     async def round(self) -> None:
-        for tenant in self.tenants():
-            await self.sender.run_due(tenant)
+        """One delivery round for every tenant at once (burst mode's final flush)."""
+        await asyncio.gather(*(self.sender.run_due(t) for t in self.tenants()), return_exceptions=True)
 
     async def run(self) -> None:
+        loops: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                for tenant in self.tenants():
+                    if tenant not in loops or loops[tenant].done():
+                        loops[tenant] = asyncio.create_task(self._tenant_loop(tenant))
+                await asyncio.sleep(self.every_s)
+        finally:
+            for task in loops.values():
+                task.cancel()
+            await asyncio.gather(*loops.values(), return_exceptions=True)
+
+    async def _tenant_loop(self, tenant: str) -> None:
         while True:
             try:
-                await self.round()
-            except Exception:  # never let a webhook problem stop scoring
-                log.exception("webhook round failed")
+                await self.sender.run_due(tenant)
+            except Exception:  # never let a webhook problem stop scoring, or this tenant's deliveries
+                log.exception("webhook round for %s failed", tenant)
             await asyncio.sleep(self.every_s)

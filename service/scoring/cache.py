@@ -2,7 +2,8 @@
 
 Cached results are stored in the normalised text's coordinates (spans included), so the same comment typed with
 different spacing or case reuses them. Redis failures here never fail a request: a cache that cannot answer is a
-miss, a write that fails is skipped, and both are counted in the metrics.
+miss, a write that fails is skipped, and both are counted in the metrics; after a failure the cache leaves Redis
+alone for BACKOFF_S, so a hung Redis costs one socket timeout per BACKOFF_S, not two per request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from service import redis_keys as keys
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+# After a failed call the cache stays away from Redis this long: with Redis hung, every request would otherwise
+# wait out a socket timeout on the lookup and another on the write before answering (seconds).
+BACKOFF_S = 2.0
 
 
 @dataclass
@@ -76,11 +81,14 @@ class ResultCache:
         self.flood_window_s = flood_window_s
         self.metrics = metrics
         self._lookup = redis.register_script(LOOKUP)
+        self._skip_until = 0.0
 
     async def lookup(self, tenant: str, digests: list[str], text_digests: list[str]) -> Lookup:
         """Cached results for ``digests``; counts one more post of each of ``text_digests`` (empty: count none)."""
         if not digests and not text_digests:
             return Lookup([], [])
+        if time.monotonic() < self._skip_until:
+            return Lookup([None] * len(digests), [None] * len(text_digests))
         now = time.time()
         members = [f"{now:.6f}:{uuid.uuid4().hex[:8]}" for _ in text_digests]
         script_keys = [keys.result(tenant, d) for d in digests] + [keys.flood(tenant, d) for d in text_digests]
@@ -93,7 +101,7 @@ class ResultCache:
         return Lookup(results, [int(c) for c in raw[len(digests) :]])
 
     async def put_many(self, tenant: str, results: dict[str, CachedResult]) -> None:
-        if not results:
+        if not results or time.monotonic() < self._skip_until:
             return
         try:
             if len(results) == 1:  # a lone comment: a plain SET took 79-89 us of client CPU, a pipeline of one 117-151
@@ -108,5 +116,6 @@ class ResultCache:
             self._failed("cache_put", exc)
 
     def _failed(self, op: str, exc: Exception) -> None:
+        self._skip_until = time.monotonic() + BACKOFF_S
         self.metrics.redis_errors.labels(op).inc()
         log.warning("redis %s failed: %s", op, exc)

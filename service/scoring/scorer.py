@@ -16,7 +16,7 @@ from service.metrics import Metrics
 from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import CachedResult, ResultCache
-from service.scoring.normalise import Normalised, digest, normalise, text_digest
+from service.scoring.normalise import Normalised, digest, normalise, text_digest, text_problem
 from service.scoring.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -105,15 +105,8 @@ class Scorer:
 
     def check(self, comment: CommentIn) -> CommentError | None:
         """Per-comment validation: the errors that should not sink the comment's neighbours."""
-        if not comment.text.strip():
-            return CommentError(comment.id, "empty_text", "text is empty or only whitespace")
-        if len(comment.text) > self.settings.max_comment_chars:
-            return CommentError(
-                comment.id,
-                "text_too_long",
-                f"text has {len(comment.text)} characters; the limit is {self.settings.max_comment_chars}",
-            )
-        return None
+        problem = text_problem(comment.text, self.settings.max_comment_chars)
+        return None if problem is None else CommentError(comment.id, *problem)
 
     async def analyze(
         self, tenant: str, comments: list[CommentIn], *, article: Article | None = None, store: bool = True

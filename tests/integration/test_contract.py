@@ -33,7 +33,7 @@ def _status(client: TestClient, cid: str) -> dict[str, Any]:
 
 def test_model_and_moderator_decisions_share_one_shape(make_client: Callable[..., TestClient]) -> None:
     with WebhookReceiver() as receiver:
-        hooks = {"tenant-a": WebhookSettings(url=receiver.url, secret=SecretStr("s"))}
+        hooks = {"tenant-a": WebhookSettings(url=receiver.url, secret=SecretStr("s"), allow=["127.0.0.1"])}
         client = make_client(inprocess_worker=True, webhooks=hooks)
         batch = [
             {"id": "kind", "text": "Thanks for the clear report on the budget.", "thread_id": "t"},
@@ -79,3 +79,30 @@ def test_worker_health_is_read_by_the_probe_readyz_and_metrics(
     assert probe.returncode == 0 and json.loads(probe.stdout.splitlines()[0])["name"] == worker["name"]
     assert _check(redis_server.url, "--name", "someone-else").returncode == 1
     assert redis_client.ttl(keys.worker_health(worker["name"])) <= keys.WORKER_HEALTH_TTL_S
+
+
+def test_fairness_counts_each_comment_once_by_its_latest_state(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(inprocess_worker=True)
+    article = {"id": "fair", "title": "Council votes to close the central library"}
+    assert client.post("/v1/articles", json=article, headers=auth("pk-a")).status_code == 201
+    batch = [{"id": "f1", "text": "You are a complete idiot and a liar.", "thread_id": "t", "article_id": "fair"}]
+    assert client.post("/v1/comments", json={"comments": batch}, headers=auth("pk-a")).status_code == 202
+    wait_for(lambda: _status(client, "f1")["status"] == "scored", 60, "scoring")
+
+    def decide(action: str) -> None:
+        response = client.post("/v1/comments/f1/decision", json={"decision": action}, headers=auth("mk-a"))
+        assert response.status_code == 200, response.text
+
+    def rejected() -> int:
+        stances = client.get("/v1/stats/fairness?article_id=fair", headers=auth("mk-a")).json()["stances"]
+        assert sum(s["total"] for s in stances.values()) == 1
+        return sum(s["moderator_rejected"] for s in stances.values())
+
+    decide("reject")
+    for _ in range(3):  # report -> reject, three times: still one rejected comment
+        assert client.post("/v1/comments/f1/report", json={"reason": "again"}, headers=auth("pk-a")).status_code == 202
+        decide("reject")
+    assert rejected() == 1
+    assert client.post("/v1/comments/f1/report", json={}, headers=auth("pk-a")).status_code == 202
+    decide("approve")  # its latest state: approved
+    assert rejected() == 0

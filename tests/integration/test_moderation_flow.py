@@ -170,7 +170,9 @@ def _scored_queue(
 
 def _hooks(extra: dict[str, Any]) -> dict[str, Any]:
     return (
-        {"webhooks": {"tenant-a": {"secret": "s3cret"}}, "webhook_backoff_s": "0.2"} if "callback_url" in extra else {}
+        {"webhooks": {"tenant-a": {"secret": "s3cret", "allow": ["127.0.0.1"]}}, "webhook_backoff_s": "0.2"}
+        if "callback_url" in extra
+        else {}
     )
 
 
@@ -204,7 +206,7 @@ def test_decisions_audit_and_webhooks(
     make_client: Callable[..., TestClient], redis_server: EmbeddedRedis, tmp_path: Path
 ) -> None:
     with WebhookReceiver(fail_first=2) as receiver:
-        hooks = {"tenant-a": WebhookSettings(url=receiver.url, secret=SecretStr("s3cret"))}
+        hooks = {"tenant-a": WebhookSettings(url=receiver.url, secret=SecretStr("s3cret"), allow=["127.0.0.1"])}
         client = make_client(webhooks=hooks)
         queued = _scored_queue(client, redis_server, tmp_path, n=6, callback_url=receiver.url)
         target, escalate = queued[0], queued[1]
@@ -234,7 +236,7 @@ def test_decisions_audit_and_webhooks(
             name="hooks",
             burst=True,
             log=tmp_path / "h.log",
-            webhooks={"tenant-a": {"url": receiver.url, "secret": "s3cret"}},
+            webhooks={"tenant-a": {"url": receiver.url, "secret": "s3cret", "allow": ["127.0.0.1"]}},
             webhook_backoff_s="0.2",
         )
         assert worker.wait(timeout=120) == 0, (tmp_path / "h.log").read_text()[-3000:]

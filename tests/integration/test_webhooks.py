@@ -9,9 +9,14 @@ import time
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
+from service.moderation.targets import AllowList
 from service.moderation.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, sign, verify
 from service.redis_server import EmbeddedRedis
 from tests.utils.processes import WebhookReceiver
+
+
+def LOOPBACK(tenant: str) -> AllowList:  # noqa: N802 (read as a constant where it is passed)
+    return AllowList.parse(["127.0.0.1"])
 
 
 def test_signature_checks_secret_body_and_age() -> None:
@@ -31,10 +36,10 @@ async def _scenario(url: str, receiver: WebhookReceiver) -> None:
     job_key, due = keys.webhook_job("t", "c1:1"), keys.webhook_due("t")
     await redis.hset(job_key, mapping={"url": receiver.url, "body": json.dumps({"comment_id": "c1"}), "attempts": 0})
     await redis.zadd(due, {"c1:1": time.time()})
-    doomed = WebhookSender(redis, secret_for=lambda t: "s", max_attempts=3, in_flight_s=0.5)
+    doomed = WebhookSender(redis, secret_for=lambda t: "s", max_attempts=3, in_flight_s=0.5, allow_for=LOOPBACK)
     # the first sender takes the job and dies before delivering it
     assert await doomed._take(keys=[due], args=["c1:1", f"{time.time():.3f}", f"{time.time() + 0.5:.3f}"])
-    survivor = WebhookSender(redis, secret_for=lambda t: "s", max_attempts=3, in_flight_s=0.5)
+    survivor = WebhookSender(redis, secret_for=lambda t: "s", max_attempts=3, in_flight_s=0.5, allow_for=LOOPBACK)
     assert await survivor.run_due("t") == 0  # still in flight: nobody else takes it yet
     await asyncio.sleep(0.6)
     assert await survivor.run_due("t") == 1

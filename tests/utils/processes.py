@@ -41,15 +41,17 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: fl
 class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that records deliveries and fails the first ``fail_first`` of them."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0) -> None:
         self.received: list[dict[str, Any]] = []
         self.fail_first = fail_first
+        self.delay_s = delay_s
         self.calls = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                time.sleep(receiver.delay_s)  # a slow receiver
                 receiver.calls += 1
                 failing = receiver.calls <= receiver.fail_first
                 if not failing:
@@ -62,6 +64,7 @@ class WebhookReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

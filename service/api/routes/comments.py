@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, status
 
-from service.api.deps import ModeratorDep, PlatformDep, QueuesDep, ReaderDep, RecordsDep, SettingsDep
+from service.api.deps import CommentId, ModeratorDep, PlatformDep, QueuesDep, ReaderDep, RecordsDep, SettingsDep
 from service.api.schemas import (
     CommentState,
     DecisionBody,
     DecisionOut,
     IngestBody,
+    IngestComment,
     IngestItem,
     IngestOut,
     ReportBody,
@@ -20,6 +23,8 @@ from service.errors import TooLarge
 from service.moderation.priority import review_priority
 from service.moderation.queues import parse_result
 from service.moderation.records import IncomingComment
+from service.moderation.targets import AllowList, UnsafeTarget, allow_list, resolve
+from service.scoring.normalise import text_problem
 
 router = APIRouter(prefix="/v1", tags=["comments"])
 
@@ -33,14 +38,18 @@ async def post_comments(
         raise TooLarge(f"{len(body.comments)} comments; the limit is {settings.max_ingest_comments} per request")
     items: list[IngestItem] = []
     fresh: list[IncomingComment] = []
+    seen: set[str] = set()
+    unsafe = await unsafe_callbacks(body.comments, allow_list(settings, principal.tenant))
     for c in body.comments:
-        if not c.text.strip():
-            items.append(IngestItem(id=c.id, status="rejected", error="text is empty or only whitespace"))
-        elif len(c.text) > settings.max_comment_chars:
-            items.append(
-                IngestItem(id=c.id, status="rejected", error=f"text over {settings.max_comment_chars} characters")
-            )
+        problem = text_problem(c.text, settings.max_comment_chars)
+        if problem is not None:
+            items.append(IngestItem(id=c.id, status="rejected", error=problem[1]))
+        elif c.callback_url in unsafe:
+            items.append(IngestItem(id=c.id, status="rejected", error=unsafe[c.callback_url]))
+        elif c.id in seen:  # the first of an id in a request is queued; a repeat in the same request is not
+            items.append(IngestItem(id=c.id, status="duplicate", error="id repeated in this request"))
         else:
+            seen.add(c.id)
             fresh.append(
                 IncomingComment(c.id, c.text, c.thread_id, c.article_id, c.author_id, c.parent_id, c.callback_url)
             )
@@ -49,19 +58,21 @@ async def post_comments(
         dict(zip([c.id for c in fresh], await records.accept(principal.tenant, fresh), strict=True)) if fresh else {}
     )
     for item in items:
-        if item.status == "queued" and not accepted.get(item.id, True):
+        if item.status == "queued" and not accepted[item.id]:
             item.status = "duplicate"
     return IngestOut(accepted=sum(1 for i in items if i.status == "queued"), items=items)
 
 
 @router.get("/comments/{comment_id}", response_model=CommentState)
-async def get_comment(comment_id: str, principal: ReaderDep, records: RecordsDep) -> CommentState:
+async def get_comment(comment_id: CommentId, principal: ReaderDep, records: RecordsDep) -> CommentState:
     record = await records.get(principal.tenant, comment_id)
     return _state(comment_id, record)
 
 
 @router.post("/comments/{comment_id}/report", response_model=ReportOut, status_code=status.HTTP_202_ACCEPTED)
-async def report_comment(comment_id: str, body: ReportBody, principal: PlatformDep, records: RecordsDep) -> ReportOut:
+async def report_comment(
+    comment_id: CommentId, body: ReportBody, principal: PlatformDep, records: RecordsDep
+) -> ReportOut:
     """A reader's report, forwarded by the platform: the comment joins the `reported` queue."""
     record = await records.get(principal.tenant, comment_id)
     scores = (parse_result(record) or {}).get("scores", {})
@@ -72,11 +83,18 @@ async def report_comment(comment_id: str, body: ReportBody, principal: PlatformD
 
 
 @router.post("/comments/{comment_id}/decision", response_model=DecisionOut)
-async def decide(comment_id: str, body: DecisionBody, principal: ModeratorDep, queues: QueuesDep) -> DecisionOut:
+async def decide(comment_id: CommentId, body: DecisionBody, principal: ModeratorDep, queues: QueuesDep) -> DecisionOut:
     previous = await queues.decide(
         principal.tenant, comment_id, moderator=principal.name, action=body.decision, reason=body.reason
     )
     return DecisionOut(id=comment_id, decision=body.decision, previous=previous, decided_by=principal.name)
+
+
+async def unsafe_callbacks(comments: list[IngestComment], allow: AllowList) -> dict[str | None, str]:
+    """Each distinct callback URL of a request that must be refused, with why (checked once per URL)."""
+    urls = {c.callback_url for c in comments if c.callback_url}
+    checks = await asyncio.gather(*(resolve(url, allow) for url in urls), return_exceptions=True)
+    return {url: str(c) for url, c in zip(urls, checks, strict=True) if isinstance(c, UnsafeTarget)}
 
 
 def _state(comment_id: str, record: dict[str, str]) -> CommentState:

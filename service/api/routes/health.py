@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from service import redis_keys as keys
 from service.api.deps import StateDep
-from service.api.schemas import HealthOut, ReadyOut
+from service.api.errors import AuthError
+from service.api.schemas import ErrorEnvelope, HealthOut, ReadyOut
+from service.api.state import AppState
 from service.moderation import worker_health
 from service.moderation.records import registered_tenants
 
@@ -21,9 +24,21 @@ router = APIRouter(tags=["operations"])
 READY_TIMEOUT_S = 1.0
 
 
-@router.get("/healthz", response_model=HealthOut)
-async def healthz() -> HealthOut:
-    return HealthOut(status="ok")
+@router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+async def healthz(state: StateDep) -> JSONResponse:
+    """Liveness: the process answers, and Redis has not been out of reach for longer than
+    MODERATO_HEALTH_REDIS_GRACE_S (a process that cannot serve should be restarted, not left looking green)."""
+    outage = state.outage
+    if state.runtime is not None:
+        try:
+            await asyncio.wait_for(state.runtime.redis.ping(), READY_TIMEOUT_S)
+            outage.recovered()
+        except (RedisError, OSError, TimeoutError) as exc:
+            outage.failed(exc)
+    down_s = outage.down_for()
+    if down_s > state.settings.health_redis_grace_s:
+        return JSONResponse(HealthOut(status=f"redis unreachable for {down_s:.0f} s").model_dump(), status_code=503)
+    return JSONResponse(HealthOut(status="ok").model_dump())
 
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
@@ -35,6 +50,7 @@ async def readyz(state: StateDep) -> JSONResponse:
         try:
             await asyncio.wait_for(runtime.redis.ping(), READY_TIMEOUT_S)
             ready.redis = "ok"
+            state.outage.recovered()
             ready.workers = await asyncio.wait_for(worker_health.live_workers(runtime.redis), READY_TIMEOUT_S)
         except (RedisError, OSError, TimeoutError) as exc:
             ready.redis = f"unavailable: {type(exc).__name__}"
@@ -46,9 +62,14 @@ async def readyz(state: StateDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}, "description": "Prometheus text"},
+        401: {"model": ErrorEnvelope},
+        403: {"model": ErrorEnvelope},
+    },
 )
-async def metrics(state: StateDep) -> Response:
+async def metrics(state: StateDep, request: Request) -> Response:
+    check_metrics_access(state, request.headers.get("authorization", ""))
     registry = state.metrics
     runtime = state.runtime
     try:  # the ingest backlog is read at scrape time: the stream length is exactly the unacknowledged work
@@ -59,3 +80,19 @@ async def metrics(state: StateDep) -> Response:
     except (RedisError, OSError):
         pass  # /metrics still answers with everything else when Redis is down
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def check_metrics_access(state: AppState, authorization: str) -> None:
+    """/metrics names tenants: with a token configured (or in production) it needs that token or an admin key."""
+    token = state.settings.metrics_token
+    if token is None and state.settings.environment != "production":
+        return
+    scheme, _, presented = authorization.partition(" ")
+    presented = presented.strip() if scheme.lower() == "bearer" else ""
+    if token is not None and presented and hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+        return
+    principal = state.keyring.lookup(presented) if presented else None
+    if principal is None:
+        raise AuthError("/metrics needs the metrics token or an admin key", status=401)
+    if principal.role != "admin":
+        raise AuthError("/metrics needs the metrics token or an admin key", status=403)
