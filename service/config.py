@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # to the p50 at half load; under load, batches still fill while every stream is busy.
     batch_max_wait_ms: float = 0.0
 
+    # Requests per API key, per tenant: "600/minute", "20/second", "10000/hour" (the `limits` library's notation).
+    default_rate_limit: str | None = None  # unset: no limit
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+
     max_comments_per_request: int = 256
     max_comment_chars: int = 10_000
     max_body_bytes: int = 4 * 1024 * 1024
@@ -143,6 +147,18 @@ class Settings(BaseSettings):
             raise ValueError("stance_prior needs four positive numbers (agree, disagree, discuss, unrelated)")
         total = sum(value)
         return [p / total for p in value]
+
+    @field_validator("default_rate_limit", "rate_limits")
+    @classmethod
+    def _limits_parse(cls, value: Any) -> Any:
+        from limits import parse
+
+        for limit in [value] if isinstance(value, str) else (value or {}).values():
+            try:
+                parse(limit)
+            except ValueError as exc:
+                raise ValueError(f"bad rate limit {limit!r} (want e.g. '600/minute')") from exc
+        return value
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:

@@ -112,6 +112,16 @@ def webhook_dead(tenant: str) -> str:
     return _key(tenant, "webhooks", "dead")
 
 
+# Rate-limit counters (written by the `limits` library under this prefix): "mod:ratelimit/...{tenant}/key/...".
+RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
+
+
+def rate_limit_identity(tenant: str) -> str:
+    """The tenant part of a rate-limit counter's key, as a Cluster hash tag like every other tenant key."""
+    _key(tenant)  # validates the tenant name
+    return "{" + tenant + "}"
+
+
 def worker_health(worker: str) -> str:
     """A worker's liveness key (TTL'd), read by /readyz and admins. Not tenant data."""
     return f"{PREFIX}:registry:worker:{worker}"

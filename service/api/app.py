@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from service.api import errors
 from service.api.auth import KeyRing
 from service.api.middleware import BodyLimit, RequestContext
+from service.api.rate_limits import RateLimits
 from service.api.routes import (
     analyze,
     articles,
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
         runtime = await Runtime.open(settings, state.metrics, runner=runner)
         worker = runtime.worker() if settings.inprocess_worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
+        state.rate_limits = RateLimits(settings, runtime.redis, state.metrics)
         state.runtime = runtime
         stop_watching_gc = watch_collections(state.metrics.observe_gc)
         log.info("ready: model %s%s", runtime.scorer.model_version, ", with an in-process worker" if worker else "")
@@ -72,7 +74,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
     app.state.moderato = state
     errors.install(app)
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=state.metrics)
     return app

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.auth import Principal
@@ -45,13 +45,17 @@ async def _principal(
     return principal
 
 
-def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency admitting the given roles (admin is always admitted)."""
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting the given roles (admin is always admitted), within the key's rate limit."""
     allowed = set(roles) | {"admin"}
 
-    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(
+        principal: Annotated[Principal, Depends(_principal)], state: StateDep, response: Response
+    ) -> Principal:
         if principal.role not in allowed:
             raise AuthError(f"role {principal.role!r} cannot do this (needs one of {sorted(allowed)})", status=403)
+        if state.rate_limits is not None:
+            response.headers.update((await state.rate_limits.check(principal)).headers)
         return principal
 
     return check

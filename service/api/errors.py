@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.rate_limits import RateLimited
+from service.api.schemas import ErrorEnvelope
 from service.api.state import app_state
 from service.errors import Backpressure, Conflict, InvalidInput, ModeratoError, NotFound, TooLarge, Unavailable
 
@@ -26,6 +28,23 @@ COMMENT_ERROR_STATUS = {"empty_text": 400, "invalid_text": 422, "text_too_long":
 
 def comment_error_status(code: str) -> int:
     return COMMENT_ERROR_STATUS.get(code, 400)
+
+
+# Every error status the API can answer, declared on every route so /docs and generated clients know the envelope.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": what}
+    for status, what in {
+        400: "malformed request (bad JSON, cursor or decision)",
+        401: "no API key, or an unknown one",
+        403: "the key's role may not do this",
+        404: "no such comment, queue or route",
+        409: "conflict (claimed by someone else, not scored yet, not in a queue)",
+        413: "body, text or batch too large",
+        422: "a field is invalid",
+        429: "rate limit or ingest backlog reached (see Retry-After)",
+        503: "Redis or the model is unavailable (see Retry-After)",
+    }.items()
+}
 
 
 def error_response(
@@ -52,6 +71,8 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, headers=headers)
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
     headers = None
+    if isinstance(exc, RateLimited):
+        return error_response(429, exc.code, exc.message, headers=exc.headers)
     if isinstance(exc, Backpressure):
         headers = {"Retry-After": str(exc.retry_after_s)}
     elif isinstance(exc, Unavailable):

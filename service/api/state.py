@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from service.api.auth import KeyRing
+from service.api.rate_limits import RateLimits
 from service.config import Settings
 from service.metrics import Metrics
 from service.runtime import Runtime
@@ -44,6 +45,7 @@ class AppState:
     metrics: Metrics
     keyring: KeyRing
     runtime: Runtime | None = None  # None before start-up and after shutdown
+    rate_limits: RateLimits | None = None  # opened with the runtime (it counts in Redis)
     outage: Outage = field(default_factory=Outage)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +68,18 @@ class Target:
         return self.url._replace(netloc=f"{literal}:{self.port}").geturl()
 
 
+# A DNS name as a URL may carry it (letters, digits, hyphens; punycode for the rest), so nothing odd is looked up.
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def address_problem(address: IPAddress) -> str | None:
     """Why a webhook must not go to ``address`` (None: a public address)."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -94,6 +107,8 @@ def url_problem(url: str) -> str | None:
         return "user:password in the URL is not allowed"
     if not parts.hostname:
         return "the URL names no host"
+    if not _is_ip(parts.hostname) and not HOSTNAME.match(parts.hostname):
+        return "the host is not a valid name"
     if port == 0:
         return "port 0 is not a port"
     return None

@@ -339,3 +339,17 @@ def test_a_slow_receiver_does_not_hold_back_another_tenant(redis_server: Embedde
     with WebhookReceiver(delay_s=2.0) as slow, WebhookReceiver() as fast:
         waited = asyncio.run(scenario(slow.url, fast.url, fast))
     assert fast.received and waited < 1.0, waited
+
+
+def test_rate_limits_per_key_with_headers_and_429(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(rate_limits={"tenant-a": "3/minute"})
+    body = {"comments": [{"id": "c", "text": "hello"}]}
+    answers = [client.post("/v1/analyze", json=body, headers=auth("pk-a")) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["ratelimit-remaining"] for a in answers[:3]] == ["2", "1", "0"]
+    assert answers[0].headers["ratelimit-limit"] == "3"
+    limited = answers[3]
+    assert limited.json()["error"]["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+    # another key of the same tenant has its own budget; another tenant has no limit
+    assert client.get("/v1/queues/review", headers=auth("mk-a")).status_code == 200
+    assert "ratelimit-limit" not in client.post("/v1/analyze", json=body, headers=auth("pk-b")).headers

@@ -63,6 +63,11 @@ def test_public_addresses_pass(address: str) -> None:
         "http://example.com:99999/",
         "javascript:alert(1)",
         "http://example.com:0/",
+        "http://exa mple.com/",
+        "http://a..b/",
+        "http://-x.example/",
+        "http://host_name.example/",
+        "http://%00.example/",
     ],
 )
 def test_url_shapes_are_refused(url: str) -> None:

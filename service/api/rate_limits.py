@@ -1,0 +1,90 @@
+"""Per-key rate limits, kept in Redis (the `limits` library's sliding-window counter), so every API process of a
+deployment counts the same requests. A key over its limit gets 429 with ``Retry-After``; every limited answer
+carries the ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers (IETF draft names).
+
+Limits are per tenant (``MODERATO_RATE_LIMITS``, e.g. ``{"news-site": "600/minute"}``) with a default for the rest
+(``MODERATO_DEFAULT_RATE_LIMIT``; unset: no limit). Each API key has its own budget. If Redis cannot answer, the
+request is served (a limiter that fails closed would turn a Redis hiccup into an outage); the failure is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
+
+from service import redis_keys as keys
+from service.api.auth import Principal
+from service.config import Settings
+from service.errors import ModeratoError
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(ModeratoError):
+    """429: the key used its budget; ``headers`` say when it may try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
+@dataclass(frozen=True)
+class Verdict:
+    headers: dict[str, str]
+
+
+class RateLimits:
+    """:param redis: the process's pool (the limiter shares it, no second pool)."""
+
+    def __init__(self, settings: Settings, redis: aioredis.Redis, metrics: Metrics) -> None:
+        self.default = parse(settings.default_rate_limit) if settings.default_rate_limit else None
+        self.per_tenant = {tenant: parse(limit) for tenant, limit in settings.rate_limits.items()}
+        storage = RedisStorage(
+            "async+redis://localhost:6379",  # never dialled: the shared pool below decides where Redis is
+            implementation="redispy",
+            key_prefix=keys.RATE_LIMIT_PREFIX,
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed on to redis-py as is
+        )
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        self.metrics = metrics
+
+    def limit_for(self, tenant: str) -> RateLimitItem | None:
+        return self.per_tenant.get(tenant, self.default)
+
+    async def check(self, principal: Principal) -> Verdict:
+        """Count one request of this key; raise RateLimited when it is over its limit."""
+        item = self.limit_for(principal.tenant)
+        if item is None:
+            return Verdict({})
+        who = (keys.rate_limit_identity(principal.tenant), principal.name)
+        try:
+            allowed = await self.limiter.hit(item, *who)
+            stats = await self.limiter.get_window_stats(item, *who)
+        except (RedisError, OSError) as exc:
+            self.metrics.redis_errors.labels("rate_limit").inc()
+            log.warning("rate limit not checked (%s); request served", type(exc).__name__)
+            return Verdict({})
+        reset_s = max(0, math.ceil(stats.reset_time - time.time()))
+        headers = {
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(max(0, stats.remaining)),
+            "RateLimit-Reset": str(reset_s),
+        }
+        if not allowed:
+            raise RateLimited(
+                f"rate limit of {item.amount} per {item.multiples} {item.GRANULARITY.name} reached; "
+                f"retry in {max(1, reset_s)} s",
+                headers={**headers, "Retry-After": str(max(1, reset_s))},
+            )
+        return Verdict(headers)
