@@ -69,7 +69,9 @@ class Target:
 
 
 # A DNS name as a URL may carry it (letters, digits, hyphens; punycode for the rest), so nothing odd is looked up.
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$"
+)
 
 
 def _is_ip(host: str) -> bool:

@@ -28,6 +28,8 @@ from service.redis_client import text, text_map
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Moderato-Signature"
+# The same for every retry of one delivery: delivery is at-least-once, so a receiver drops ids it has seen
+DELIVERY_HEADER = "X-Moderato-Delivery"
 TIMESTAMP_HEADER = "X-Moderato-Timestamp"
 BACKOFF_CAP_S = 3600.0  # longest wait between two tries, seconds
 TIMEOUT_S = 5.0
@@ -138,7 +140,7 @@ class WebhookSender:
         secret = self.secret_for(tenant)
         error = "no webhook secret configured for this tenant" if secret is None else None
         if secret is not None:
-            error = await self._post(tenant, data["url"], data["body"].encode(), secret)
+            error = await self._post(tenant, job, data["url"], data["body"].encode(), secret)
         if error is None:
             self.delivered += 1
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -164,7 +166,7 @@ class WebhookSender:
             pipe.zadd(keys.webhook_due(tenant), {job: time.time() + backoff_s(attempts, self.backoff_base_s)})
             await pipe.execute()
 
-    async def _post(self, tenant: str, url: str, body: bytes, secret: str) -> str | None:
+    async def _post(self, tenant: str, job: str, url: str, body: bytes, secret: str) -> str | None:
         """Deliver once; the error (None: delivered) says what kind of failure it was and never echoes connection
         details, so a dead letter cannot be used to probe the network behind the server."""
         try:
@@ -177,6 +179,7 @@ class WebhookSender:
             "host": target.url.netloc,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(secret, timestamp, body),
+            DELIVERY_HEADER: job,
         }
         # Connect to the address that was checked, presenting the URL's host name (Host header, TLS SNI and
         # certificate check): a second DNS lookup by the client could answer with another address.

@@ -80,7 +80,7 @@ class MicroBatcher(Generic[Item, Result]):
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="micro-batcher")
 
-    async def submit_many(self, items: list[Item]) -> list[Result]:
+    def _enqueue(self, items: list[Item]) -> list[asyncio.Future[Result]]:
         if self._closing or self._task is None:
             raise BatcherClosed("the model is shutting down")
         loop = asyncio.get_running_loop()
@@ -88,7 +88,19 @@ class MicroBatcher(Generic[Item, Result]):
         pending = [_Pending(item, loop.create_future(), now) for item in items]
         for p in pending:
             self._queue.put_nowait(p)
-        return list(await asyncio.gather(*(p.future for p in pending)))
+        return [p.future for p in pending]
+
+    async def submit_many(self, items: list[Item]) -> list[Result]:
+        return list(await asyncio.gather(*self._enqueue(items)))
+
+    async def submit_each(self, items: list[Item]) -> list[Result | Exception]:
+        """As ``submit_many``, but an item the model failed on comes back as its exception instead of raising:
+        one bad input must not sink its neighbours."""
+        outcomes = await asyncio.gather(*self._enqueue(items), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancellation is not an item's failure
+        return [o for o in outcomes if not isinstance(o, BaseException) or isinstance(o, Exception)]
 
     def _share(self) -> int:
         """Most items for the batch being collected: an even share of what is queued among the idle streams."""
@@ -147,10 +159,14 @@ class MicroBatcher(Generic[Item, Result]):
                 self._executor, self.run_batch, [p.item for p in batch]
             )
         except Exception as exc:  # a failed batch fails its own requests, never the loop
-            log.exception("model batch of %d failed", len(batch))
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
+            if len(batch) > 1:  # find the input(s) it failed on: each alone, so the rest are still answered
+                log.warning("model batch of %d failed (%s); running its items one by one", len(batch), exc)
+                for p in batch:
+                    await self._run([p])
+                return
+            log.exception("model failed on an input")
+            if not batch[0].future.done():
+                batch[0].future.set_exception(exc)
             return
         self.batches += 1
         self.items += len(batch)

@@ -130,8 +130,12 @@ class Scorer:
         floods = dict(zip(valid, lookup.flood_counts, strict=True)) if store else {}
         results = await self._results(tenant, valid, texts, digests, found, refs, comments, store)
         for i in valid:
+            result = results[i]
+            if isinstance(result, Exception):
+                outcomes[i] = CommentError(comments[i].id, "model_error", f"the model failed on this comment: {result}")
+                continue
             cached = found[digests[i]] is not None
-            outcomes[i] = self._outcome(tenant, comments[i], texts[i], results[i], cached, floods.get(i), refs)
+            outcomes[i] = self._outcome(tenant, comments[i], texts[i], result, cached, floods.get(i), refs)
         return [o for o in outcomes if o is not None]
 
     async def _article_refs(
@@ -156,8 +160,9 @@ class Scorer:
         refs: dict[str, ArticleRef | None],
         comments: list[CommentIn],
         store: bool,
-    ) -> dict[int, CachedResult]:
-        """Each valid comment's result: from the cache, or from the model (identical texts are scored once)."""
+    ) -> dict[int, CachedResult | Exception]:
+        """Each valid comment's result: from the cache, or from the model (identical texts are scored once); the
+        model's exception for an input it failed on."""
         self.metrics.cache_hits.inc(sum(1 for i in valid if found[digests[i]] is not None))
         misses: dict[str, int] = {}  # digest -> a comment needing the model
         for i in valid:
@@ -165,10 +170,12 @@ class Scorer:
                 misses.setdefault(digests[i], i)
         self.metrics.cache_misses.inc(len(misses))
         jobs = [CommentJob(texts[i].text, _state(comments[i], refs)) for i in misses.values()]
-        fresh = dict(zip(misses, map(_to_cached, await self.batcher.submit_many(jobs)), strict=True)) if jobs else {}
+        outcomes = dict(zip(misses, await self.batcher.submit_each(jobs), strict=True)) if jobs else {}
+        fresh = {d: _to_cached(o) for d, o in outcomes.items() if not isinstance(o, Exception)}
+        failed = {d: o for d, o in outcomes.items() if isinstance(o, Exception)}
         if store:
             await self.cache.put_many(tenant, fresh)
-        return {i: found[digests[i]] or fresh[digests[i]] for i in valid}
+        return {i: found[digests[i]] or fresh.get(digests[i]) or failed[digests[i]] for i in valid}
 
     def _outcome(
         self,
