@@ -29,6 +29,7 @@ from service.model.predict import Predictor  # noqa: E402
 from service.system import cpu_has_bf16  # noqa: E402
 
 MODEL = DEFAULT_MODEL_DIR
+STANCE_MODEL = MODEL.parent / "moderato-v5-stance"
 SENTENCES = [
     "The council should have published the budget before the vote, not after it.",
     "I have lived here for thirty years and the library has always been the heart of this town.",
@@ -92,11 +93,29 @@ def matmul_flops_per_s(batch: int, tokens: int, hidden: int, ffn: int, bf16: boo
     return 2 * 2 * batch * tokens * hidden * ffn / statistics.median(times)
 
 
+def print_stance_costs(rows: list[dict[str, Any]], precision: str, batch: int) -> None:
+    """What stance adds to a comment's cost, from the rows of this run (the issue's target: at most 2.5x)."""
+    rate = {r["case"]: r["comments_per_s"] for r in rows}
+    alone, one = f"moderato predict ({precision}), scores+spans", "one comment, 1 thread"
+    for case in (
+        f"{alone.replace(', scores+spans', ', +stance')}",
+        f"moderato predict ({precision}), +stance, cross-encoded",
+    ):
+        if case in rate:
+            print(f"with stance / without, batch {batch}: {case}: {rate[alone] / rate[case]:.2f}x")
+    for case in (f"{one}, +stance (late interaction)", f"{one}, +stance, cross-encoded"):
+        if case in rate:
+            print(f"with stance / without, one comment: {case}: {rate[one] / rate[case]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=60)
+    parser.add_argument(
+        "--stance-model", type=Path, default=STANCE_MODEL, help="cross-encoded stance model to time (if present)"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     threads = torch.get_num_threads()
@@ -118,6 +137,7 @@ def main() -> None:
     one_thread = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=1)
     one_thread_eager = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=1, traced=False)
     singles = itertools.cycle(texts)
+    one_thread_article = one_thread.encode_article("City council votes to close the central library", SENTENCES[0])
 
     def in_streams(predictor: Predictor, batch: int) -> Callable[[], None]:
         """One batch per stream at once, as the service runs them (model_streams x torch_threads)."""
@@ -148,6 +168,27 @@ def main() -> None:
         "moderato predict (fp32), scores+spans": (lambda: ours_fp32.predict(texts), args.batch, 1),
     }
     cases["one comment, 1 thread"] = (lambda: one_thread.predict([next(singles)]), 1, 1)
+    cases["one comment, 1 thread, +stance (late interaction)"] = (
+        lambda: one_thread.predict([next(singles)], one_thread_article),
+        1,
+        1,
+    )
+    if args.stance_model.exists():
+        # The cross-encoded stance pass: claim and comment read together by the adapted encoder, beside the
+        # comment-alone pass that gives toxicity and spans.
+        crossed = Predictor(MODEL, batch_size=args.batch, bf16=bf16, stance_folder=args.stance_model)
+        crossed_one = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=1, stance_folder=args.stance_model)
+        crossed_article = crossed.encode_article("City council votes to close the central library", SENTENCES[0])
+        cases[f"moderato predict ({precision}), +stance, cross-encoded"] = (
+            lambda: crossed.predict(texts, crossed_article),
+            args.batch,
+            1,
+        )
+        cases["one comment, 1 thread, +stance, cross-encoded"] = (
+            lambda: crossed_one.predict([next(singles)], crossed_article),
+            1,
+            1,
+        )
     if bf16:
         cases["moderato predict, eager encoder (before)"] = (lambda: eager.predict(texts), args.batch, 1)
         cases["one comment, 1 thread, eager encoder (before)"] = (
@@ -205,6 +246,7 @@ def main() -> None:
     }
     print(f"batch {args.batch}, ~{tokens} tokens (padded), {args.reps} reps, {threads} threads")
     print_table(rows)
+    print_stance_costs(rows, precision, args.batch)
     print(ceiling)
     path = write_result(
         "model",

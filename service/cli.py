@@ -171,6 +171,15 @@ def _train_stance(args: argparse.Namespace) -> None:
     train_cross_stance(opts)
 
 
+def _evaluate_stance(args: argparse.Namespace) -> None:
+    import json
+
+    from service.training.stance_eval import evaluate_stance_command
+
+    result = evaluate_stance_command(args.data, args.model, args.stance_model, args.out, args.limit)
+    print(json.dumps({k: v for k, v in result["sets"].items() if not isinstance(v, dict)}, indent=2))
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from service.training.evaluate import evaluate
 
@@ -236,6 +245,16 @@ def parser() -> argparse.ArgumentParser:
     stance.add_argument("--seed", type=int, default=29)
     stance.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     stance.set_defaults(func=_train_stance)
+
+    stance_eval = sub.add_parser(
+        "evaluate-stance", help="stance on the grouped dev splits, per set (needs the train extra)"
+    )
+    stance_eval.add_argument("--data", type=Path, required=True)
+    stance_eval.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    stance_eval.add_argument("--stance-model", type=Path, default=None, help="a cross-encoded stance model")
+    stance_eval.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    stance_eval.add_argument("--limit", type=int, default=1000, help="dev rows per set (sampled, seeded)")
+    stance_eval.set_defaults(func=_evaluate_stance)
 
     evaluate = sub.add_parser(
         "evaluate", help="score a model on the dev splits; writes metrics.json (needs the train extra)"

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
 
     model_dir: Path = DEFAULT_MODEL_DIR
+    # A cross-encoded stance model trained on model_dir's encoder (claim and comment read together); unset: the
+    # model's own late-interaction stance head.
+    stance_model_dir: Path | None = None
     # Model streams: batches run concurrently, each on its own thread with `torch_threads` threads. On a small CPU
     # two single-threaded streams beat one two-threaded one (bench/model.py: 1.3x at batch 32, 1.8x at batch 4).
     # None: one stream per core, up to 4; torch_threads None: the cores shared out among the streams.

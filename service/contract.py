@@ -64,9 +64,10 @@ def stored_result(
     decision: str,
     reasons: list[str],
     cached: bool,
+    stance_to_parent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A queued comment's stored result: the `/v1/analyze` result shape."""
-    return {
+    result = {
         "id": comment_id,
         "scores": scores,
         "spans": spans,
@@ -75,6 +76,9 @@ def stored_result(
         "reasons": reasons,
         "cached": cached,
     }
+    if stance_to_parent is not None:  # as /v1/analyze: only for a reply whose parent's text is known
+        result["stance_to_parent"] = stance_to_parent
+    return result
 
 
 def webhook_body(

@@ -29,8 +29,8 @@ def article(tenant: str, article_id: str) -> str:
 
 
 def article_states(tenant: str, model_version: str, article_id: str) -> str:
-    """The article's encoded claim (fp16 token states) for one model version."""
-    return _key(tenant, "artvec", model_version, article_id)
+    """The article's claim and its encoded token states (ArticleState.to_bytes) for one model version."""
+    return _key(tenant, "artvec2", model_version, article_id)  # format 2: claim text, then states
 
 
 def flood(tenant: str, digest: str) -> str:

@@ -35,6 +35,14 @@ class CommentBody(RequestModel):
     id: str = ID
     text: str  # checked per comment by the scorer: one bad text does not sink its neighbours
     article_id: str | None = OPTIONAL_ID
+    parent_id: str | None = OPTIONAL_ID  # the comment it replies to: inline `parent`, or a queued comment
+
+
+class ParentBody(RequestModel):
+    """The comment that comments of this request reply to (their ``parent_id``), inline like ``article``."""
+
+    id: str = ID
+    text: Text = Field(min_length=1, max_length=10_000)
 
 
 class ArticleBody(RequestModel):
@@ -46,6 +54,7 @@ class ArticleBody(RequestModel):
 class AnalyzeRequest(RequestModel):
     comments: list[CommentBody] = Field(min_length=1)
     article: ArticleBody | None = None
+    parent: ParentBody | None = None
     store: StrictBool = True
 
 
@@ -68,6 +77,8 @@ class ResultOut(BaseModel):
     decision: str
     reasons: list[str]
     cached: bool
+    # agree / disagree / neutral toward the comment it replies to; only when that comment's text is known
+    stance_to_parent: StanceOut | None = None
     warnings: list[str] = []
 
 
@@ -173,6 +184,7 @@ class QueueItem(BaseModel):
     scores: dict[str, float]
     spans: list[SpanOut]
     stance: StanceOut | None = None
+    stance_to_parent: StanceOut | None = None
     reasons: list[str]
     reports: int
     received_at: float

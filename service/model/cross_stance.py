@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -72,3 +73,36 @@ def load(folder: Path, hidden: int) -> tuple[CrossStanceConfig, dict[str, torch.
     head.eval()
     adapters = {k[8:]: v.float() for k, v in state.items() if k.startswith("adapter.")}
     return config, adapters, head
+
+
+class CrossStance:
+    """The stance pass at serving time: the adapters merged into a private copy of the encoder (so the pass costs
+    what the plain encoder costs), traced like the comment pass, and the head.
+
+    :param encoder: the comment pass's encoder, still in fp32 (the copy is taken before any bf16 cast).
+    """
+
+    def __init__(self, folder: Path, encoder: nn.Module, tokenizer: Any, *, bf16: bool, traced: bool) -> None:
+        from service.model.lora import merged_encoder
+
+        hidden: int = encoder.config.hidden_size  # type: ignore[union-attr,assignment]
+        self.config, adapters, self.head = load(folder, hidden)
+        merged = merged_encoder(encoder, adapters, self.config.rank, self.config.alpha).eval()
+        self.tokenizer = tokenizer
+        self.bf16 = bf16
+        self.encoder = merged
+        self.offsets = torch.tensor(self.config.logit_offsets)
+
+    def encode(self, targets: list[str], texts: list[str]) -> Any:
+        """Target, then text, in one sequence (the target cut to its share first): as in training."""
+        short = self.tokenizer(targets, truncation=True, max_length=self.config.target_tokens, add_special_tokens=False)
+        cut = [self.tokenizer.decode(ids) for ids in short["input_ids"]]
+        return self.tokenizer(
+            cut, texts, truncation="only_second", max_length=self.config.max_tokens, padding=True, return_tensors="pt"
+        )
+
+    def logits(self, run_encoder: Any, targets: list[str], texts: list[str]) -> torch.Tensor:
+        """Stance logits (offsets applied) for (target, text) pairs; ``run_encoder`` runs this pass's encoder."""
+        enc = self.encode(targets, texts)
+        states = run_encoder(enc["input_ids"], enc["attention_mask"])
+        return self.head(Encoded(states, enc["attention_mask"])).float() + self.offsets

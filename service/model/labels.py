@@ -14,6 +14,10 @@ SPAN_ATTRIBUTES: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_at
 
 STANCES: tuple[str, ...] = ("agree", "disagree", "discuss", "unrelated")
 
+# A reply's stance toward the comment it answers: the stance head's agree and disagree, and neutral for the rest
+# (a reply that discusses or talks past its parent takes no side in the thread).
+PARENT_STANCES: tuple[str, ...] = ("agree", "disagree", "neutral")
+
 ATTRIBUTE_INDEX = {name: i for i, name in enumerate(ATTRIBUTES)}
 SPAN_INDEX = {name: i for i, name in enumerate(SPAN_ATTRIBUTES)}
 STANCE_INDEX = {name: i for i, name in enumerate(STANCES)}
@@ -22,3 +26,9 @@ STANCE_INDEX = {name: i for i, name in enumerate(STANCES)}
 def schema() -> dict[str, list[str]]:
     """The schema as stored in a checkpoint's config."""
     return {"attributes": list(ATTRIBUTES), "span_attributes": list(SPAN_ATTRIBUTES), "stances": list(STANCES)}
+
+
+def parent_scores(stance_scores: dict[str, float]) -> dict[str, float]:
+    """Four-way stance scores as agree / disagree / neutral toward a parent comment."""
+    neutral = stance_scores["discuss"] + stance_scores["unrelated"]
+    return {"agree": stance_scores["agree"], "disagree": stance_scores["disagree"], "neutral": round(neutral, 4)}

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch.jit._trace import TracerWarning
 
-from service.model.checkpoint import ModelConfig, load_model, load_tokenizer
+from service.model.checkpoint import CheckpointError, load_model, load_tokenizer
 from service.model.claim import article_claim
-from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES
+from service.model.cross_stance import CrossStance
+from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
 from service.system import cpu_has_bf16
 
@@ -47,21 +48,26 @@ class Prediction:
     scores: dict[str, float]
     spans: list[Span]
     stance: Stance | None
+    stance_to_parent: Stance | None = None  # agree / disagree / neutral toward the comment it replies to
 
 
 @dataclass(frozen=True)
 class ArticleState:
     """An article's encoded claim (title + lead): token states ready for the stance head."""
 
-    states: torch.Tensor  # (tokens, hidden), float32
+    states: torch.Tensor  # (tokens, hidden), float32; no tokens when stance is cross-encoded (it reads the claim)
     claim: str
 
     def to_bytes(self) -> bytes:
-        return self.states.to(torch.float16).numpy().tobytes()
+        """The claim's length (4 bytes), the claim (UTF-8), then the states (fp16)."""
+        claim = self.claim.encode()
+        return len(claim).to_bytes(4, "big") + claim + self.states.to(torch.float16).numpy().tobytes()
 
     @classmethod
-    def from_bytes(cls, raw: bytes, hidden: int, claim: str = "") -> ArticleState:
-        array = np.frombuffer(raw, dtype=np.float16).reshape(-1, hidden)
+    def from_bytes(cls, raw: bytes, hidden: int) -> ArticleState:
+        size = int.from_bytes(raw[:4], "big")
+        claim = raw[4 : 4 + size].decode()
+        array = np.frombuffer(raw[4 + size :], dtype=np.float16).reshape(-1, hidden)
         return cls(torch.from_numpy(array.astype(np.float32)), claim)
 
 
@@ -74,6 +80,8 @@ class Predictor:
     :param stance_prior: expected stance label frequencies where the model runs (comments under their own article
         are rarely unrelated); the logits are shifted from the training prior to this one. None: no shift.
     :param traced: run the encoder as a frozen TorchScript graph (same outputs, less Python); False: eager.
+    :param stance_folder: a cross-encoded stance model (service/model/cross_stance.py) trained on this model's
+        encoder; its pass reads claim and comment together. None: the late-interaction stance head.
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class Predictor:
         stance_prior: list[float] | None = None,
         threads: int | None = None,
         traced: bool = True,
+        stance_folder: Path | None = None,
     ) -> None:
         self.threads = threads or torch.get_num_threads()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer's truncation state is not safe to share
@@ -92,16 +101,31 @@ class Predictor:
         self.net, self.config = load_model(folder)
         self.tokenizer: Any = load_tokenizer()
         self.bf16 = cpu_has_bf16() if bf16 is None else bf16
-        if self.bf16:
-            _store_linear_weights_in_bf16(self.net.encoder)
-        self._encoder = _traced_encoder(self.net.encoder, self.bf16) if traced else _LastHiddenState(self.net.encoder)
+        self.cross = (
+            None
+            if stance_folder is None
+            else CrossStance(stance_folder, self.net.encoder, self.tokenizer, bf16=self.bf16, traced=traced)
+        )
+        if self.cross is not None and self.cross.config.encoder_version != self.config.version:
+            raise CheckpointError(
+                f"{stance_folder} adapts {self.cross.config.encoder_version}'s encoder, not {self.config.version}'s"
+            )
+        self._encoder = self._prepared(self.net.encoder, traced)
+        self._stance_encoder = None if self.cross is None else self._prepared(self.cross.encoder, traced)
         self.batch_size = batch_size
         self.hidden = self.net.encoder.config.hidden_size
-        self.stance_shift = _prior_shift(self.config, stance_prior)
+        train_prior = self.config.stance_train_prior if self.cross is None else self.cross.config.train_prior
+        self.stance_shift = _prior_shift(train_prior, stance_prior)
+
+    def _prepared(self, encoder: torch.nn.Module, traced: bool) -> Any:
+        if self.bf16:
+            _store_linear_weights_in_bf16(encoder)
+        return _traced_encoder(encoder, self.bf16) if traced else _LastHiddenState(encoder)
 
     @property
     def version(self) -> str:
-        return self.config.version
+        """The comment pass's model, and the stance model when it is a separate one (both change results)."""
+        return self.config.version if self.cross is None else f"{self.config.version}+{self.cross.config.version}"
 
     def _autocast(self) -> Any:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
@@ -116,6 +140,8 @@ class Predictor:
 
     def encode_article(self, title: str, body: str = "") -> ArticleState:
         claim = article_claim(title, body)
+        if self.cross is not None:  # the stance pass reads the claim's text with each comment
+            return ArticleState(torch.zeros((0, self.hidden)), claim)
         with self._tokenizer_lock:
             enc = self.tokenizer([claim], truncation=True, max_length=self.config.article_tokens, return_tensors="pt")
         self._use_threads()
@@ -127,21 +153,36 @@ class Predictor:
         self,
         texts: list[str],
         article: ArticleState | list[ArticleState | None] | None = None,
+        parents: list[ArticleState | None] | None = None,
     ) -> list[Prediction]:
-        """Score comments; ``article`` is one article for all, or one (or None) per comment.
+        """Score comments; ``article`` is one article for all, or one (or None) per comment; ``parents`` is the
+        encoded text of the comment each one replies to (``encode_article(parent_text)``), or None.
 
         Identical texts in one call are encoded once; each (comment, article) pair still gets its own stance.
         """
         articles = article if isinstance(article, list) else [article] * len(texts)
-        if len(articles) != len(texts):
-            raise ValueError("one article (or None) per comment")
+        parents = parents or [None] * len(texts)
+        if len(articles) != len(texts) or len(parents) != len(texts):
+            raise ValueError("one article (or None) and one parent (or None) per comment")
         unique = list(dict.fromkeys(texts))
         readings = self._merge(unique, self._read(unique))
         by_text = {text: reading for text, reading in zip(unique, readings, strict=True)}
-        stances = self._stances([by_text[t].opening for t in texts], articles)
+        stances = self._stance_pass(texts, by_text, articles, self.stance_shift)
+        # toward a parent: no article prior (replies take sides far more often than comments under an article)
+        to_parents = self._stance_pass(texts, by_text, parents, torch.zeros(len(STANCES)))
         return [
-            Prediction(by_text[t].scores, by_text[t].spans, stance) for t, stance in zip(texts, stances, strict=True)
+            Prediction(by_text[t].scores, by_text[t].spans, stance, _toward_parent(to_parent))
+            for t, stance, to_parent in zip(texts, stances, to_parents, strict=True)
         ]
+
+    def _stance_pass(
+        self, texts: list[str], by_text: dict[str, _Reading], targets: list[ArticleState | None], shift: torch.Tensor
+    ) -> list[Stance | None]:
+        if not any(t is not None for t in targets):
+            return [None] * len(texts)
+        if self.cross is not None:
+            return self._cross_stances(texts, targets, shift)
+        return self._stances([by_text[t].opening for t in texts], targets, shift)
 
     def span_tokens(self, texts: list[str]) -> list[tuple[float, list[tuple[tuple[int, int], np.ndarray]]]]:
         """Each text's highest attribute score and its tokens' (character offsets, span logits): what spans are cut
@@ -197,7 +238,9 @@ class Predictor:
             if w.index == 0:  # stance reads a comment's opening window
                 w.states = encoded.states[row, : len(w.ids)].float().clone()
 
-    def _stances(self, openings: list[torch.Tensor], articles: list[ArticleState | None]) -> list[Stance | None]:
+    def _stances(
+        self, openings: list[torch.Tensor], articles: list[ArticleState | None], shift: torch.Tensor
+    ) -> list[Stance | None]:
         rows = [r for r, a in enumerate(articles) if a is not None]
         out: list[Stance | None] = [None] * len(articles)
         for start in range(0, len(rows), self.batch_size):
@@ -206,7 +249,24 @@ class Predictor:
             article = _stack([articles[r].states for r in chunk], self.hidden)  # type: ignore[union-attr]
             with torch.inference_mode(), self._autocast():
                 logits = self.net.stance_logits(comment, article).float()
-            probs = torch.softmax(logits + self.stance_shift, dim=-1).numpy()
+            probs = torch.softmax(logits + shift, dim=-1).numpy()
+            for r, p in zip(chunk, probs, strict=True):
+                out[r] = _stance_result(p)
+        return out
+
+    def _cross_stances(
+        self, texts: list[str], articles: list[ArticleState | None], shift: torch.Tensor
+    ) -> list[Stance | None]:
+        """The cross-encoded stance pass over (claim, comment) pairs, in length-sorted batches."""
+        assert self.cross is not None
+        rows = sorted((r for r, a in enumerate(articles) if a is not None), key=lambda r: len(texts[r]))
+        out: list[Stance | None] = [None] * len(articles)
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            claims = [articles[r].claim for r in chunk]  # type: ignore[union-attr]
+            with self._tokenizer_lock, torch.inference_mode(), self._autocast():
+                logits = self.cross.logits(self._stance_encoder, claims, [texts[r] for r in chunk])
+            probs = torch.softmax(logits + shift, dim=-1).numpy()
             for r, p in zip(chunk, probs, strict=True):
                 out[r] = _stance_result(p)
         return out
@@ -316,11 +376,17 @@ def _stack(states: list[torch.Tensor], hidden: int) -> Encoded:
     return Encoded(padded, mask)
 
 
-def _prior_shift(config: ModelConfig, prior: list[float] | None) -> torch.Tensor:
+def _prior_shift(train: list[float], prior: list[float] | None) -> torch.Tensor:
     if prior is None:
         return torch.zeros(len(STANCES))
-    train = config.stance_train_prior
     return torch.tensor([math.log(max(p, 1e-6)) - math.log(max(q, 1e-6)) for p, q in zip(prior, train, strict=True)])
+
+
+def _toward_parent(stance: Stance | None) -> Stance | None:
+    if stance is None:
+        return None
+    scores = parent_scores(stance.scores)
+    return Stance(max(scores, key=scores.__getitem__), scores)
 
 
 def _stance_result(probs: np.ndarray) -> Stance:

@@ -222,6 +222,7 @@ def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed
         "scores": result.get("scores", {}),
         "spans": result.get("spans", []),
         "stance": result.get("stance"),
+        "stance_to_parent": result.get("stance_to_parent"),
         "reasons": result.get("reasons", []),
         "reports": int(record.get("reports", "0")),
         "received_at": float(record.get("received_at", "0")),
@@ -230,10 +231,19 @@ def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed
     }
 
 
-def matches(item: dict[str, Any], *, thread: str | None, attribute: str | None, stance: str | None) -> bool:
+def matches(
+    item: dict[str, Any],
+    *,
+    thread: str | None,
+    attribute: str | None,
+    stance: str | None,
+    stance_to_parent: str | None = None,
+) -> bool:
     if thread and item["thread_id"] != thread:
         return False
     if attribute and not any(r.startswith(f"{attribute} ") for r in item["reasons"]):
+        return False
+    if stance_to_parent and (item["stance_to_parent"] or {}).get("label") != stance_to_parent:
         return False
     return not (stance and (item["stance"] or {}).get("label") != stance)
 
@@ -248,6 +258,7 @@ async def list_queue(
     thread: str | None = None,
     attribute: str | None = None,
     stance: str | None = None,
+    stance_to_parent: str | None = None,
 ) -> QueuePage:
     """A page of a review queue in review order, filtered by thread, attribute (a reason names it) or stance."""
     entries, more = await queues.page(tenant, queue, cursor=cursor, limit=limit)
@@ -260,7 +271,9 @@ async def list_queue(
         for (cid, score), row, claimed_by in zip(chunk, rows, held, strict=True):
             last = (cid, score)
             item = queue_item(cid, score, row, claimed_by)
-            if row and matches(item, thread=thread, attribute=attribute, stance=stance):
+            if row and matches(
+                item, thread=thread, attribute=attribute, stance=stance, stance_to_parent=stance_to_parent
+            ):
                 items.append(item)
                 if len(items) == limit:
                     return QueuePage(items, f"{score!r}:{cid}")

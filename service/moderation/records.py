@@ -218,3 +218,11 @@ class Records:
             raise NotFound(f"no comment {comment_id!r}")
         if reply == "not_scored":
             raise Conflict(f"comment {comment_id!r} has not been scored yet", code="not_scored")
+
+
+async def parent_texts_of(records: Records, tenant: str, parent_ids: list[str]) -> dict[str, str]:
+    """The stored text of each of these comments that Moderato holds (queued ones), by id."""
+    if not parent_ids:
+        return {}
+    rows = await records.get_many(tenant, parent_ids)
+    return {pid: row["text"] for pid, row in zip(parent_ids, rows, strict=True) if row.get("text")}

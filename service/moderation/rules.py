@@ -53,6 +53,7 @@ def model_verdict(
         decision=decision,
         reasons=reasons,
         cached=outcome.cached,
+        stance_to_parent=outcome.stance_to_parent,
     )
     if decision == Decision.REVIEW:
         priority = review_priority(outcome.scores, heat, float(record["received_at"]))

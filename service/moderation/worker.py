@@ -27,7 +27,7 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.contract import Status
 from service.moderation import worker_health
-from service.moderation.records import Records, registered_tenants
+from service.moderation.records import Records, parent_texts_of, registered_tenants
 from service.moderation.rules import model_verdict, webhook_url
 from service.moderation.webhooks import WebhookLoop, build_sender
 from service.redis_client import text
@@ -207,7 +207,13 @@ class Worker:
         todo = [(m, r) for m, r in zip(batch, records, strict=True) if r.get("status") == Status.QUEUED]
         self.duplicates += len(batch) - len(todo)
         if todo:
-            comments = [CommentIn(r["id"], r["text"], r.get("article_id")) for _, r in todo]
+            parents = await parent_texts_of(
+                self.records, tenant, sorted({r["parent_id"] for _, r in todo if r.get("parent_id")})
+            )
+            comments = [
+                CommentIn(r["id"], r["text"], r.get("article_id"), parents.get(r.get("parent_id") or ""))
+                for _, r in todo
+            ]
             outcomes = await self.scorer.analyze(tenant, comments, store=True)
             held = await self._premoderated(tenant, [r for _, r in todo])
             heat = await self._heat(tenant, [r for _, r in todo])

@@ -35,6 +35,7 @@ class CachedResult:
     scores: dict[str, float]
     spans: list[tuple[int, int, str]]
     stance: dict[str, Any] | None
+    stance_to_parent: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -42,7 +43,8 @@ class CachedResult:
     @classmethod
     def from_json(cls, raw: str | bytes) -> CachedResult:
         data = json.loads(raw)
-        return cls(data["scores"], [(int(s), int(e), str(a)) for s, e, a in data["spans"]], data["stance"])
+        spans = [(int(s), int(e), str(a)) for s, e, a in data["spans"]]
+        return cls(data["scores"], spans, data["stance"], data.get("stance_to_parent"))
 
 
 # One round trip before the model: every cached result asked for, and one more post counted for each text.

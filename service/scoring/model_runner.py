@@ -21,6 +21,7 @@ class PredictorRunner:
             batch_size=settings.batch_max_items,
             stance_prior=settings.stance_prior,
             threads=settings.stream_layout()[1],
+            stance_folder=settings.stance_model_dir,
         )
         self.version = self.predictor.version
 
@@ -28,7 +29,9 @@ class PredictorRunner:
         out: list[Any] = [None] * len(jobs)
         comments = [(i, j) for i, j in enumerate(jobs) if isinstance(j, CommentJob)]
         if comments:
-            predictions = self.predictor.predict([j.text for _, j in comments], [j.article for _, j in comments])
+            predictions = self.predictor.predict(
+                [j.text for _, j in comments], [j.article for _, j in comments], [j.parent for _, j in comments]
+            )
             for (i, _), prediction in zip(comments, predictions, strict=True):
                 out[i] = prediction
         for i, job in enumerate(jobs):

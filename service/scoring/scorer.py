@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class CommentJob:
     text: str
     article: Any | None  # an article state, or None
+    parent: Any | None = None  # the state of the comment it replies to (encoded like an article), or None
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,13 @@ class ModelRunner(Protocol):
 
 @dataclass(frozen=True)
 class CommentIn:
+    """:param parent_text: the text of the comment this one replies to, when Moderato has it (then the result
+    carries the reply's stance toward it)."""
+
     id: str
     text: str
     article_id: str | None = None
+    parent_text: str | None = None
 
 
 @dataclass
@@ -58,6 +63,7 @@ class ScoredComment:
     decision: str
     reasons: list[str]
     cached: bool
+    stance_to_parent: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -121,7 +127,7 @@ class Scorer:
         valid = [i for i, o in enumerate(outcomes) if o is None]
         refs = await self._article_refs(tenant, [comments[i] for i in valid], article, inline)
         texts = {i: normalise(comments[i].text) for i in valid}
-        digests = {i: digest(self.model_version, texts[i].text, _article_key(comments[i], refs)) for i in valid}
+        digests = {i: digest(self.model_version, texts[i].text, _context_key(comments[i], refs)) for i in valid}
         unique = list(dict.fromkeys(digests[i] for i in valid))
         # counting floods needs a key derived from the text: not for texts that must leave no trace
         flood_texts = [text_digest(texts[i].text) for i in valid] if store else []
@@ -169,13 +175,25 @@ class Scorer:
             if found[digests[i]] is None:
                 misses.setdefault(digests[i], i)
         self.metrics.cache_misses.inc(len(misses))
-        jobs = [CommentJob(texts[i].text, _state(comments[i], refs)) for i in misses.values()]
+        parents = await self._parent_states([comments[i].parent_text for i in misses.values()])
+        jobs = [
+            CommentJob(texts[i].text, _state(comments[i], refs), parent)
+            for i, parent in zip(misses.values(), parents, strict=True)
+        ]
         outcomes = dict(zip(misses, await self.batcher.submit_each(jobs), strict=True)) if jobs else {}
         fresh = {d: _to_cached(o) for d, o in outcomes.items() if not isinstance(o, Exception)}
         failed = {d: o for d, o in outcomes.items() if isinstance(o, Exception)}
         if store:
             await self.cache.put_many(tenant, fresh)
         return {i: found[digests[i]] or fresh.get(digests[i]) or failed[digests[i]] for i in valid}
+
+    async def _parent_states(self, parent_texts: list[str | None]) -> list[Any | None]:
+        """Each distinct parent text encoded once (like an article's claim; free when stance is cross-encoded)."""
+        wanted = list(dict.fromkeys(normalise(t).text for t in parent_texts if t))
+        if not wanted:
+            return [None] * len(parent_texts)
+        states = dict(zip(wanted, await self.batcher.submit_many([ArticleJob(t, "") for t in wanted]), strict=True))
+        return [states[normalise(t).text] if t else None for t in parent_texts]
 
     def _outcome(
         self,
@@ -202,13 +220,25 @@ class Scorer:
             warnings.append(f"article {comment.article_id!r} is not registered: stance is null")
         stance = result.stance if comment.article_id and refs.get(comment.article_id) is not None else None
         return ScoredComment(
-            comment.id, result.scores, spans, stance, decision.decision, decision.reasons, cached, warnings
+            comment.id,
+            result.scores,
+            spans,
+            stance,
+            decision.decision,
+            decision.reasons,
+            cached,
+            result.stance_to_parent if comment.parent_text else None,
+            warnings,
         )
 
 
-def _article_key(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> str | None:
+def _context_key(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> str | None:
+    """What besides its text a comment's result depends on: its article (as encoded) and its parent's text."""
     ref = refs.get(comment.article_id) if comment.article_id else None
-    return None if ref is None else f"{comment.article_id}:{ref.fingerprint}"
+    article = None if ref is None else f"{comment.article_id}:{ref.fingerprint}"
+    if not comment.parent_text:
+        return article
+    return f"{article or ''}|parent:{text_digest(normalise(comment.parent_text).text)}"
 
 
 def _state(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> Any | None:
@@ -216,8 +246,12 @@ def _state(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> Any | None
     return None if ref is None else ref.state
 
 
+def _stance_dict(stance: Any | None) -> dict[str, Any] | None:
+    return None if stance is None else {"label": stance.label, "scores": stance.scores}
+
+
 def _to_cached(prediction: Any) -> CachedResult:
-    stance = (
-        None if prediction.stance is None else {"label": prediction.stance.label, "scores": prediction.stance.scores}
+    spans = [(s.start, s.end, s.attribute) for s in prediction.spans]
+    return CachedResult(
+        prediction.scores, spans, _stance_dict(prediction.stance), _stance_dict(prediction.stance_to_parent)
     )
-    return CachedResult(prediction.scores, [(s.start, s.end, s.attribute) for s in prediction.spans], stance)

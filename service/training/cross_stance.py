@@ -22,12 +22,12 @@ from torch import nn
 from service.model import cross_stance
 from service.model.checkpoint import load_model, load_tokenizer, save_atomically
 from service.model.cross_stance import CrossStanceConfig, CrossStanceHead
-from service.model.labels import STANCE_INDEX, STANCES
+from service.model.labels import STANCES
 from service.model.lora import adapter_state, add_adapters
 from service.model.network import Encoded
 from service.system import cpu_has_bf16
-from service.training.metrics import fnc_score, macro_f1
 from service.training.schedules import warmup_times_linear_decay
+from service.training.stance_eval import set_metrics
 from service.training.stance_pairs import StancePair, load_pairs, split
 from service.training.train import Sampler
 
@@ -43,7 +43,6 @@ SOURCE_WEIGHTS = {
     "arc": 0.12,
     "fnc": 0.14,
 }
-AGREE, DISAGREE = STANCE_INDEX["agree"], STANCE_INDEX["disagree"]
 
 
 @dataclass
@@ -164,32 +163,6 @@ def predict_pairs(model: nn.Module, tokenizer: Any, config: CrossStanceConfig, p
     return out
 
 
-def set_metrics(source: str, gold: np.ndarray, logits: np.ndarray) -> dict[str, Any]:
-    """The set's own metric, its macro-F1 over the labels it has, and comment polarity (agree vs disagree)."""
-    predicted = logits.argmax(1)
-    labels = sorted(set(gold.tolist()))
-    polar = np.isin(gold, [AGREE, DISAGREE])
-    polar_pred = np.where(logits[polar][:, AGREE] >= logits[polar][:, DISAGREE], AGREE, DISAGREE)
-    result: dict[str, Any] = {
-        "rows": int(len(gold)),
-        "macro_f1": round(macro_f1(gold.tolist(), predicted.tolist(), labels), 4),
-        # agree/disagree F1s of the full prediction (a `discuss` answer to an agreeing reply counts against it)
-        "agree_disagree_macro_f1": round(macro_f1(gold.tolist(), predicted.tolist(), [AGREE, DISAGREE]), 4),
-        # polarity when the question is only "agree or disagree?" (rows whose gold is one of the two)
-        "polarity_macro_f1": round(macro_f1(gold[polar].tolist(), polar_pred.tolist(), [AGREE, DISAGREE]), 4),
-        "confusion": _confusion(gold, predicted),
-    }
-    if source == "fnc":
-        result["fnc_score"] = round(fnc_score(gold.tolist(), predicted.tolist()), 4)
-    if source == "arc":
-        result["accuracy"] = round(float((gold == predicted).mean()), 4)
-    if source == "vast":  # VAST's published metric: pro / con / neutral (discuss and unrelated both neutral)
-        neutral = [STANCE_INDEX["discuss"], STANCE_INDEX["unrelated"]]
-        g3, p3 = np.where(np.isin(gold, neutral), 2, gold), np.where(np.isin(predicted, neutral), 2, predicted)
-        result["pro_con_neutral_macro_f1"] = round(macro_f1(g3.tolist(), p3.tolist(), [AGREE, DISAGREE, 2]), 4)
-    return result
-
-
 def evaluate_pairs(
     model: nn.Module, tokenizer: Any, config: CrossStanceConfig, sets: dict[str, list[StancePair]], limit: int | None
 ) -> dict[str, Any]:
@@ -203,13 +176,6 @@ def evaluate_pairs(
         out[source] = set_metrics(source, np.array([p.label for p in dev]), logits)
         log.info("%s: %s", source, {k: v for k, v in out[source].items() if k != "confusion"})
     return out
-
-
-def _confusion(gold: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, int]]:
-    return {
-        STANCES[g]: {STANCES[p]: int(((gold == g) & (predicted == p)).sum()) for p in range(len(STANCES))}
-        for g in sorted(set(gold.tolist()))
-    }
 
 
 def _save_state(

@@ -247,3 +247,19 @@ def test_redis_down_fails_readiness_but_scoring_degrades_gracefully(
         response = analyze(client, [{"id": "c", "text": "Still scored without a cache"}])
         assert response.status_code == 200 and "scores" in response.json()["results"][0]
         assert "moderato_redis_errors_total" in client.get("/metrics").text
+
+
+def test_a_reply_gets_its_stance_toward_the_parent(client: TestClient) -> None:
+    parent = {"id": "p1", "text": "The library should stay open, it is the heart of this town."}
+    comments = [
+        {"id": "r1", "text": "Absolutely agree, keep it open.", "parent_id": "p1"},
+        {"id": "r2", "text": "No parent here."},
+    ]
+    results = analyze(client, comments, parent=parent).json()["results"]
+    reply, alone = results
+    assert reply["stance_to_parent"]["label"] in ("agree", "disagree", "neutral")
+    assert set(reply["stance_to_parent"]["scores"]) == {"agree", "disagree", "neutral"}
+    assert abs(sum(reply["stance_to_parent"]["scores"].values()) - 1) < 0.01
+    assert "stance_to_parent" not in alone and reply["stance"] is None  # no article: no stance toward one
+    unknown = analyze(client, [{"id": "r3", "text": "Agreed.", "parent_id": "nobody"}]).json()["results"][0]
+    assert "stance_to_parent" not in unknown

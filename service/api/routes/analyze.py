@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import PlatformDep, ScorerDep
+from service.api.deps import PlatformDep, RecordsDep, ScorerDep
 from service.api.errors import comment_error_status
 from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, ErrorResultOut, ResultOut
 from service.errors import TooLarge
+from service.moderation.records import Records, parent_texts_of
 from service.scoring.articles import Article
 from service.scoring.scorer import CommentError, CommentIn
 
@@ -15,13 +16,16 @@ router = APIRouter(prefix="/v1", tags=["analyze"])
 
 
 @router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_defaults=True)
-async def analyze(body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDep) -> AnalyzeResponse:
+async def analyze(
+    body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDep, records: RecordsDep
+) -> AnalyzeResponse:
     """Score comments: attribute scores, toxic spans, stance toward the article, and the policy's decision."""
     limit = scorer.settings.max_comments_per_request
     if len(body.comments) > limit:
         raise TooLarge(f"{len(body.comments)} comments; the limit is {limit} per request")
     article = None if body.article is None else Article(body.article.id, body.article.title, body.article.body)
-    comments = [CommentIn(c.id, c.text, c.article_id) for c in body.comments]
+    parents = await parent_texts(records, principal.tenant, body)
+    comments = [CommentIn(c.id, c.text, c.article_id, parents.get(c.parent_id or "")) for c in body.comments]
     outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
     results: list[ResultOut | ErrorResultOut] = [
         ErrorResultOut(id=o.id, error=ErrorBody(code=o.code, message=o.message, status=comment_error_status(o.code)))
@@ -30,3 +34,10 @@ async def analyze(body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDe
         for o in outcomes
     ]
     return AnalyzeResponse(model=scorer.model_version, results=results)
+
+
+async def parent_texts(records: Records, tenant: str, body: AnalyzeRequest) -> dict[str, str]:
+    """The text of each comment replied to: the inline ``parent``, else a queued comment of that id."""
+    inline = {body.parent.id: body.parent.text} if body.parent else {}
+    wanted = {c.parent_id for c in body.comments if c.parent_id and c.parent_id not in inline}
+    return inline | await parent_texts_of(records, tenant, sorted(wanted))

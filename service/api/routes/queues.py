@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from service.api.deps import ModeratorDep, QueuesDep
 from service.api.schemas import ClaimBody, ClaimOut, QueuePageOut
-from service.model.labels import ATTRIBUTES, STANCES
+from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
 from service.moderation.queues import list_queue, queue_item
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
@@ -24,6 +24,7 @@ async def get_queue(
     thread: str | None = None,
     attribute: str | None = Query(default=None, pattern=_one_of(ATTRIBUTES)),
     stance: str | None = Query(default=None, pattern=_one_of(STANCES)),
+    stance_to_parent: str | None = Query(default=None, pattern=_one_of(PARENT_STANCES)),
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> QueuePageOut:
@@ -37,6 +38,7 @@ async def get_queue(
         thread=thread,
         attribute=attribute,
         stance=stance,
+        stance_to_parent=stance_to_parent,
     )
     return QueuePageOut.model_validate({"queue": queue, "items": page.items, "next_cursor": page.next_cursor})
 
