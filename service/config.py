@@ -38,6 +38,8 @@ class PolicySettings(BaseModel):
 
     review: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REVIEW))
     reject: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REJECT))
+    # A comment in a language the model does not read: never a silent allow by default.
+    unsupported_language: Literal["allow", "review", "reject"] = "review"
 
 
 class WebhookSettings(BaseModel):

@@ -97,6 +97,11 @@ def fairness(tenant: str, article_id: str) -> str:
     return _key(tenant, "fairness", article_id)
 
 
+def suggested_scores(tenant: str) -> str:
+    """Stream of scores suggested through Perspective's comments:suggestscore (training labels)."""
+    return _key(tenant, "suggested")
+
+
 def webhook_due(tenant: str) -> str:
     """Sorted set of webhook job ids by due time (epoch seconds)."""
     return _key(tenant, "webhooks", "due")

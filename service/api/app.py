@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from service.api import errors
 from service.api.auth import KeyRing
+from service.api.compat import discovery, openai_moderations, perspective
 from service.api.middleware import BodyLimit, RequestContext
 from service.api.rate_limits import RateLimits
 from service.api.routes import (
@@ -34,6 +35,7 @@ from service.scoring.scorer import ModelRunner
 log = logging.getLogger(__name__)
 
 ROUTERS = (analyze, articles, comments, queues, audit, deadletter, fairness, premoderation, health)
+COMPAT = (perspective, discovery, openai_moderations)  # other APIs' shapes, with their own error shapes
 
 
 def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring: KeyRing | None = None) -> FastAPI:
@@ -75,6 +77,8 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
+    for compat in COMPAT:
+        app.include_router(compat.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=state.metrics)
     return app

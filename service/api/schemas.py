@@ -79,6 +79,7 @@ class ResultOut(BaseModel):
     cached: bool
     # agree / disagree / neutral toward the comment it replies to; only when that comment's text is known
     stance_to_parent: StanceOut | None = None
+    language: str  # ISO 639-1: detected (or as declared); the model reads English only
     warnings: list[str] = []
 
 

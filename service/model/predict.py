@@ -9,9 +9,10 @@ cache; a comment's stance reads them, its toxicity never does.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ class Prediction:
     spans: list[Span]
     stance: Stance | None
     stance_to_parent: Stance | None = None  # agree / disagree / neutral toward the comment it replies to
+    # (start, end, score) per sentence: the token head's highest "toxic" probability in it (Perspective's spans)
+    sentences: list[tuple[int, int, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ class Predictor:
         # toward a parent: no article prior (replies take sides far more often than comments under an article)
         to_parents = self._stance_pass(texts, by_text, parents, torch.zeros(len(STANCES)))
         return [
-            Prediction(by_text[t].scores, by_text[t].spans, stance, _toward_parent(to_parent))
+            Prediction(by_text[t].scores, by_text[t].spans, stance, _toward_parent(to_parent), by_text[t].sentences)
             for t, stance, to_parent in zip(texts, stances, to_parents, strict=True)
         ]
 
@@ -296,6 +299,7 @@ class Predictor:
                 if scores[i].max() >= self.config.span_gate
                 else [],
                 openings[i],
+                sentence_scores(text, tokens[i]),
             )
             for i, text in enumerate(texts)
         ]
@@ -317,6 +321,7 @@ class _Reading:
     scores: dict[str, float]
     spans: list[Span]
     opening: torch.Tensor
+    sentences: list[tuple[int, int, float]]
 
 
 def _store_linear_weights_in_bf16(module: torch.nn.Module) -> None:
@@ -411,6 +416,27 @@ def extract_spans(text: str, tokens: list[tuple[tuple[int, int], np.ndarray]], t
         else:
             raw.append([start, end, logits[1:].copy()])
     return [Span(s, e, SPAN_ATTRIBUTES[int(np.argmax(types))]) for s, e, types in raw]
+
+
+SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+
+
+def sentence_scores(text: str, tokens: list[tuple[tuple[int, int], np.ndarray]]) -> list[tuple[int, int, float]]:
+    """Each sentence of ``text`` (trimmed of surrounding spaces) with the highest "toxic" probability the token head
+    gives any of its tokens."""
+    out = []
+    for match in SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start == end:
+            continue
+        logits = [float(logit[0]) for (s, _), logit in tokens if start <= s < end]
+        best = max(logits, default=-30.0)
+        out.append((start, end, round(1 / (1 + math.exp(-best)), 4)))
+    return out
 
 
 def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +36,7 @@ class CachedResult:
     spans: list[tuple[int, int, str]]
     stance: dict[str, Any] | None
     stance_to_parent: dict[str, Any] | None = None
+    sentences: list[tuple[int, int, float]] = field(default_factory=list)  # (start, end, score), normalised text
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -44,7 +45,8 @@ class CachedResult:
     def from_json(cls, raw: str | bytes) -> CachedResult:
         data = json.loads(raw)
         spans = [(int(s), int(e), str(a)) for s, e, a in data["spans"]]
-        return cls(data["scores"], spans, data["stance"], data.get("stance_to_parent"))
+        sentences = [(int(s), int(e), float(v)) for s, e, v in data.get("sentences", [])]
+        return cls(data["scores"], spans, data["stance"], data.get("stance_to_parent"), sentences)
 
 
 # One round trip before the model: every cached result asked for, and one more post counted for each text.

@@ -27,20 +27,32 @@ class Policy:
 
     review: dict[str, float]
     reject: dict[str, float]
+    unsupported_language: str = "review"
 
     @classmethod
     def from_settings(cls, settings: PolicySettings) -> Policy:
         unknown = (set(settings.review) | set(settings.reject)) - set(ATTRIBUTES)
         if unknown:
             raise ValueError(f"policy names unknown attributes: {sorted(unknown)}")
-        return cls(dict(settings.review), dict(settings.reject))
+        return cls(dict(settings.review), dict(settings.reject), settings.unsupported_language)
 
     def decide(
-        self, scores: dict[str, float], *, flood_count: int | None = None, flood_window_s: int | None = None
+        self,
+        scores: dict[str, float],
+        *,
+        flood_count: int | None = None,
+        flood_window_s: int | None = None,
+        unsupported_language: str | None = None,
     ) -> Verdict:
+        """:param unsupported_language: the comment's language when the model does not read it (its scores then
+        say little: the tenant's ``unsupported_language`` rule decides at least as strictly as they do)."""
         rejected = _crossed(scores, self.reject)
         reviewed = _crossed(scores, self.review)
         flood = [f"flood: posted {flood_count} times in {flood_window_s} s"] if flood_count else []
+        language = []
+        if unsupported_language and self.unsupported_language != "allow":
+            language = [f"unsupported_language: {unsupported_language}"]
+            (rejected if self.unsupported_language == "reject" else reviewed).extend(language)
         if rejected:
             return Verdict(Decision.REJECT, rejected + flood)
         if reviewed or flood:

@@ -16,6 +16,7 @@ from service.metrics import Metrics
 from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import CachedResult, ResultCache
+from service.scoring.language import SUPPORTED, Language, detect, primary
 from service.scoring.normalise import Normalised, digest, normalise, text_digest, text_problem
 from service.scoring.policy import Policy
 
@@ -52,6 +53,7 @@ class CommentIn:
     text: str
     article_id: str | None = None
     parent_text: str | None = None
+    language: str | None = None  # as the caller declared it (ISO 639-1); None: detected
 
 
 @dataclass
@@ -65,6 +67,8 @@ class ScoredComment:
     cached: bool
     stance_to_parent: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    sentences: list[tuple[int, int, float]] = field(default_factory=list)  # (start, end, score) in the caller's text
+    language: str = "en"  # ISO 639-1, declared by the caller or detected
 
 
 @dataclass
@@ -207,8 +211,12 @@ class Scorer:
     ) -> ScoredComment:
         threshold = self.settings.flood_threshold
         flooded = flood_count if flood_count is not None and flood_count > threshold else None
+        language = language_of(comment)
         decision = self.policy(tenant).decide(
-            result.scores, flood_count=flooded, flood_window_s=self.settings.flood_window_s
+            result.scores,
+            flood_count=flooded,
+            flood_window_s=self.settings.flood_window_s,
+            unsupported_language=None if language.supported else language.code,
         )
         self.metrics.comments_scored.labels(decision.decision).inc()
         spans = []
@@ -229,7 +237,17 @@ class Scorer:
             cached,
             result.stance_to_parent if comment.parent_text else None,
             warnings,
+            [(*text.to_raw(start, end), score) for start, end, score in result.sentences],
+            language.code,
         )
+
+
+def language_of(comment: CommentIn) -> Language:
+    """The caller's declared language, else the detected one."""
+    if comment.language:
+        code = primary(comment.language)
+        return Language(code, 1.0, code in SUPPORTED)
+    return detect(comment.text)
 
 
 def _context_key(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> str | None:
@@ -253,5 +271,9 @@ def _stance_dict(stance: Any | None) -> dict[str, Any] | None:
 def _to_cached(prediction: Any) -> CachedResult:
     spans = [(s.start, s.end, s.attribute) for s in prediction.spans]
     return CachedResult(
-        prediction.scores, spans, _stance_dict(prediction.stance), _stance_dict(prediction.stance_to_parent)
+        prediction.scores,
+        spans,
+        _stance_dict(prediction.stance),
+        _stance_dict(prediction.stance_to_parent),
+        list(prediction.sentences),
     )

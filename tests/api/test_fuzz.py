@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -27,8 +23,8 @@ from hypothesis import strategies as st
 from schemathesis.config import GenerationConfig, SchemathesisConfig
 
 from service.redis_server import EmbeddedRedis
-from tests.conftest import SHIPPED_MODEL, TEST_KEYS, auth
-from tests.utils.processes import ROOT, wait_for
+from tests.conftest import auth
+from tests.utils.processes import free_port, start_serve, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -38,39 +34,15 @@ ROLE_KEYS = {"platform": "pk-a", "moderator": "mk-a", "admin": "ak-a"}
 generated = {"cases": 0}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("fuzz")
     redis_server = EmbeddedRedis(folder / "redis").start()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
-    env.update(
-        MODERATO_REDIS_URL=redis_server.url,
-        MODERATO_API_KEYS=TEST_KEYS,
-        MODERATO_MODEL_DIR=str(SHIPPED_MODEL),
-        MODERATO_DATA_DIR=str(folder),
-        MODERATO_LOG_LEVEL="WARNING",
-        HF_HUB_OFFLINE="1",
-    )
-    cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with open(folder / "serve.log", "wb") as log:
-        server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
+    server = start_serve(redis_server.url, port, folder / "serve.log")
     url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{url}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
     try:
-        wait_for(ready, 120, "moderato serve")
+        wait_until_ready(url)
         yield url
     finally:
         server.terminate()

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,8 +21,8 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.redis_server import EmbeddedRedis
 from service.scoring.scorer import CommentJob
-from tests.conftest import SHIPPED_MODEL, TEST_KEYS, auth
-from tests.utils.processes import ROOT, WebhookReceiver, start_worker, wait_for
+from tests.conftest import auth
+from tests.utils.processes import WebhookReceiver, free_port, start_serve, start_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -98,33 +95,14 @@ def test_redis_stopped_and_restarted_during_a_burst(settings: Settings, runner: 
         server.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(redis_url: str, port: int, log: Path, hook_url: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
-    env.update(
-        MODERATO_REDIS_URL=redis_url,
-        MODERATO_API_KEYS=TEST_KEYS,
-        MODERATO_MODEL_DIR=str(SHIPPED_MODEL),
-        MODERATO_DATA_DIR=str(log.parent),
-        MODERATO_LOG_LEVEL="WARNING",
-        MODERATO_CLAIM_IDLE_MS="1500",
-        MODERATO_WEBHOOKS=json.dumps({"tenant-a": {"url": hook_url, "secret": "s", "allow": ["127.0.0.1"]}}),
-        MODERATO_WEBHOOK_BACKOFF_S="0.2",
-        HF_HUB_OFFLINE="1",
-    )
-    cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "ab") as out:
-        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    webhooks = {"tenant-a": {"url": hook_url, "secret": "s", "allow": ["127.0.0.1"]}}
+    return start_serve(redis_url, port, log, claim_idle_ms="1500", webhooks=webhooks, webhook_backoff_s="0.2")
 
 
 def test_serve_killed_mid_burst_decides_every_comment_once(tmp_path: Path) -> None:
     server = EmbeddedRedis(tmp_path / "r").start()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     headers = auth("pk-a")
 

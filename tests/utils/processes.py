@@ -78,3 +78,46 @@ class WebhookReceiver:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_serve(redis_url: str, port: int, log: Path, **settings: Any) -> subprocess.Popen[bytes]:
+    """`moderato serve` on 127.0.0.1:port as its own process (real model, in-process worker), on ``redis_url``,
+    with the test keys; ``settings`` become MODERATO_* variables."""
+    from tests.conftest import SHIPPED_MODEL, TEST_KEYS
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
+    env.update(
+        MODERATO_REDIS_URL=redis_url,
+        MODERATO_API_KEYS=TEST_KEYS,
+        MODERATO_MODEL_DIR=str(SHIPPED_MODEL),
+        MODERATO_DATA_DIR=str(log.parent),
+        MODERATO_LOG_LEVEL="WARNING",
+        HF_HUB_OFFLINE="1",
+    )
+    for key, value in settings.items():
+        env[f"MODERATO_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_ready(url: str, timeout: float = 120) -> None:
+    import urllib.error
+    import urllib.request
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    wait_for(ready, timeout, f"moderato serve at {url}")
