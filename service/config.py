@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     # Per-tenant webhook target as JSON: {"tenant": {"url": "...", "secret": "..."}}
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
 
+    # Coral Talk's external moderation phase, per tenant: the signing secrets Coral shows for the phase (several
+    # while one is being rotated). {"tenant": ["whsec_..."]}
+    coral_signing_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+
     default_policy: PolicySettings = Field(default_factory=PolicySettings)
     # Per-tenant overrides as JSON: {"tenant": {"review": {...}, "reject": {...}}}
     policies: dict[str, PolicySettings] = Field(default_factory=dict)
@@ -182,4 +186,4 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Settings for the start-up log, secrets hidden."""
-        return self.model_dump(exclude={"api_keys", "metrics_token"}, mode="json")
+        return self.model_dump(exclude={"api_keys", "metrics_token", "coral_signing_secrets"}, mode="json")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from service.api import errors
 from service.api.auth import KeyRing
-from service.api.compat import discovery, openai_moderations, perspective
+from service.api.compat import coral, discovery, openai_moderations, perspective
 from service.api.middleware import BodyLimit, RequestContext
 from service.api.rate_limits import RateLimits
 from service.api.routes import (
@@ -35,7 +35,7 @@ from service.scoring.scorer import ModelRunner
 log = logging.getLogger(__name__)
 
 ROUTERS = (analyze, articles, comments, queues, audit, deadletter, fairness, premoderation, health)
-COMPAT = (perspective, discovery, openai_moderations)  # other APIs' shapes, with their own error shapes
+COMPAT = (perspective, discovery, openai_moderations, coral)  # other APIs' shapes, with their own error shapes
 
 
 def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring: KeyRing | None = None) -> FastAPI:

@@ -196,3 +196,62 @@ def test_suggested_scores_are_exported_beside_moderators_decisions(live: tuple[s
         rows = [r for r in csv.DictReader(f) if r["decided_by"] == "perspective-suggestscore"]
     assert any(r["text"] == "A suggested label." and r["toxic"] == "1" for r in rows)
     redis.Redis.from_url(redis_url).close()
+
+
+def coral_request(body: str, *, story: str = "story-1", parent: str | None = None) -> dict[str, Any]:
+    """What Coral's external phase sends (external.ts: ExternalModerationRequest)."""
+    return {
+        "action": "NEW",
+        "comment": {"body": body, "parentID": parent},
+        "author": {"id": "user-7", "role": "COMMENTER"},
+        "story": {"id": story, "url": "https://news.example/2026/12/council-votes-to-close-the-central-library"},
+        "site": {"id": "site-1"},
+        "tenantID": "coral-tenant",
+        "tenantDomain": "news.example",
+    }
+
+
+def coral_signed(data: dict[str, Any], secrets: list[str]) -> tuple[bytes, dict[str, str]]:
+    """Signed as Coral signs (fetch.ts generateFetchOptions + settings generateSignatures): the body is
+    JSON.stringify(data, null, 2), the header one sha256=HMAC per active secret, comma-separated."""
+    import hashlib
+    import hmac
+
+    raw = json.dumps(data, indent=2, ensure_ascii=False).encode()
+    signature = ",".join(f"sha256={hmac.new(s.encode(), raw, hashlib.sha256).hexdigest()}" for s in secrets)
+    return raw, {"Content-Type": "application/json", "X-Coral-Signature": signature}
+
+
+def test_corals_external_moderation_phase(make_client: Any) -> None:
+    from pydantic import SecretStr
+
+    from tests.conftest import auth
+    from tests.utils.processes import wait_for
+
+    client = make_client(inprocess_worker=True, coral_signing_secrets={"tenant-a": [SecretStr("whsec_new")]})
+    path = "/v1/coral/tenant-a/moderation"
+    raw, headers = coral_signed(coral_request("Only an idiot would vote for this, you moron."), ["old", "whsec_new"])
+    flagged = client.post(path, content=raw, headers=headers)
+    assert flagged.status_code == 200, flagged.text
+    answer = flagged.json()
+    assert answer["status"] == "SYSTEM_WITHHELD"  # review: withheld until a moderator decides
+    assert answer["actions"] == [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]
+    raw_ok, headers_ok = coral_signed(coral_request(KIND), ["whsec_new"])
+    assert client.post(path, content=raw_ok, headers=headers_ok).status_code == 204
+    # wrongly signed, unsigned, or for a tenant with no Coral secret: refused
+    assert (
+        client.post(path, content=raw, headers={**headers, "X-Coral-Signature": "sha256=" + "0" * 64}).status_code
+        == 401
+    )
+    assert client.post(path, content=raw, headers={"Content-Type": "application/json"}).status_code == 401
+    assert client.post("/v1/coral/tenant-b/moderation", content=raw, headers=headers).status_code == 401
+    tampered = raw.replace(b"moron", b"friend")
+    assert client.post(path, content=tampered, headers=headers).status_code == 401
+
+    # the withheld comment is in Moderato's review queue too, under the story as its thread and article
+    def queued() -> list[dict[str, Any]]:
+        return client.get("/v1/queues/review?thread=story-1", headers=auth("mk-a")).json()["items"]  # type: ignore[no-any-return]
+
+    wait_for(lambda: bool(queued()), 30, "the withheld comment in the review queue")
+    (item,) = queued()
+    assert item["article_id"] == "story-1" and item["stance"] is not None  # the story URL's words as its claim
