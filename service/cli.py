@@ -176,7 +176,7 @@ def _evaluate_stance(args: argparse.Namespace) -> None:
 
     from service.training.stance_eval import evaluate_stance_command
 
-    result = evaluate_stance_command(args.data, args.model, args.stance_model, args.out, args.limit)
+    result = evaluate_stance_command(args.data, args.model, args.stance_model, args.out, args.limit, args.tune)
     print(json.dumps({k: v for k, v in result["sets"].items() if not isinstance(v, dict)}, indent=2))
 
 
@@ -254,6 +254,9 @@ def parser() -> argparse.ArgumentParser:
     stance_eval.add_argument("--stance-model", type=Path, default=None, help="a cross-encoded stance model")
     stance_eval.add_argument("--out", type=Path, required=True, help="JSON file to write")
     stance_eval.add_argument("--limit", type=int, default=1000, help="dev rows per set (sampled, seeded)")
+    stance_eval.add_argument(
+        "--tune", action="store_true", help="choose per-class logit offsets on dev and write them into the stance model"
+    )
     stance_eval.set_defaults(func=_evaluate_stance)
 
     evaluate = sub.add_parser(

@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
     for module in ROUTERS:
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     for compat in COMPAT:
-        app.include_router(compat.router)
+        app.include_router(compat.router, responses=errors.COMPAT_ERROR_RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=state.metrics)
     return app

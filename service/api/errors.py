@@ -47,6 +47,23 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The compatibility shapes answer errors in their own APIs' shapes (Google's, OpenAI's): declared, without our
+# envelope's schema.
+COMPAT_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": what, "content": {"application/json": {"schema": {"type": "object"}}}}
+    for status, what in {
+        400: "invalid request, key or attribute (that API's error shape)",
+        401: "no valid key or signature",
+        403: "the key may not do this",
+        404: "no such resource",
+        413: "body too large",
+        422: "a field is invalid",
+        429: "rate limit reached",
+        503: "Redis or the model is unavailable",
+    }.items()
+}
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:

@@ -76,24 +76,66 @@ def predictor_scores(predictor: Predictor, pairs: list[StancePair]) -> np.ndarra
     return out
 
 
-def evaluate_stance(predictor: Predictor, sets: dict[str, list[StancePair]], limit: int | None) -> dict[str, Any]:
-    """Per set: its metrics on (a sample of) its grouped dev split; and the mean over the comment sets."""
-    out: dict[str, Any] = {}
+def set_log_probs(predictor: Predictor, sets: dict[str, list[StancePair]], limit: int | None) -> dict[str, Any]:
+    """Per set: its dev sample's gold labels and the predictor's log-probabilities (under the training prior)."""
+    out = {}
     for source, pairs in sets.items():
         dev = dev_sample(pairs, limit)
-        out[source] = set_metrics(
-            source, np.array([p.label for p in dev]), np.log(predictor_scores(predictor, dev) + 1e-9)
-        )
-    out["comment_sets_mean_polarity_macro_f1"] = round(
-        float(np.mean([out[s]["polarity_macro_f1"] for s in COMMENT_SETS if s in out])), 4
-    )
+        out[source] = (np.array([p.label for p in dev]), np.log(predictor_scores(predictor, dev) + 1e-9))
     return out
 
 
+def evaluate_stance(scored: dict[str, Any], offsets: np.ndarray) -> dict[str, Any]:
+    """Per set: its metrics with these per-class logit offsets; and the mean polarity over the comment sets."""
+    out: dict[str, Any] = {source: set_metrics(source, gold, logp + offsets) for source, (gold, logp) in scored.items()}
+    out["comment_sets_mean_polarity_macro_f1"] = round(
+        float(np.mean([out[s]["polarity_macro_f1"] for s in COMMENT_SETS if s in out])), 4
+    )
+    out["comment_sets_mean_macro_f1"] = round(float(np.mean([out[s]["macro_f1"] for s in COMMENT_SETS if s in out])), 4)
+    return out
+
+
+def unrelated_rates(gold: np.ndarray, logp: np.ndarray, shift: np.ndarray) -> dict[str, float]:
+    """VAST under the article prior the service uses: on-topic comments called unrelated, off-topic ones caught."""
+    called = (logp + shift).argmax(1) == STANCE_INDEX["unrelated"]
+    off = gold == STANCE_INDEX["unrelated"]
+    return {
+        "on_topic_called_unrelated": round(float(called[~off].mean()), 4),
+        "off_topic_caught": round(float(called[off].mean()), 4),
+    }
+
+
+def choose_offsets(scored: dict[str, Any], shift: np.ndarray, max_unrelated: float = 0.05) -> np.ndarray:
+    """Per-class logit offsets (agree fixed at 0) that maximise the comment sets' mean macro-F1, on the dev splits,
+    while on-topic VAST comments under the article prior stay at most ``max_unrelated`` unrelated."""
+    best, best_score = np.zeros(len(STANCES)), -1.0
+    gold_vast, logp_vast = scored["vast"]
+    for disagree in np.arange(-1.0, 1.01, 0.25):
+        for discuss in np.arange(-2.0, 2.01, 0.25):
+            for unrelated in np.arange(-3.0, 1.01, 0.5):
+                offsets = np.array([0.0, disagree, discuss, unrelated])
+                if unrelated_rates(gold_vast, logp_vast + offsets, shift)["on_topic_called_unrelated"] > max_unrelated:
+                    continue
+                score = float(
+                    np.mean(
+                        [
+                            macro_f1(gold.tolist(), (logp + offsets).argmax(1).tolist(), sorted(set(gold.tolist())))
+                            for source, (gold, logp) in scored.items()
+                            if source in COMMENT_SETS
+                        ]
+                    )
+                )
+                if score > best_score:
+                    best, best_score = offsets, score
+    return best
+
+
 def evaluate_stance_command(
-    data: Any, model: Any, stance_model: Any | None, out: Any, limit: int | None
+    data: Any, model: Any, stance_model: Any | None, out: Any, limit: int | None, tune: bool = False
 ) -> dict[str, Any]:
-    """`moderato evaluate-stance`: both priors' views of one model's stance, written to ``out`` as JSON."""
+    """`moderato evaluate-stance`: one model's stance on every grouped dev set, under the training prior and (VAST)
+    under the article prior; with ``tune``, the per-class offsets chosen on dev are written into the stance model
+    and its numbers with them reported beside the untuned ones."""
     import json
     from datetime import UTC, datetime
 
@@ -101,30 +143,43 @@ def evaluate_stance_command(
     from service.system import git_commit, machine
     from service.training.stance_pairs import load_pairs
 
-    sets = load_pairs(data)
-    plain = Predictor(model, stance_folder=stance_model)  # the training prior: dev sets' own label mix
+    predictor = Predictor(model, stance_folder=stance_model)  # no prior shift: the dev sets' own label mix
+    train_prior = predictor.config.stance_train_prior if predictor.cross is None else predictor.cross.config.train_prior
+    shift = np.log(np.array(DEFAULT_STANCE_PRIOR) / sum(DEFAULT_STANCE_PRIOR)) - np.log(np.array(train_prior))
+    current = np.zeros(len(STANCES)) if predictor.cross is None else predictor.cross.offsets.numpy()
+    scored = set_log_probs(predictor, load_pairs(data), limit)
+    scored = {k: (g, lp - current) for k, (g, lp) in scored.items()}  # the untuned view: offsets taken back out
     result: dict[str, Any] = {
-        "model": plain.version,
+        "model": predictor.version,
         "command": f"moderato evaluate-stance --data DATA --model {model}"
         + (f" --stance-model {stance_model}" if stance_model else "")
-        + (f" --limit {limit}" if limit else ""),
-        "split": "grouped dev splits of service/training/stance_pairs.py",
+        + (f" --limit {limit}" if limit else "")
+        + (" --tune" if tune else ""),
+        "split": "grouped dev splits of service/training/stance_pairs.py, sampled per set (seed 0)",
         "rows_per_set": limit,
         "commit": git_commit(),
         "machine": machine(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sets": evaluate_stance(plain, sets, limit),
+        "sets": evaluate_stance(scored, np.zeros(len(STANCES))),
+        "vast_with_article_prior": unrelated_rates(scored["vast"][0], scored["vast"][1], shift),
     }
-    # Under an article the service shifts to the article prior: how often are on-topic comments then `unrelated`,
-    # and how many off-topic ones (VAST's topics from other articles) are still caught?
-    served = Predictor(model, stance_folder=stance_model, stance_prior=list(DEFAULT_STANCE_PRIOR))
-    vast = dev_sample(sets["vast"], limit)
-    labels = np.array([p.label for p in vast])
-    called = predictor_scores(served, vast).argmax(1) == STANCE_INDEX["unrelated"]
-    off = labels == STANCE_INDEX["unrelated"]
-    result["vast_with_article_prior"] = {
-        "on_topic_called_unrelated": round(float(called[~off].mean()), 4),
-        "off_topic_caught": round(float(called[off].mean()), 4),
-    }
+    if tune and predictor.cross is not None:
+        offsets = choose_offsets(scored, shift)
+        result["offsets_chosen_on_dev"] = {s: round(float(o), 2) for s, o in zip(STANCES, offsets, strict=True)}
+        result["sets_with_offsets"] = evaluate_stance(scored, offsets)
+        gold, logp = scored["vast"]
+        result["vast_with_article_prior_and_offsets"] = unrelated_rates(gold, logp + offsets, shift)
+        _write_offsets(stance_model, offsets)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _write_offsets(folder: Any, offsets: np.ndarray) -> None:
+    import json
+
+    from service.model.cross_stance import CONFIG_FILE
+
+    path = folder / CONFIG_FILE
+    config = json.loads(path.read_text())
+    config["logit_offsets"] = [round(float(o), 4) for o in offsets]
+    path.write_text(json.dumps(config, indent=2) + "\n")

@@ -14,8 +14,7 @@ import httpx
 import pytest
 import redis
 
-from service.redis_server import EmbeddedRedis
-from tests.utils.processes import free_port, start_serve, wait_until_ready
+from tests.utils.processes import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -25,18 +24,8 @@ KIND = "Thank you for the careful reporting on the budget."
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    folder = tmp_path_factory.mktemp("compat")
-    redis_server = EmbeddedRedis(folder / "redis").start()
-    port = free_port()
-    server = start_serve(redis_server.url, port, folder / "serve.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url)
-        yield url, redis_server.url
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        redis_server.stop()
+    with live_server(tmp_path_factory.mktemp("compat")) as urls:
+        yield urls
 
 
 def test_the_official_python_sample_works_with_only_the_discovery_url_changed(live: tuple[str, str]) -> None:

@@ -22,9 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.config import GenerationConfig, SchemathesisConfig
 
-from service.redis_server import EmbeddedRedis
 from tests.conftest import auth
-from tests.utils.processes import free_port, start_serve, wait_until_ready
+from tests.utils.processes import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +36,8 @@ generated = {"cases": 0}
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("fuzz")
-    redis_server = EmbeddedRedis(folder / "redis").start()
-    port = free_port()
-    server = start_serve(redis_server.url, port, folder / "serve.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url)
+    with live_server(folder) as (url, _):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        redis_server.stop()
     assert "Traceback" not in (folder / "serve.log").read_text(errors="replace")
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,21 @@ def wait_until_ready(url: str, timeout: float = 120) -> None:
             return False
 
     wait_for(ready, timeout, f"moderato serve at {url}")
+
+
+@contextlib.contextmanager
+def live_server(folder: Path, **settings: Any) -> Iterator[tuple[str, str]]:
+    """A `moderato serve` on its own embedded Redis under ``folder``: yields (its URL, the Redis URL)."""
+    from service.redis_server import EmbeddedRedis
+
+    redis_server = EmbeddedRedis(folder / "redis").start()
+    port = free_port()
+    server = start_serve(redis_server.url, port, folder / "serve.log", **settings)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url)
+        yield url, redis_server.url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        redis_server.stop()
