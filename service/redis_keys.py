@@ -77,6 +77,11 @@ def claim(tenant: str, comment_id: str) -> str:
     return _key(tenant, "claim", comment_id)
 
 
+def thread(tenant: str, thread_id: str) -> str:
+    """Sorted set of a thread's queued comment ids by arrival time (epoch seconds)."""
+    return _key(tenant, "thread", thread_id)
+
+
 def heat(tenant: str, thread_id: str, minute: int) -> str:
     """Comments posted in a thread during one minute (counter)."""
     return _key(tenant, "heat", thread_id, str(minute))

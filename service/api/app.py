@@ -24,6 +24,7 @@ from service.api.routes import (
     health,
     premoderation,
     queues,
+    threads,
 )
 from service.api.state import AppState
 from service.config import Settings
@@ -34,7 +35,7 @@ from service.scoring.scorer import ModelRunner
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (analyze, articles, comments, queues, audit, deadletter, fairness, premoderation, health)
+ROUTERS = (analyze, articles, comments, queues, threads, audit, deadletter, fairness, premoderation, health)
 COMPAT = (perspective, discovery, openai_moderations, coral)  # other APIs' shapes, with their own error shapes
 
 

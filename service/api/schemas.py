@@ -263,3 +263,32 @@ class ReadyOut(BaseModel):
     model: str
     redis: str
     workers: list[dict[str, Any]] = []
+
+
+class ReplySummary(BaseModel):
+    count: int
+    agree: int
+    disagree: int
+    neutral: int
+    disagreeing_max_toxicity: float | None
+    disagreeing_mean_toxicity: float | None
+
+
+class ThreadComment(BaseModel):
+    id: str
+    parent_id: str | None = None
+    author_id: str | None = None
+    article_id: str | None = None
+    text: str
+    status: str
+    decision: str | None = None
+    scores: dict[str, float]
+    stance: StanceOut | None = None
+    stance_to_parent: StanceOut | None = None
+    received_at: float
+    replies: ReplySummary
+
+
+class ThreadOut(BaseModel):
+    thread_id: str
+    comments: list[ThreadComment]

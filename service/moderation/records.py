@@ -34,12 +34,13 @@ class IncomingComment:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-# KEYS[1] ingest stream, KEYS[2..] comment hashes. ARGV[1] max backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
+# KEYS[1] ingest stream, KEYS[2..n+1] comment hashes, KEYS[n+2..2n+1] their threads' sorted sets. ARGV[1] max
+# backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
 # Returns {-1, backlog} when the burst does not fit, {-2, i} when comment i's fields do not decode, else one 1
 # (accepted) or 0 (already known) per comment. All or nothing: Redis does not roll a script back when it fails
 # half-way, so everything that can fail is checked before the first write.
 ACCEPT = """
-local n = #KEYS - 1
+local n = (#KEYS - 1) / 2
 local decoded = {}
 for i = 1, n do
   local ok, fields = pcall(cjson.decode, ARGV[i + 2])
@@ -59,6 +60,8 @@ for i = 1, n do
     for k, v in pairs(fields) do redis.call('HSET', KEYS[i + 1], k, v) end
     redis.call('HSET', KEYS[i + 1], 'status', 'queued', 'received_at', ARGV[2])
     redis.call('XADD', KEYS[1], '*', 'id', fields['id'])
+    -- arrival order, the request's own order among comments of one request (a microsecond apart)
+    redis.call('ZADD', KEYS[n + 1 + i], tonumber(ARGV[2]) + i / 1000000, fields['id'])
     out[i] = 1
   else
     out[i] = 0
@@ -147,7 +150,9 @@ class Records:
         await self.redis.sadd(keys.TENANTS, tenant)
         fields = [json.dumps(c.fields()) for c in comments]
         reply = await self._accept(
-            keys=[keys.ingest(tenant)] + [keys.comment(tenant, c.id) for c in comments],
+            keys=[keys.ingest(tenant)]
+            + [keys.comment(tenant, c.id) for c in comments]
+            + [keys.thread(tenant, c.thread_id) for c in comments],
             args=[self.max_backlog, f"{time.time():.3f}", *fields],
         )
         if reply and int(reply[0]) == -2:

@@ -59,7 +59,13 @@ def test_the_accept_script_writes_nothing_when_any_comment_fails(client: TestCli
     script = redis_client.register_script(ACCEPT)
     fine = json.dumps({"id": "x1", "text": "hi", "thread_id": "t"})
     reply = script(
-        keys=[keys.ingest("tenant-a"), keys.comment("tenant-a", "x1"), keys.comment("tenant-a", "x2")],
+        keys=[
+            keys.ingest("tenant-a"),
+            keys.comment("tenant-a", "x1"),
+            keys.comment("tenant-a", "x2"),
+            keys.thread("tenant-a", "t"),
+            keys.thread("tenant-a", "t"),
+        ],
         args=[1000, "1.0", fine, "{not json"],
     )
     assert [int(r) for r in reply] == [-2, 2]

@@ -106,3 +106,29 @@ def test_fairness_counts_each_comment_once_by_its_latest_state(make_client: Call
     assert client.post("/v1/comments/f1/report", json={}, headers=auth("pk-a")).status_code == 202
     decide("approve")  # its latest state: approved
     assert rejected() == 0
+
+
+def test_a_thread_shows_who_is_piled_on(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(inprocess_worker=True)
+    batch = [
+        {"id": "root", "text": "The library should stay open, it is the heart of this town.", "thread_id": "pile"},
+        {"id": "r1", "text": "Completely agree, keep it open.", "thread_id": "pile", "parent_id": "root"},
+        {"id": "r2", "text": "No, you idiot, it is a waste of our money.", "thread_id": "pile", "parent_id": "root"},
+        {"id": "r3", "text": "Wrong. Close it, you clueless fool.", "thread_id": "pile", "parent_id": "root"},
+    ]
+    assert client.post("/v1/comments", json={"comments": batch}, headers=auth("pk-a")).status_code == 202
+    wait_for(lambda: all(_status(client, c["id"])["status"] != "queued" for c in batch), 60, "scoring")
+    thread = client.get("/v1/threads/pile", headers=auth("mk-a")).json()
+    by_id = {c["id"]: c for c in thread["comments"]}
+    assert [c["id"] for c in thread["comments"]] == ["root", "r1", "r2", "r3"]  # arrival order
+    assert by_id["r1"]["parent_id"] == "root" and by_id["r1"]["stance_to_parent"]["label"] in (
+        "agree",
+        "disagree",
+        "neutral",
+    )
+    replies = by_id["root"]["replies"]
+    assert replies["count"] == 3 and replies["agree"] + replies["disagree"] + replies["neutral"] == 3
+    if replies["disagree"]:
+        assert replies["disagreeing_max_toxicity"] >= replies["disagreeing_mean_toxicity"] > 0
+    assert client.get("/v1/threads/pile", headers=auth("pk-a")).status_code == 403
+    assert client.get("/v1/threads/pile", headers=auth("mk-b")).json()["comments"] == []  # another tenant's view
