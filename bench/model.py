@@ -176,8 +176,17 @@ def main() -> None:
     if args.stance_model.exists():
         # The cross-encoded stance pass: claim and comment read together by the adapted encoder, beside the
         # comment-alone pass that gives toxicity and spans.
-        crossed = Predictor(MODEL, batch_size=args.batch, bf16=bf16, stance_folder=args.stance_model)
-        crossed_one = Predictor(MODEL, batch_size=args.batch, bf16=bf16, threads=1, stance_folder=args.stance_model)
+        crossed = Predictor(
+            MODEL, batch_size=args.batch, bf16=bf16, stance_folder=args.stance_model, cross_article_stance=True
+        )
+        crossed_one = Predictor(
+            MODEL,
+            batch_size=args.batch,
+            bf16=bf16,
+            threads=1,
+            stance_folder=args.stance_model,
+            cross_article_stance=True,
+        )
         crossed_article = crossed.encode_article("City council votes to close the central library", SENTENCES[0])
         cases[f"moderato predict ({precision}), +stance, cross-encoded"] = (
             lambda: crossed.predict(texts, crossed_article),

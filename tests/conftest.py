@@ -15,6 +15,7 @@ from service.model.predict import Predictor
 from service.redis_server import EmbeddedRedis
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v4"
+SHIPPED_STANCE = SHIPPED_MODEL.parent / "moderato-v5-stance"
 TEST_KEYS = (
     "pk-a=tenant-a:platform,mk-a=tenant-a:moderator,ak-a=tenant-a:admin,pk-b=tenant-b:platform,mk-b=tenant-b:moderator"
 )
@@ -26,8 +27,8 @@ def auth(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def predictor() -> Predictor:
-    """The real shipped model, loaded once per test run."""
-    return Predictor(SHIPPED_MODEL, stance_prior=list(DEFAULT_STANCE_PRIOR))
+    """The real shipped model (its stance pass included), loaded once per test run."""
+    return Predictor(SHIPPED_MODEL, stance_prior=list(DEFAULT_STANCE_PRIOR), stance_folder=SHIPPED_STANCE)
 
 
 @pytest.fixture(scope="session")

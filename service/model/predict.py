@@ -84,7 +84,9 @@ class Predictor:
         are rarely unrelated); the logits are shifted from the training prior to this one. None: no shift.
     :param traced: run the encoder as a frozen TorchScript graph (same outputs, less Python); False: eager.
     :param stance_folder: a cross-encoded stance model (service/model/cross_stance.py) trained on this model's
-        encoder; its pass reads claim and comment together. None: the late-interaction stance head.
+        encoder; its pass reads target and comment together. It gives the stance toward a parent comment, and
+        toward the article too when ``cross_article_stance``; otherwise the late-interaction head reads the article
+        (the model card says why). None: the late-interaction head for both.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Predictor:
         threads: int | None = None,
         traced: bool = True,
         stance_folder: Path | None = None,
+        cross_article_stance: bool = False,
     ) -> None:
         self.threads = threads or torch.get_num_threads()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer's truncation state is not safe to share
@@ -113,12 +116,13 @@ class Predictor:
             raise CheckpointError(
                 f"{stance_folder} adapts {self.cross.config.encoder_version}'s encoder, not {self.config.version}'s"
             )
+        self.cross_article_stance = self.cross is not None and cross_article_stance
         self._encoder = self._prepared(self.net.encoder, traced)
         self._stance_encoder = None if self.cross is None else self._prepared(self.cross.encoder, traced)
         self.batch_size = batch_size
         self.hidden = self.net.encoder.config.hidden_size
-        train_prior = self.config.stance_train_prior if self.cross is None else self.cross.config.train_prior
-        self.stance_shift = _prior_shift(train_prior, stance_prior)
+        article_reader = self.cross.config.train_prior if self.cross and self.cross_article_stance else None
+        self.stance_shift = _prior_shift(article_reader or self.config.stance_train_prior, stance_prior)
 
     def _prepared(self, encoder: torch.nn.Module, traced: bool) -> Any:
         if self.bf16:
@@ -141,9 +145,15 @@ class Predictor:
     def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
         return Encoded(self._encoder(input_ids, attention_mask), attention_mask)
 
+    def encode_parent(self, text: str) -> ArticleState:
+        """A parent comment as a stance target: its text for the cross-encoded pass, else encoded like a claim."""
+        if self.cross is not None:
+            return ArticleState(torch.zeros((0, self.hidden)), article_claim(text))
+        return self.encode_article(text)
+
     def encode_article(self, title: str, body: str = "") -> ArticleState:
         claim = article_claim(title, body)
-        if self.cross is not None:  # the stance pass reads the claim's text with each comment
+        if self.cross_article_stance:  # the stance pass reads the claim's text with each comment
             return ArticleState(torch.zeros((0, self.hidden)), claim)
         with self._tokenizer_lock:
             enc = self.tokenizer([claim], truncation=True, max_length=self.config.article_tokens, return_tensors="pt")
@@ -170,20 +180,25 @@ class Predictor:
         unique = list(dict.fromkeys(texts))
         readings = self._merge(unique, self._read(unique))
         by_text = {text: reading for text, reading in zip(unique, readings, strict=True)}
-        stances = self._stance_pass(texts, by_text, articles, self.stance_shift)
+        stances = self._stance_pass(texts, by_text, articles, self.stance_shift, self.cross_article_stance)
         # toward a parent: no article prior (replies take sides far more often than comments under an article)
-        to_parents = self._stance_pass(texts, by_text, parents, torch.zeros(len(STANCES)))
+        to_parents = self._stance_pass(texts, by_text, parents, torch.zeros(len(STANCES)), self.cross is not None)
         return [
             Prediction(by_text[t].scores, by_text[t].spans, stance, _toward_parent(to_parent), by_text[t].sentences)
             for t, stance, to_parent in zip(texts, stances, to_parents, strict=True)
         ]
 
     def _stance_pass(
-        self, texts: list[str], by_text: dict[str, _Reading], targets: list[ArticleState | None], shift: torch.Tensor
+        self,
+        texts: list[str],
+        by_text: dict[str, _Reading],
+        targets: list[ArticleState | None],
+        shift: torch.Tensor,
+        crossed: bool,
     ) -> list[Stance | None]:
         if not any(t is not None for t in targets):
             return [None] * len(texts)
-        if self.cross is not None:
+        if crossed:
             return self._cross_stances(texts, targets, shift)
         return self._stances([by_text[t].opening for t in texts], targets, shift)
 

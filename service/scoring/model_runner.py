@@ -22,6 +22,7 @@ class PredictorRunner:
             stance_prior=settings.stance_prior,
             threads=settings.stream_layout()[1],
             stance_folder=settings.stance_model_dir,
+            cross_article_stance=settings.cross_article_stance,
         )
         self.version = self.predictor.version
 
@@ -36,7 +37,10 @@ class PredictorRunner:
                 out[i] = prediction
         for i, job in enumerate(jobs):
             if isinstance(job, ArticleJob):
-                out[i] = self.predictor.encode_article(job.title, job.body)
+                if job.parent:
+                    out[i] = self.predictor.encode_parent(job.title)
+                else:
+                    out[i] = self.predictor.encode_article(job.title, job.body)
         return out
 
     def state_to_bytes(self, state: Any) -> bytes:

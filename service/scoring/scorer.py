@@ -34,6 +34,7 @@ class CommentJob:
 class ArticleJob:
     title: str
     body: str
+    parent: bool = False  # a parent comment as a stance target (its text is the title)
 
 
 class ModelRunner(Protocol):
@@ -196,7 +197,8 @@ class Scorer:
         wanted = list(dict.fromkeys(normalise(t).text for t in parent_texts if t))
         if not wanted:
             return [None] * len(parent_texts)
-        states = dict(zip(wanted, await self.batcher.submit_many([ArticleJob(t, "") for t in wanted]), strict=True))
+        jobs = [ArticleJob(t, "", parent=True) for t in wanted]
+        states = dict(zip(wanted, await self.batcher.submit_many(jobs), strict=True))
         return [states[normalise(t).text] if t else None for t in parent_texts]
 
     def _outcome(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from service.config import DEFAULT_STANCE_PRIOR
 from service.model.labels import ATTRIBUTES, STANCES
 from service.model.predict import Predictor, extract_spans
+from tests.conftest import SHIPPED_MODEL
 
 pytestmark = pytest.mark.model
 
@@ -188,3 +190,34 @@ def test_long_comment_is_read_to_the_end(predictor: Predictor) -> None:
     (head,), (tail,) = predictor.predict([polite]), predictor.predict([polite + " You are all pathetic idiots."])
     assert tail.scores["toxicity"] > head.scores["toxicity"] + 0.3
     assert any(s.start > len(polite) for s in tail.spans)
+
+
+def test_replies_take_sides_toward_their_parent(predictor: Predictor) -> None:
+    """The cross-encoded pass (moderato-v5-stance) on replies: the polarity that moderato-v4's head did not have."""
+    parent = predictor.encode_parent("The library should stay open. It is the heart of this town and worth every cent.")
+    replies = [
+        "Exactly right, we have to keep it open.",
+        "Totally agree, the library matters to so many families here.",
+        "No, it is a waste of money and should close.",
+    ]
+    labels = [p.stance_to_parent.label for p in predictor.predict(replies, parents=[parent] * 3)]  # type: ignore[union-attr]
+    assert labels == ["agree", "agree", "disagree"]
+
+
+@pytest.mark.xfail(strict=True, reason="known miss (model card): a disagreement argued with the parent's own words")
+def test_a_disagreement_that_echoes_the_parent_is_read_as_disagreement(predictor: Predictor) -> None:
+    parent = predictor.encode_parent("The library should stay open. It is the heart of this town and worth every cent.")
+    (reply,) = predictor.predict(["I disagree completely. Nobody uses it anymore, close it."], parents=[parent])
+    assert reply.stance_to_parent is not None and reply.stance_to_parent.label == "disagree"
+
+
+def test_the_stance_model_leaves_toxicity_and_the_article_stance_alone(predictor: Predictor) -> None:
+    plain = Predictor(SHIPPED_MODEL, stance_prior=list(DEFAULT_STANCE_PRIOR))
+    article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
+    text = ["Closing the library is a terrible mistake, you clowns."]
+    (with_model,), (without,) = (
+        predictor.predict(text, article),
+        plain.predict(text, plain.encode_article(ARTICLE_TITLE, ARTICLE_BODY)),
+    )
+    assert with_model.scores == without.scores and with_model.spans == without.spans
+    assert with_model.stance == without.stance  # the article is read by the late-interaction head in both
