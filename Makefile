@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= ../shared/data
 MODEL ?= model_cards/moderato-v4
 
-.PHONY: install run test test-fast train eval bench lint
+.PHONY: install run test test-fast train train-stance eval bench lint
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ test-fast: install
 train: install
 	$(BIN)/moderato train --data $(DATA) --out $(MODEL)-base
 	$(BIN)/moderato tune-heads --data $(DATA) --start $(MODEL)-base --out $(MODEL)
+
+# The cross-encoded stance pass (replies toward their parent), on the shipped encoder (~65 min; resumable).
+train-stance: install
+	$(BIN)/moderato train-stance --data $(DATA) --encoder $(MODEL) --out model_cards/moderato-v5-stance --steps 2800
 
 eval: install
 	$(BIN)/moderato evaluate --data $(DATA) --model $(MODEL)
