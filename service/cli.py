@@ -180,6 +180,12 @@ def _evaluate_stance(args: argparse.Namespace) -> None:
     print(json.dumps({k: v for k, v in result["sets"].items() if not isinstance(v, dict)}, indent=2))
 
 
+def _measure_deep_stance(args: argparse.Namespace) -> None:
+    from service.training.deep_stance import DeepStanceOptions, measure_deep_stance
+
+    measure_deep_stance(DeepStanceOptions(data=args.data, model=args.model, out=args.out, steps=args.steps))
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from service.training.evaluate import evaluate
 
@@ -258,6 +264,15 @@ def parser() -> argparse.ArgumentParser:
         "--tune", action="store_true", help="choose per-class logit offsets on dev and write them into the stance model"
     )
     stance_eval.set_defaults(func=_evaluate_stance)
+
+    deep = sub.add_parser(
+        "measure-deep-stance", help="train and measure stance design (b), a deeper head on the frozen encoder"
+    )
+    deep.add_argument("--data", type=Path, required=True)
+    deep.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    deep.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    deep.add_argument("--steps", type=int, default=1500)
+    deep.set_defaults(func=_measure_deep_stance)
 
     evaluate = sub.add_parser(
         "evaluate", help="score a model on the dev splits; writes metrics.json (needs the train extra)"

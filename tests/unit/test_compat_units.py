@@ -98,3 +98,19 @@ def test_language_is_english_unless_the_detector_is_sure() -> None:
     assert detect("Die Bibliothek muss offen bleiben.").code == "de"
     assert not detect("Questo articolo è pieno di bugie").supported
     assert primary("en-US") == "en" and primary("pt_BR") == "pt"
+
+
+def test_the_deep_stance_head_reads_comment_and_target_together() -> None:
+    import torch
+
+    from service.model.network import Encoded
+    from service.training.deep_stance import DeepStanceHead
+
+    torch.manual_seed(0)
+    head = DeepStanceHead(hidden=12, layers=2, heads=2).eval()
+    comment = Encoded(torch.randn(3, 5, 12), torch.tensor([[1] * 5, [1] * 3 + [0] * 2, [1] * 5]))
+    target = Encoded(torch.randn(3, 4, 12), torch.ones(3, 4, dtype=torch.long))
+    logits = head(comment, target)
+    assert logits.shape == (3, 4)
+    other = Encoded(torch.randn(3, 4, 12), torch.ones(3, 4, dtype=torch.long))
+    assert not torch.allclose(logits, head(comment, other))  # the target matters
