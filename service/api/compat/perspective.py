@@ -192,8 +192,10 @@ async def _analyze(state: Any, principal: Principal, body: AnalyzeCommentRequest
         (outcome,) = await runtime.scorer.analyze(
             principal.tenant, [comment], article=article, store=not body.do_not_store
         )
-    except ModeratoError as exc:
-        raise GoogleError(503 if exc.code != "invalid_article" else 400, "UNAVAILABLE", exc.message) from exc
+    except ModeratoError as exc:  # an article Moderato cannot take, or a store that is down
+        if exc.code == "invalid_article":
+            raise GoogleError(400, "INVALID_ARGUMENT", f"Context: {exc.message}") from exc
+        raise GoogleError(503, "UNAVAILABLE", exc.message) from exc
     if isinstance(outcome, CommentError):
         raise GoogleError(400, "INVALID_ARGUMENT", f"Comment text: {outcome.message}")
     return _response(body, outcome, wanted, text, declared, detected)
