@@ -38,6 +38,16 @@ class CrossStanceConfig:
     logit_offsets: list[float] = field(default_factory=lambda: [0.0] * len(STANCES))
 
 
+def encode_pairs(tokenizer: Any, targets: list[str], texts: list[str], config: CrossStanceConfig) -> Any:
+    """Target then text in one sequence: the target is cut to its share first, the text keeps the rest. Training
+    and serving both build their pairs here, so the two cannot cut them differently."""
+    short = tokenizer(targets, truncation=True, max_length=config.target_tokens, add_special_tokens=False)
+    cut = [tokenizer.decode(ids) for ids in short["input_ids"]]
+    return tokenizer(
+        cut, texts, truncation="only_second", max_length=config.max_tokens, padding=True, return_tensors="pt"
+    )
+
+
 class CrossStanceHead(nn.Module):
     """[CLS] and mean-pooled states of the joint sequence -> stance logits."""
 
@@ -93,16 +103,8 @@ class CrossStance:
         self.encoder = merged
         self.offsets = torch.tensor(self.config.logit_offsets)
 
-    def encode(self, targets: list[str], texts: list[str]) -> Any:
-        """Target, then text, in one sequence (the target cut to its share first): as in training."""
-        short = self.tokenizer(targets, truncation=True, max_length=self.config.target_tokens, add_special_tokens=False)
-        cut = [self.tokenizer.decode(ids) for ids in short["input_ids"]]
-        return self.tokenizer(
-            cut, texts, truncation="only_second", max_length=self.config.max_tokens, padding=True, return_tensors="pt"
-        )
-
     def logits(self, run_encoder: Any, targets: list[str], texts: list[str]) -> torch.Tensor:
         """Stance logits (offsets applied) for (target, text) pairs; ``run_encoder`` runs this pass's encoder."""
-        enc = self.encode(targets, texts)
+        enc = encode_pairs(self.tokenizer, targets, texts, self.config)
         states = run_encoder(enc["input_ids"], enc["attention_mask"])
         return self.head(Encoded(states, enc["attention_mask"])).float() + self.offsets

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from service.errors import Unavailable
 
@@ -100,7 +100,7 @@ class MicroBatcher(Generic[Item, Result]):
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 raise outcome  # cancellation is not an item's failure
-        return [o for o in outcomes if not isinstance(o, BaseException) or isinstance(o, Exception)]
+        return cast(list[Result | Exception], outcomes)
 
     def _share(self) -> int:
         """Most items for the batch being collected: an even share of what is queued among the idle streams."""

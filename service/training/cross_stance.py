@@ -21,7 +21,7 @@ from torch import nn
 
 from service.model import cross_stance
 from service.model.checkpoint import load_model, load_tokenizer, save_atomically
-from service.model.cross_stance import CrossStanceConfig, CrossStanceHead
+from service.model.cross_stance import CrossStanceConfig, CrossStanceHead, encode_pairs
 from service.model.labels import STANCES
 from service.model.lora import adapter_state, add_adapters
 from service.model.network import Encoded
@@ -62,15 +62,6 @@ class CrossStanceOptions:
     checkpoint_every: int = 100
     dev_limit: int | None = 1500  # dev pairs per set in the final evaluation
     limit_per_source: int | None = None  # smoke runs
-
-
-def encode_pairs(tokenizer: Any, targets: list[str], texts: list[str], config: CrossStanceConfig) -> Any:
-    """Target then text in one sequence: the target is cut to its share first, the text keeps the rest."""
-    short = tokenizer(targets, truncation=True, max_length=config.target_tokens, add_special_tokens=False)
-    cut = [tokenizer.decode(ids) for ids in short["input_ids"]]
-    return tokenizer(
-        cut, texts, truncation="only_second", max_length=config.max_tokens, padding=True, return_tensors="pt"
-    )
 
 
 def class_weights(pools: dict[str, list[StancePair]]) -> tuple[torch.Tensor, list[float]]:
