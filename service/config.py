@@ -151,6 +151,16 @@ class Settings(BaseSettings):
     # while one is being rotated). {"tenant": ["whsec_..."]}
     coral_signing_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
 
+    # The moderator page (/moderate). The session cookie's signing secret: unset, one is made and kept in Redis.
+    session_secret: SecretStr | None = None
+    # Comments a moderator's page leases at once, and the reasons offered with a decision, per tenant
+    # ({"tenant": ["spam", ...]}) or the default list. Free text is always possible too.
+    page_batch: int = Field(default=10, ge=1, le=200)
+    decision_reasons: dict[str, list[str]] = Field(default_factory=dict)
+    default_decision_reasons: list[str] = Field(
+        default_factory=lambda: ["personal attack", "hate", "harassment", "spam", "off-topic", "fine in context"]
+    )
+
     default_policy: PolicySettings = Field(default_factory=PolicySettings)
     # Per-tenant overrides as JSON: {"tenant": {"review": {...}, "reject": {...}}}
     policies: dict[str, PolicySettings] = Field(default_factory=dict)
@@ -190,6 +200,10 @@ class Settings(BaseSettings):
     def policy_for(self, tenant: str) -> PolicySettings:
         return self.policies.get(tenant, self.default_policy)
 
+    def reasons_for(self, tenant: str) -> list[str]:
+        return self.decision_reasons.get(tenant, self.default_decision_reasons)
+
     def redacted(self) -> dict[str, Any]:
         """Settings for the start-up log, secrets hidden."""
-        return self.model_dump(exclude={"api_keys", "metrics_token", "coral_signing_secrets"}, mode="json")
+        secrets = {"api_keys", "metrics_token", "coral_signing_secrets", "session_secret"}
+        return self.model_dump(exclude=secrets, mode="json")

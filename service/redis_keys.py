@@ -10,6 +10,8 @@ PREFIX = "mod"
 # TTLs written by the code itself (those set by an operator live in config.py: results, articles, flood window).
 WORKER_HEALTH_TTL_S = 15  # seconds: a worker whose health key is older than this is presumed dead
 HEAT_TTL_S = 120  # seconds a thread's per-minute comment counter lives (this minute and the one before)
+SESSION_TTL_S = 8 * 3600  # seconds a moderator's page session lasts after sign-in (a working day's shift)
+EVENTS_MAXLEN = 5000  # entries each tenant's live-event stream keeps (approximately; XADD MAXLEN ~)
 
 
 def _key(tenant: str, *parts: str) -> str:
@@ -82,6 +84,21 @@ def thread(tenant: str, thread_id: str) -> str:
     return _key(tenant, "thread", thread_id)
 
 
+def author(tenant: str, author_id: str) -> str:
+    """Hash of an author's record: comments scored, flagged and rejected (counters)."""
+    return _key(tenant, "author", author_id)
+
+
+def events(tenant: str) -> str:
+    """Capped stream of queue changes (queued, claimed, released, decided) that the moderator page follows live."""
+    return _key(tenant, "events")
+
+
+def session(tenant: str, session_id: str) -> str:
+    """Hash: one moderator page session (the key's digest, the CSRF token), expiring after SESSION_TTL_S."""
+    return _key(tenant, "session", session_id)
+
+
 def heat(tenant: str, thread_id: str, minute: int) -> str:
     """Comments posted in a thread during one minute (counter)."""
     return _key(tenant, "heat", thread_id, str(minute))
@@ -130,6 +147,11 @@ def rate_limit_identity(tenant: str) -> str:
     """The tenant part of a rate-limit counter's key, as a Cluster hash tag like every other tenant key."""
     _key(tenant)  # validates the tenant name
     return "{" + tenant + "}"
+
+
+# The secret that signs page session cookies when MODERATO_SESSION_SECRET is unset: made once, shared by every API
+# replica through Redis (which holds the sessions themselves anyway). Not tenant data.
+SESSION_SECRET = f"{PREFIX}:registry:session-secret"
 
 
 def worker_health(worker: str) -> str:

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from service import ui
 from service.api import errors
 from service.api.auth import KeyRing
 from service.api.compat import coral, discovery, openai_moderations, perspective
@@ -18,24 +20,43 @@ from service.api.routes import (
     analyze,
     articles,
     audit,
+    claims,
     comments,
     deadletter,
+    events,
     fairness,
     health,
+    moderate,
     premoderation,
     queues,
     threads,
 )
+from service.api.sessions import Sessions
 from service.api.state import AppState
 from service.config import Settings
 from service.heap import watch_collections
 from service.metrics import Metrics
+from service.moderation.events import EventHub
 from service.runtime import Runtime
 from service.scoring.scorer import ModelRunner
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (analyze, articles, comments, queues, threads, audit, deadletter, fairness, premoderation, health)
+ROUTERS = (
+    analyze,
+    articles,
+    comments,
+    queues,
+    claims,
+    events,
+    threads,
+    audit,
+    deadletter,
+    fairness,
+    premoderation,
+    health,
+    moderate,
+)
 COMPAT = (perspective, discovery, openai_moderations, coral)  # other APIs' shapes, with their own error shapes
 
 
@@ -55,6 +76,8 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
         worker = runtime.worker() if settings.inprocess_worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
         state.rate_limits = RateLimits(settings, runtime.redis, state.metrics)
+        state.sessions = Sessions(runtime.redis, state.keyring, settings)
+        state.events = EventHub(runtime.redis)
         state.runtime = runtime
         stop_watching_gc = watch_collections(state.metrics.observe_gc)
         log.info("ready: model %s%s", runtime.scorer.model_version, ", with an in-process worker" if worker else "")
@@ -62,6 +85,8 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
             yield
         finally:
             state.runtime = None
+            if state.events is not None:
+                await state.events.close()
             stop_watching_gc()
             if worker and worker_task:
                 worker.stop()  # finishes and acknowledges the batch in hand
@@ -80,6 +105,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     for compat in COMPAT:
         app.include_router(compat.router, responses=errors.COMPAT_ERROR_RESPONSES)
+    app.mount(ui.STATIC_PATH, StaticFiles(directory=ui.STATIC_DIR), name="moderate-static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=state.metrics)
     return app

@@ -79,12 +79,19 @@ class KeyRing:
 
     def lookup(self, presented: str) -> Principal | None:
         """The key's owner; every stored digest is compared, so timing does not tell how close a guess was."""
-        digest = _digest(presented)
+        return self.by_digest(_digest(presented))
+
+    def by_digest(self, digest: bytes) -> Principal | None:
+        """The owner of the key with this SHA-256 digest (a page session keeps the digest, never the key)."""
         found = None
         for stored, principal in self._entries:
             if hmac.compare_digest(stored, digest):
                 found = principal
         return found
+
+
+def key_digest(key: str) -> bytes:
+    return _digest(key)
 
 
 def _digest(key: str) -> bytes:

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.auth import Principal
 from service.api.errors import AuthError
+from service.api.sessions import COOKIE, CSRF_HEADER, Session, csrf_ok
 from service.api.state import AppState, app_state
 from service.config import Settings
 from service.contract import ID_PATTERN
@@ -33,16 +34,49 @@ async def _state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(_state)]
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+async def page_session(request: Request, state: StateDep) -> Session | None:
+    """The moderator page's session, when the request carries a live session cookie."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie or state.sessions is None:
+        return None
+    return await state.sessions.read(cookie)
+
+
+PageSessionDep = Annotated[Session | None, Depends(page_session)]
+
+
 async def _principal(
-    state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    state: StateDep,
+    session: PageSessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     token = credentials.credentials.strip() if credentials else ""
-    if not token:
-        raise AuthError("send an API key as 'Authorization: Bearer KEY'", status=401)
-    principal = state.keyring.lookup(token)
-    if principal is None:
-        raise AuthError("unknown API key", status=401)
-    return principal
+    if token:
+        principal = state.keyring.lookup(token)
+        if principal is None:
+            raise AuthError("unknown API key", status=401)
+        return principal
+    if session is None:
+        raise AuthError("send an API key as 'Authorization: Bearer KEY' (or sign in at /moderate)", status=401)
+    # A cookie rides along with any request the browser makes, another site's forms included: a change needs the
+    # token only our page can read, sent from our own origin.
+    changes = request.method not in SAFE_METHODS
+    if changes and not (csrf_ok(session, request.headers.get(CSRF_HEADER)) and same_origin(request)):
+        raise AuthError("missing or wrong CSRF token: reload the page", status=403)
+    return session.principal
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the request's Origin (when the browser sends one) is this server's own."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
 
 
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:

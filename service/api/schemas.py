@@ -169,9 +169,29 @@ class ClaimBody(RequestModel):
     lease_s: int | None = Field(default=None, ge=1, le=3600)
 
 
+class LeasesBody(RequestModel):
+    ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(min_length=1, max_length=200)
+    lease_s: int | None = Field(default=None, ge=1, le=3600)
+
+
+class LeasesOut(BaseModel):
+    """The comments acted on: those whose lease this moderator still held."""
+
+    moderator: str
+    ids: list[str]
+
+
 class ReportOut(BaseModel):
     id: str
     queue: str
+
+
+class AuthorRecord(BaseModel):
+    """What Moderato has seen of a comment's author (counted since this record began)."""
+
+    comments: int
+    flagged: int
+    rejected: int
 
 
 class QueueItem(BaseModel):
@@ -181,6 +201,10 @@ class QueueItem(BaseModel):
     text: str
     thread_id: str | None = None
     article_id: str | None = None
+    article_title: str | None = None
+    author_id: str | None = None
+    author: AuthorRecord | None = None
+    parent_id: str | None = None
     status: str | None = None
     scores: dict[str, float]
     spans: list[SpanOut]
@@ -282,13 +306,23 @@ class ThreadComment(BaseModel):
     text: str
     status: str
     decision: str | None = None
+    queue: str | None = None  # the review queue it waits in, if any: a moderator can act on it
     scores: dict[str, float]
+    spans: list[SpanOut] = []
+    reasons: list[str] = []
     stance: StanceOut | None = None
     stance_to_parent: StanceOut | None = None
     received_at: float
     replies: ReplySummary
 
 
+class ThreadArticle(BaseModel):
+    id: str
+    title: str | None = None
+
+
 class ThreadOut(BaseModel):
     thread_id: str
+    premoderated: bool = False
+    articles: list[ThreadArticle] = []
     comments: list[ThreadComment]

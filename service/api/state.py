@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from service.api.auth import KeyRing
 from service.api.rate_limits import RateLimits
+from service.api.sessions import Sessions
 from service.config import Settings
 from service.metrics import Metrics
+from service.moderation.events import EventHub
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class AppState:
     keyring: KeyRing
     runtime: Runtime | None = None  # None before start-up and after shutdown
     rate_limits: RateLimits | None = None  # opened with the runtime (it counts in Redis)
+    sessions: Sessions | None = None  # moderator page sessions (kept in Redis), opened with the runtime
+    events: EventHub | None = None  # live queue events for the page, opened with the runtime
     outage: Outage = field(default_factory=Outage)
 
 

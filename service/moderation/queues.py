@@ -15,16 +15,19 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.contract import ACTIONS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
-from service.moderation.records import WEBHOOK_LUA, Records
+from service.moderation.events import EVENT_LUA
+from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
-from service.redis_client import text
+from service.redis_client import text, text_map
 
 MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
 
-# KEYS[1] queue. ARGV: claim key prefix, moderator, count, lease ms.
+# KEYS[1] queue, KEYS[2] events. ARGV: claim key prefix, moderator, count, lease ms.
 # Two moderators claiming at once: Redis runs one script at a time, and a comment is handed out only if
 # SET NX on its claim key succeeds, so no comment can be leased twice. Expired leases simply vanish.
-CLAIM = """
+CLAIM = (
+    EVENT_LUA
+    + """
 local want = tonumber(ARGV[3])
 local got = {}
 local start = 0
@@ -34,6 +37,7 @@ while #got < want do
   for _, id in ipairs(ids) do
     if redis.call('SET', ARGV[1] .. id, ARGV[2], 'NX', 'PX', ARGV[4]) then
       table.insert(got, id)
+      emit(KEYS[2], 'claimed', id, 'moderator', ARGV[2])
       if #got >= want then break end
     end
   end
@@ -41,12 +45,39 @@ while #got < want do
 end
 return got
 """
+)
 
-# KEYS: comment, claim, review, escalated, reported, audit, webhook due.
+# KEYS[1] events. ARGV: claim key prefix, moderator, lease ms ('' = release), ids...
+# Renewing or releasing touches only the leases this moderator still holds: a lease that ran out and went to a
+# colleague is theirs now. Returns the ids acted on.
+RENEW_OR_RELEASE = (
+    EVENT_LUA
+    + """
+local done = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  if redis.call('GET', ARGV[1] .. id) == ARGV[2] then
+    if ARGV[3] == '' then
+      redis.call('DEL', ARGV[1] .. id)
+      emit(KEYS[1], 'released', id, 'moderator', ARGV[2])
+    else
+      redis.call('PEXPIRE', ARGV[1] .. id, ARGV[3])
+    end
+    table.insert(done, id)
+  end
+end
+return done
+"""
+)
+
+# KEYS: comment, claim, review, escalated, reported, audit, webhook due, events.
 # ARGV: moderator, action, reason, now, hook prefix, webhook url ('' = none), fairness key prefix, webhook body,
-# audit entry (JSON, without the previous status and decision: read here, atomically with the checks).
+# audit entry (JSON, without the previous status and decision: read here, atomically with the checks), author prefix,
+# queue key prefix.
 DECIDE = (
     WEBHOOK_LUA
+    + EVENT_LUA
+    + AUTHOR_LUA
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'not_found'} end
@@ -66,6 +97,7 @@ if ARGV[2] == 'escalate' then
   redis.call('ZREM', KEYS[3], id); redis.call('ZREM', KEYS[5], id)
   redis.call('ZADD', KEYS[4], score, id)
   redis.call('HSET', KEYS[1], 'queue', 'escalated', 'escalated_by', ARGV[1])
+  emit_counted(KEYS[8], ARGV[11], 'queued', id, 'queue', 'escalated', 'moderator', ARGV[1])
 else
   for i = 3, 5 do redis.call('ZREM', KEYS[i], id) end
   redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[2], 'decided_by', ARGV[1], 'decided_at', now,
@@ -81,7 +113,9 @@ else
     redis.call('HINCRBY', ARGV[7] .. article, stance .. ':moderator_rejected', rejected and 1 or -1)
     redis.call('HSET', KEYS[1], 'fair_rejected', rejected and '1' or '0')
   end
+  count_rejection(KEYS[1], ARGV[10], rejected)
   enqueue_webhook(KEYS[1], KEYS[7], ARGV[5], ARGV[6], ARGV[8], now)
+  emit_counted(KEYS[8], ARGV[11], 'decided', id, 'decision', ARGV[2], 'moderator', ARGV[1])
 end
 redis.call('DEL', KEYS[2])
 local entry = cjson.decode(ARGV[9])
@@ -115,6 +149,7 @@ class ReviewQueues:
         self.lease_s = settings.lease_s
         self._claim = redis.register_script(CLAIM)
         self._decide = redis.register_script(DECIDE)
+        self._renew_or_release = redis.register_script(RENEW_OR_RELEASE)
 
     @staticmethod
     def check_queue(name: str) -> None:
@@ -125,9 +160,26 @@ class ReviewQueues:
         self.check_queue(queue)
         lease_ms = int((lease_s or self.lease_s) * 1000)
         ids = await self._claim(
-            keys=[keys.queue(tenant, queue)], args=[keys.claim(tenant, ""), moderator, count, lease_ms]
+            keys=[keys.queue(tenant, queue), keys.events(tenant)],
+            args=[keys.claim(tenant, ""), moderator, count, lease_ms],
         )
         return [text(i) for i in ids]
+
+    async def renew(self, tenant: str, moderator: str, comment_ids: list[str], lease_s: int | None) -> list[str]:
+        """Extend this moderator's leases on these comments; returns those still held (and now extended)."""
+        return await self._leases(tenant, moderator, comment_ids, str(int((lease_s or self.lease_s) * 1000)))
+
+    async def release(self, tenant: str, moderator: str, comment_ids: list[str]) -> list[str]:
+        """Give back this moderator's leases on these comments; returns those released."""
+        return await self._leases(tenant, moderator, comment_ids, "")
+
+    async def _leases(self, tenant: str, moderator: str, comment_ids: list[str], lease_ms: str) -> list[str]:
+        if not comment_ids:
+            return []
+        done = await self._renew_or_release(
+            keys=[keys.events(tenant)], args=[keys.claim(tenant, ""), moderator, lease_ms, *comment_ids]
+        )
+        return [text(i) for i in done]
 
     async def page(
         self, tenant: str, queue: str, *, cursor: str | None, limit: int
@@ -143,6 +195,14 @@ class ReviewQueues:
             entries = [(m, s) for m, s in entries if s > float(low) or m > after_id]
         more = len(entries) > MAX_SCAN
         return entries[:MAX_SCAN], ("more" if more else None)
+
+    async def counts(self, tenant: str) -> dict[str, int]:
+        """How many comments wait in each queue."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in QUEUES:
+                pipe.zcard(keys.queue(tenant, name))
+            sizes = await pipe.execute()
+        return dict(zip(QUEUES, (int(n) for n in sizes), strict=True))
 
     async def claims(self, tenant: str, comment_ids: list[str]) -> list[str | None]:
         if not comment_ids:
@@ -168,6 +228,7 @@ class ReviewQueues:
                 keys.queue(tenant, Queue.REPORTED),
                 keys.audit(tenant),
                 keys.webhook_due(tenant),
+                keys.events(tenant),
             ],
             args=[
                 moderator,
@@ -179,6 +240,8 @@ class ReviewQueues:
                 keys.fairness(tenant, ""),
                 webhook,
                 json.dumps(audit),
+                keys.author(tenant, ""),
+                keys.queue(tenant, ""),
             ],
         )
         status, *rest = [text(r) for r in reply]
@@ -218,6 +281,8 @@ def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed
         "text": record.get("text", ""),
         "thread_id": record.get("thread_id"),
         "article_id": record.get("article_id"),
+        "author_id": record.get("author_id"),
+        "parent_id": record.get("parent_id"),
         "status": record.get("status"),
         "scores": result.get("scores", {}),
         "spans": result.get("spans", []),
@@ -229,6 +294,38 @@ def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed
         "priority": priority,
         "claimed_by": claimed_by,
     }
+
+
+async def claimed_items(
+    queues: ReviewQueues, tenant: str, queue: str, moderator: str, comment_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The comments just leased to ``moderator``, as queue items with their priority and context."""
+    if not comment_ids:
+        return []
+    rows = await queues.records.get_many(tenant, comment_ids)
+    scores = await queues.redis.zmscore(keys.queue(tenant, queue), comment_ids)
+    items = [
+        queue_item(cid, float(score or 0.0), row, moderator)
+        for cid, row, score in zip(comment_ids, rows, scores, strict=True)
+    ]
+    return await with_context(queues.redis, tenant, items)
+
+
+async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each item with what a moderator weighs beside the text: its author's record (comments, flagged, rejected)
+    and its article's title. Two pipelined reads per page, whatever its length."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for item in items:
+            pipe.hgetall(keys.author(tenant, item["author_id"] or "-"))
+            pipe.hget(keys.article(tenant, item["article_id"] or "-"), "title")
+        replies = await pipe.execute()
+    for i, item in enumerate(items):
+        record, title = text_map(replies[2 * i]), replies[2 * i + 1]
+        item["author"] = (
+            {k: int(record.get(k, "0")) for k in ("comments", "flagged", "rejected")} if item["author_id"] else None
+        )
+        item["article_title"] = text(title) if title else None
+    return items
 
 
 def matches(
@@ -276,6 +373,6 @@ async def list_queue(
             ):
                 items.append(item)
                 if len(items) == limit:
-                    return QueuePage(items, f"{score!r}:{cid}")
+                    return QueuePage(await with_context(queues.redis, tenant, items), f"{score!r}:{cid}")
     next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
-    return QueuePage(items, next_cursor)
+    return QueuePage(await with_context(queues.redis, tenant, items), next_cursor)

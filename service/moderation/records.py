@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from service import redis_keys as keys
 from service.contract import Queue
 from service.errors import Backpressure, Conflict, InvalidInput, NotFound
+from service.moderation.events import EVENT_LUA
 from service.moderation.rules import ModelVerdict
 from service.redis_client import text, text_map
 
@@ -82,21 +83,46 @@ local function enqueue_webhook(comment_key, due_key, hook_prefix, url, body, now
 end
 """
 
-# KEYS: comment, review queue, fairness, audit, webhook due. ARGV: result JSON, status, priority ('' = not queued),
-# stance label ('' = none), model decision, now, audit JSON, webhook body ('' = none), webhook url, hook prefix,
-# flagged (0/1). Returns 1 when stored, 0 when this comment was already stored (a redelivery).
+# Count a comment toward its author's record (comments, flagged, rejected), when it names an author. The author
+# key is built from ARGV's prefix and the stored author id: the same hash tag as the comment's, so the same slot.
+# 'author_rejected' remembers whether this comment is counted as rejected, as 'fair_rejected' does for fairness.
+AUTHOR_LUA = """
+local function count_author(comment_key, author_prefix, field, by)
+  local author = redis.call('HGET', comment_key, 'author_id')
+  if author and author ~= '' then redis.call('HINCRBY', author_prefix .. author, field, by) end
+end
+local function count_rejection(comment_key, author_prefix, rejected)
+  local counted = redis.call('HGET', comment_key, 'author_rejected') == '1'
+  if counted ~= rejected then
+    count_author(comment_key, author_prefix, 'rejected', rejected and 1 or -1)
+    redis.call('HSET', comment_key, 'author_rejected', rejected and '1' or '0')
+  end
+end
+"""
+
+# KEYS: comment, review queue, fairness, audit, webhook due, events. ARGV: result JSON, status, priority ('' = not
+# queued), stance label ('' = none), model decision, now, audit JSON, webhook body ('' = none), webhook url, hook
+# prefix, flagged (0/1), author prefix, queue key prefix. Returns 1 when stored, 0 when this comment was already
+# stored (a redelivery).
 STORE_RESULT = (
     WEBHOOK_LUA
+    + EVENT_LUA
+    + AUTHOR_LUA
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if st ~= 'queued' then return 0 end
 local now = ARGV[6]
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'result', ARGV[1], 'model_decision', ARGV[5], 'scored_at', now,
            'stance_label', ARGV[4])
+local id = redis.call('HGET', KEYS[1], 'id')
 if ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[2], ARGV[3], redis.call('HGET', KEYS[1], 'id'))
+  redis.call('ZADD', KEYS[2], ARGV[3], id)
   redis.call('HSET', KEYS[1], 'queue', 'review')
+  emit_counted(KEYS[6], ARGV[13], 'queued', id, 'queue', 'review')
 end
+count_author(KEYS[1], ARGV[12], 'comments', 1)
+if ARGV[11] == '1' then count_author(KEYS[1], ARGV[12], 'flagged', 1) end
+if ARGV[5] == 'reject' then count_rejection(KEYS[1], ARGV[12], true) end
 if ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':total', 1)
   if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':flagged', 1) end
@@ -114,16 +140,24 @@ return 1
 """
 )
 
-# KEYS: comment, reported queue. ARGV: priority, reason, now. Returns 'ok', 'not_found' or 'not_scored'.
-REPORT = """
+# KEYS: comment, reported queue, events. ARGV: priority, reason, now, queue key prefix. Returns 'ok', 'not_found'
+# or 'not_scored'.
+REPORT = (
+    EVENT_LUA
+    + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 'not_found' end
 if st == 'queued' or st == 'failed' then return 'not_scored' end
 redis.call('HINCRBY', KEYS[1], 'reports', 1)
 redis.call('HSET', KEYS[1], 'last_report', ARGV[2], 'last_report_at', ARGV[3])
-redis.call('ZADD', KEYS[2], 'NX', ARGV[1], redis.call('HGET', KEYS[1], 'id'))
+local id = redis.call('HGET', KEYS[1], 'id')
+if redis.call('ZADD', KEYS[2], 'NX', ARGV[1], id) == 1 then
+  if (redis.call('HGET', KEYS[1], 'queue') or '') == '' then redis.call('HSET', KEYS[1], 'queue', 'reported') end
+  emit_counted(KEYS[3], ARGV[4], 'queued', id, 'queue', 'reported')
+end
 return 'ok'
 """
+)
 
 
 async def registered_tenants(redis: aioredis.Redis) -> list[str]:
@@ -183,6 +217,7 @@ class Records:
                 keys.fairness(tenant, article_id or "-"),
                 keys.audit(tenant),
                 keys.webhook_due(tenant),
+                keys.events(tenant),
             ],
             args=[
                 json.dumps(verdict.result),
@@ -196,6 +231,8 @@ class Records:
                 webhook_url or "",
                 keys.webhook_job(tenant, ""),
                 "0" if verdict.decision == "allow" else "1",
+                keys.author(tenant, ""),
+                keys.queue(tenant, ""),
             ],
         )
         return int(reply) == 1
@@ -215,8 +252,8 @@ class Records:
 
     async def report(self, tenant: str, comment_id: str, reason: str, priority: float) -> None:
         reply = await self._report(
-            keys=[keys.comment(tenant, comment_id), keys.queue(tenant, Queue.REPORTED)],
-            args=[f"{priority:.3f}", reason, f"{time.time():.3f}"],
+            keys=[keys.comment(tenant, comment_id), keys.queue(tenant, Queue.REPORTED), keys.events(tenant)],
+            args=[f"{priority:.3f}", reason, f"{time.time():.3f}", keys.queue(tenant, "")],
         )
         reply = text(reply)
         if reply == "not_found":

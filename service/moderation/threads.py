@@ -20,7 +20,23 @@ async def thread_view(records: Records, tenant: str, thread_id: str, *, limit: i
     ids = [text(m) for m in cast(list[bytes], members)]
     rows = await records.get_many(tenant, ids)
     comments = [_comment(cid, row) for cid, row in zip(ids, rows, strict=True) if row]
-    return {"thread_id": thread_id, "comments": with_reply_summaries(comments)}
+    article_ids = sorted({c["article_id"] for c in comments if c["article_id"]} | {thread_id})
+    async with records.redis.pipeline(transaction=False) as pipe:
+        pipe.sismember(keys.premoderated(tenant), thread_id)
+        for article_id in article_ids:
+            pipe.hget(keys.article(tenant, article_id), "title")
+        held, *titles = await pipe.execute()
+    articles = [
+        {"id": a, "title": text(t) if t else None}
+        for a, t in zip(article_ids, titles, strict=True)
+        if t or any(c["article_id"] == a for c in comments)
+    ]
+    return {
+        "thread_id": thread_id,
+        "premoderated": bool(held),
+        "articles": articles,
+        "comments": with_reply_summaries(comments),
+    }
 
 
 def _comment(comment_id: str, row: dict[str, str]) -> dict[str, Any]:
@@ -33,7 +49,10 @@ def _comment(comment_id: str, row: dict[str, str]) -> dict[str, Any]:
         "text": row.get("text", ""),
         "status": row.get("status", "queued"),
         "decision": row.get("decision") or result.get("decision"),
+        "queue": row.get("queue") or None,
         "scores": result.get("scores", {}),
+        "spans": result.get("spans", []),
+        "reasons": result.get("reasons", []),
         "stance": result.get("stance"),
         "stance_to_parent": result.get("stance_to_parent"),
         "received_at": float(row.get("received_at", "0")),

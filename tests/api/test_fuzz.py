@@ -60,6 +60,8 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(live_url: str, r
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path == "/v1/events":  # an endless stream, not a request/response: test_moderator_page.py
+            continue
         operations += 1
         try:
             _fuzz_operation(operation, live_url, session, failures)()

@@ -22,3 +22,10 @@ async def hold_thread(thread_id: ThreadId, principal: ModeratorDep, redis: Redis
 async def release_thread(thread_id: ThreadId, principal: ModeratorDep, redis: RedisDep) -> PremoderationOut:
     await redis.srem(keys.premoderated(principal.tenant), thread_id)
     return PremoderationOut(thread_id=thread_id, premoderated=False)
+
+
+@router.get("/{thread_id}", response_model=PremoderationOut)
+async def thread_hold(thread_id: ThreadId, principal: ModeratorDep, redis: RedisDep) -> PremoderationOut:
+    """Whether every new comment of this thread is held for review."""
+    held = await redis.sismember(keys.premoderated(principal.tenant), thread_id)
+    return PremoderationOut(thread_id=thread_id, premoderated=bool(held))

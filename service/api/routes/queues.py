@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from service.api.deps import ModeratorDep, QueuesDep
 from service.api.schemas import ClaimBody, ClaimOut, QueuePageOut
 from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
-from service.moderation.queues import list_queue, queue_item
+from service.moderation.queues import claimed_items, list_queue
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
@@ -47,12 +47,7 @@ async def get_queue(
 async def claim(queue: str, body: ClaimBody, principal: ModeratorDep, queues: QueuesDep) -> ClaimOut:
     """Lease the next comments to this moderator; nobody else is handed them until the lease ends."""
     ids = await queues.claim(principal.tenant, queue, principal.name, body.count, body.lease_s)
-    rows = await queues.records.get_many(principal.tenant, ids)
+    items = await claimed_items(queues, principal.tenant, queue, principal.name, ids)
     return ClaimOut.model_validate(
-        {
-            "queue": queue,
-            "moderator": principal.name,
-            "lease_s": body.lease_s or queues.lease_s,
-            "items": [queue_item(cid, 0.0, row, principal.name) for cid, row in zip(ids, rows, strict=True)],
-        }
+        {"queue": queue, "moderator": principal.name, "lease_s": body.lease_s or queues.lease_s, "items": items}
     )

@@ -1,0 +1,105 @@
+"""The moderator page: GET /moderate (sign-in, or the page with its first queue page inline), sign-in and sign-out.
+
+Everything the page does afterwards goes through the same /v1 endpoints an API client uses, authenticated by the
+session cookie and, for changes, its CSRF token (deps.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service import redis_keys as keys
+from service import ui
+from service.api.auth import Principal, key_digest
+from service.api.deps import PageSessionDep, StateDep, same_origin
+from service.api.sessions import COOKIE, PAGE_ROLES, csrf_ok
+from service.config import Settings
+from service.contract import QUEUES, Queue
+from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
+from service.moderation.events import last_event_id
+from service.moderation.queues import list_queue
+from service.runtime import Runtime
+
+router = APIRouter(prefix="/moderate", tags=["moderator page"], include_in_schema=False)
+
+FIRST_PAGE = 50  # queue items in the page as served
+
+
+@router.get("", response_class=HTMLResponse)
+async def page(request: Request, state: StateDep, session: PageSessionDep) -> Response:
+    """The page for a signed-in moderator; the sign-in form otherwise."""
+    if session is None or state.runtime is None:
+        message = "The service is starting; try again in a moment." if state.runtime is None else None
+        return _signin(message, status=503 if state.runtime is None else 200)
+    data = await page_data(state.runtime, state.settings, session.principal)
+    html = ui.render("moderate.html", data=data, csrf=session.csrf, principal=session.principal)
+    return HTMLResponse(html, headers=ui.PAGE_HEADERS)
+
+
+async def page_data(runtime: Runtime, settings: Settings, principal: Principal) -> dict[str, Any]:
+    """What the page shows at first paint, so it needs no second round trip to draw the queue."""
+    tenant = principal.tenant
+    after = await last_event_id(runtime.redis, tenant)  # before the reads: nothing changes unseen in between
+    first = await list_queue(runtime.queues, tenant, Queue.REVIEW, cursor=None, limit=FIRST_PAGE)
+    return {
+        "moderator": principal.name,
+        "role": principal.role,
+        "tenant": tenant,
+        "queue": Queue.REVIEW,
+        "queues": list(QUEUES),
+        "counts": await runtime.queues.counts(tenant),
+        "items": first.items,
+        "next_cursor": first.next_cursor,
+        "after": after,
+        "reasons": settings.reasons_for(tenant),
+        "batch": settings.page_batch,
+        "lease_s": settings.lease_s,
+        "attributes": list(ATTRIBUTES),
+        "stances": list(STANCES),
+        "parent_stances": list(PARENT_STANCES),
+    }
+
+
+@router.post("/session", response_class=HTMLResponse)
+async def sign_in(request: Request, state: StateDep, key: Annotated[str, Form(max_length=512)] = "") -> Response:
+    """Exchange a moderator or admin key for a session cookie; the key itself is never stored in the browser."""
+    if state.sessions is None:
+        return _signin("The service is starting; try again in a moment.", status=503)
+    if not same_origin(request):
+        return _signin("Sign in from this server's own page.", status=403)
+    principal = state.keyring.lookup(key.strip()) if key.strip() else None
+    if principal is None:
+        return _signin("That key is not known here. Check it and try again.", status=401)
+    if principal.role not in PAGE_ROLES:
+        return _signin("That is a platform key; the page needs a moderator or admin key.", status=403)
+    session = await state.sessions.open(principal, key_digest(key.strip()))
+    response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        session.cookie,
+        max_age=keys.SESSION_TTL_S,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/signout", response_class=HTMLResponse)
+async def sign_out(
+    state: StateDep, session: PageSessionDep, csrf: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    """End the session everywhere (it is deleted in Redis) and drop the cookie."""
+    if session is not None and state.sessions is not None and csrf_ok(session, csrf):
+        await state.sessions.close(session.cookie)
+    response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def _signin(message: str | None, *, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(ui.render("signin.html", message=message), status_code=status, headers=ui.PAGE_HEADERS)
