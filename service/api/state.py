@@ -3,6 +3,7 @@ the dependencies in ``deps.py``, never through untyped ``request.app.state`` att
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class AppState:
     sessions: Sessions | None = None  # moderator page sessions (kept in Redis), opened with the runtime
     events: EventHub | None = None  # live queue events for the page, opened with the runtime
     outage: Outage = field(default_factory=Outage)
+    # Set when the server starts shutting down: long-lived responses (live event streams) end themselves.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def app_state(app: FastAPI) -> AppState:

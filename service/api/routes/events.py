@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1", tags=["events"])
 
 STREAM_S = 300.0  # one connection's longest life
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+DRAIN_CHECK_S = 1.0  # how soon a stream notices the server shutting down
 RECONNECT_MS = 2000
 STREAM_ID = r"^\d{1,20}-\d{1,20}$"
 RESET = "event: reset\ndata: {}\n\n"
@@ -44,13 +45,15 @@ async def events(
         raise Unavailable("the service is starting")
     start = last_event_id_header or after
     return StreamingResponse(
-        _stream(state.events, redis, principal.tenant, start),
+        _stream(state.events, redis, principal.tenant, start, state.draining),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(hub: EventHub, redis: aioredis.Redis, tenant: str, start: str | None) -> AsyncIterator[str]:
+async def _stream(
+    hub: EventHub, redis: aioredis.Redis, tenant: str, start: str | None, draining: asyncio.Event
+) -> AsyncIterator[str]:
     yield f"retry: {RECONNECT_MS}\n\n"
     try:
         async with hub.subscribe(tenant) as sub:
@@ -62,14 +65,17 @@ async def _stream(hub: EventHub, redis: aioredis.Redis, tenant: str, start: str 
                     position = event.id
                     yield event.sse()
             deadline = time.monotonic() + STREAM_S
-            while time.monotonic() < deadline:
+            quiet_since = time.monotonic()
+            while time.monotonic() < deadline and not draining.is_set():
                 if sub.overflowed:
                     yield RESET
                     return
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), timeout=KEEPALIVE_S)
+                    event = await asyncio.wait_for(sub.queue.get(), timeout=DRAIN_CHECK_S)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    if time.monotonic() - quiet_since > KEEPALIVE_S:
+                        quiet_since = time.monotonic()
+                        yield ": keep-alive\n\n"
                     continue
                 if after_id(event.id, position):  # the catch-up read and the live feed overlap
                     position = event.id

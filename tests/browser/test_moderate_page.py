@@ -1,0 +1,243 @@
+"""The moderator page in real Chromium: sign-in, spans, keyboard decisions, live updates, leases, retries, the
+thread and audit views. Each test posts its own comments through the platform API and the real worker scores them."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import PAGE_BATCH, clear_queue, seed, sign_in
+from tests.conftest import auth
+from tests.utils.processes import wait_for
+
+pytestmark = pytest.mark.slow
+
+RUDE = [
+    "You are a complete idiot and a liar.",
+    "Shut up, nobody cares about your stupid opinion, moron.",
+    "People like you are ruining this town, you pathetic fool.",
+    "What a dumb, ignorant take. Are you really this stupid?",
+]
+UNDO_S = 5  # the page's undo window before a decision is sent
+
+
+def listed(page: Any) -> list[str]:
+    return list(page.eval_on_selector_all("#items li.item", "els => els.map(e => e.dataset.id)"))
+
+
+def mine(page: Any) -> set[str]:
+    return set(
+        page.eval_on_selector_all("#items li.item:has(.badge:text('yours'))", "els => els.map(e => e.dataset.id)")
+    )
+
+
+def audit_entries(url: str, comment_id: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{url}/v1/audit", params={"comment_id": comment_id}, headers=auth("mk1"), timeout=10)
+    return [e for e in r.json()["items"] if e["actor"] in ("ana", "ben")]
+
+
+def test_a_wrong_key_is_refused_and_a_right_one_signs_in(browser: Any, server: str) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{server}/moderate")
+    page.get_by_label("Moderator key").fill("not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    assert "not known" in page.locator("#signin-error").inner_text()
+    page.get_by_label("Moderator key").fill("pk")
+    page.get_by_role("button", name="Sign in").click()
+    assert "platform key" in page.locator("#signin-error").inner_text()
+    page.get_by_label("Moderator key").fill("mk1")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#queue-view")
+    assert "ana" in page.locator(".who").inner_text()
+    cookies = page.context.cookies()
+    assert [c["httpOnly"] for c in cookies if c["name"] == "moderato_session"] == [True]
+    assert page.evaluate("document.cookie") == ""  # the script cannot read the session
+    page.context.close()
+
+
+def test_flagged_comments_show_their_spans_and_the_keyboard_approves_one(
+    browser: Any, server: str, artifacts: Path
+) -> None:
+    clear_queue(server)
+    httpx.post(
+        f"{server}/v1/articles",
+        json={"id": "library", "title": "Council votes to close the library"},
+        headers=auth("pk"),
+    )
+    seed(server, [("k1", RUDE[0]), ("k2", RUDE[1])], thread="library", article_id="library", author_id="reader-1")
+    page = sign_in(browser, server, "mk1")
+    first = page.locator("#items li.item").first
+    first.locator("mark.span").first.wait_for()
+    span = first.locator("mark.span").first
+    assert span.locator(".span-label").inner_text() in ("insult", "toxicity", "obscene", "threat", "identity attack")
+    assert "Council votes to close the library" in first.inner_text()
+    assert "reader-1" in first.inner_text()
+    page.screenshot(path=str(artifacts / "queue.png"), full_page=True)
+
+    target = listed(page)[0]
+    page.keyboard.press("a")
+    assert target not in listed(page)  # gone at once; sent when the undo window closes
+    assert "Approved" in page.locator("#toast").inner_text()
+    wait_for(lambda: audit_entries(server, target) != [], UNDO_S + 10, "the approval in the audit log")
+    assert [e["action"] for e in audit_entries(server, target)] == ["approve"]
+    page.context.close()
+
+
+def test_undo_takes_a_decision_back_before_it_is_sent(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("u1", RUDE[2])], thread="undo")
+    page = sign_in(browser, server, "mk1")
+    page.wait_for_selector("li.item[data-id='u1']")
+    page.keyboard.press("r")
+    assert "u1" not in listed(page)
+    page.keyboard.press("u")
+    page.wait_for_selector("li.item[data-id='u1']")
+    time.sleep(UNDO_S + 1)
+    assert audit_entries(server, "u1") == []
+    page.context.close()
+
+
+def test_a_second_window_sees_a_decision_leave_live(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("w1", RUDE[3])], thread="live")
+    one = sign_in(browser, server, "mk1")
+    two = sign_in(browser, server, "mk1")  # the same moderator in a second window
+    for page in (one, two):
+        page.wait_for_selector("li.item[data-id='w1']")
+    one.locator("li.item[data-id='w1'] button[data-act='reject']").click()
+    two.wait_for_selector("li.item[data-id='w1']", state="detached", timeout=(UNDO_S + 10) * 1000)
+    assert [e["action"] for e in audit_entries(server, "w1")] == ["reject"]
+    one.context.close()
+    two.context.close()
+
+
+def test_two_moderators_never_get_the_same_comment(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [(f"m{i}", RUDE[i % len(RUDE)] + f" ({i})") for i in range(6)], thread="split")
+    ana = sign_in(browser, server, "mk1")
+    ben = sign_in(browser, server, "mk2")
+    wait_for(lambda: len(mine(ana)) == PAGE_BATCH and len(mine(ben)) == PAGE_BATCH, 15, "both batches leased")
+    held_by_ana, held_by_ben = mine(ana), mine(ben)
+    assert not held_by_ana & held_by_ben
+    # each one's leased comments leave the other's list, live
+    wait_for(lambda: not set(listed(ben)) & held_by_ana and not set(listed(ana)) & held_by_ben, 10, "lists apart")
+    # a comment leased to ana cannot be decided by ben, even through the API with his key
+    refused = httpx.post(
+        f"{server}/v1/comments/{sorted(held_by_ana)[0]}/decision",
+        json={"decision": "approve"},
+        headers=auth("mk2"),
+        timeout=10,
+    )
+    assert refused.status_code == 409
+    ana.context.close()  # leaving the page gives the leases back
+    wait_for(lambda: held_by_ana <= set(listed(ben)), 15, "ana's comments back in ben's list")
+    ben.context.close()
+
+
+def test_a_decision_made_while_the_server_is_unreachable_is_retried_and_lands_once(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("off1", RUDE[0] + " (offline)")], thread="offline")
+    page = sign_in(browser, server, "mk1")
+    page.wait_for_selector("li.item[data-id='off1']")
+    page.context.set_offline(True)
+    page.locator("li.item[data-id='off1'] button[data-act='reject']").click()
+    page.wait_for_selector("#pending.retrying", timeout=(UNDO_S + 10) * 1000)
+    assert "off1" in page.locator("#pending").inner_text()
+    assert audit_entries(server, "off1") == []
+    page.context.set_offline(False)
+    page.wait_for_selector("#pending", state="hidden", timeout=30_000)
+    state = httpx.get(f"{server}/v1/comments/off1", headers=auth("mk1"), timeout=10).json()
+    assert (state["decision"], state["decided_by"]) == ("reject", "ana")
+    assert [e["action"] for e in audit_entries(server, "off1")] == ["reject"]  # once
+    page.context.close()
+
+
+def test_the_thread_view_finds_the_worst_comment_rejects_it_and_switches_premoderation(
+    browser: Any, server: str, artifacts: Path
+) -> None:
+    clear_queue(server)
+    httpx.post(
+        f"{server}/v1/articles",
+        json={"id": "budget", "title": "The city budget is balanced at last"},
+        headers=auth("pk"),
+    )
+    seed(server, [("b1", "Good news, the budget finally adds up.")], thread="budget", article_id="budget")
+    seed(
+        server,
+        [("b2", "I disagree, the numbers are fudged."), ("b3", "You are an idiot, shut up you moron.")],
+        thread="budget",
+        article_id="budget",
+        parent_id="b1",
+    )
+    page = sign_in(browser, server, "mk1")
+    page.goto(f"{server}/moderate#thread=budget")
+    page.wait_for_selector("#thread-comments li.item[data-id='b1']")
+    assert "The city budget is balanced at last" in page.locator("#thread-articles").inner_text()
+    assert page.locator("#thread-comments li.item[data-id='b1'] li.item[data-id='b3']").count() == 1  # under parent
+    assert page.locator("#stance-chart svg rect").count() >= 4
+    assert "comments" in page.locator("#fairness").inner_text()
+    page.screenshot(path=str(artifacts / "thread.png"), full_page=True)
+
+    worst = page.locator("#thread-comments li.item:has(> .head > .badge.worst)")
+    assert worst.get_attribute("data-id") == "b3"
+    worst.locator(":scope > .actions button[data-act='reject']").click()
+    wait_for(lambda: audit_entries(server, "b3") != [], UNDO_S + 10, "the rejection")
+    assert [e["action"] for e in audit_entries(server, "b3")] == ["reject"]
+
+    page.get_by_role("switch").check()
+    wait_for(
+        lambda: httpx.get(f"{server}/v1/premoderation/budget", headers=auth("mk1")).json()["premoderated"],
+        10,
+        "pre-moderation on",
+    )
+    page.context.close()
+
+
+def test_the_audit_view_lists_decisions_with_who_and_the_scores(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("aud1", RUDE[1] + " (audit)")], thread="audit")
+    httpx.post(
+        f"{server}/v1/comments/aud1/decision",
+        json={"decision": "reject", "reason": "personal attack"},
+        headers=auth("mk2"),
+        timeout=10,
+    )
+    page = sign_in(browser, server, "mk1")
+    page.goto(f"{server}/moderate#audit")
+    page.get_by_label("Who").fill("ben")
+    page.get_by_role("button", name="Filter").click()
+    row = page.locator("#audit-rows tr", has_text="aud1").first
+    row.wait_for()
+    text = row.inner_text()
+    assert "reject" in text and "personal attack" in text and re.search(r"insult \d\.\d\d|toxicity \d\.\d\d", text)
+    page.context.close()
+
+
+def test_the_page_works_at_200_percent_zoom_and_by_keyboard_alone(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("z1", RUDE[2] + " (zoom)")], thread="zoom")
+    context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(f"{server}/moderate")
+    page.keyboard.press("Tab")  # focus lands on the key field (autofocus), or the first control
+    page.get_by_label("Moderator key").focus()
+    page.keyboard.type("mk1")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.item[data-id='z1']")
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 640 + 1, f"the page scrolls sideways at 200 %: {width}px"
+    page.keyboard.press("e")
+    wait_for(
+        lambda: httpx.get(f"{server}/v1/comments/z1", headers=auth("mk1")).json()["queue"] == "escalated",
+        UNDO_S + 10,
+        "the escalation",
+    )
+    context.close()
