@@ -129,7 +129,8 @@ class DecidedEvents:
     def __init__(self, base: str) -> None:
         self.arrived: dict[str, float] = {}
         self._client = httpx.Client(timeout=None, headers={"Authorization": f"Bearer {MODERATOR}"})
-        self._response = self._client.send(httpx.Request("GET", f"{base}/v1/events"), stream=True)
+        self._response = self._client.send(self._client.build_request("GET", f"{base}/v1/events"), stream=True)
+        self._response.raise_for_status()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -177,7 +178,14 @@ def main() -> None:
             held = client.post("/v1/queues/review/claim", json={"count": 10}, headers=headers).json()["items"]
             claims.append(time.perf_counter() - t0)
             client.post("/v1/claims/release", json={"ids": [i["id"] for i in held]}, headers=headers)
-        ids = [i["id"] for i in client.get("/v1/queues/review", params={"limit": args.decisions}).json()["items"]]
+        ids: list[str] = []
+        cursor = None
+        while len(ids) < args.decisions:
+            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            listing_page = client.get("/v1/queues/review", params=params).json()
+            ids += [i["id"] for i in listing_page["items"]]
+            cursor = listing_page["next_cursor"]
+        ids = ids[: args.decisions]
         events = DecidedEvents(base)
         time.sleep(1.0)
         decisions: list[float] = []

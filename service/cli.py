@@ -1,4 +1,5 @@
-"""The ``moderato`` command: serve, worker (and its --check probe), export-labels, train, tune-heads, evaluate.
+"""The ``moderato`` command: serve, worker (and its --check probe), export-labels, train, tune-heads, evaluate,
+calibrate.
 
 Training commands import ``service.training`` (the ``train`` extra); the others never do."""
 
@@ -198,6 +199,16 @@ def _measure_deep_stance(args: argparse.Namespace) -> None:
     measure_deep_stance(DeepStanceOptions(data=args.data, model=args.model, out=args.out, steps=args.steps))
 
 
+def _calibrate(args: argparse.Namespace) -> None:
+    import json
+
+    from service.training.calibration import calibrate
+
+    result = calibrate(args.data, args.model)
+    summary = {name: {k: v for k, v in m.items() if k.startswith("ece")} for name, m in result["attributes"].items()}
+    print(json.dumps({"ece": summary, "flagged_toxicity": result["flagged_toxicity"]}, indent=2))
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from service.training.evaluate import evaluate
 
@@ -294,6 +305,14 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, default=None, help="metrics file (default: <model>/metrics.json)")
     evaluate.add_argument("--limit", type=int, default=None, help="cap dev rows per source (smoke runs)")
     evaluate.set_defaults(func=_evaluate)
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit the scores' calibration on annotator proportions; writes calibration.json (needs the train extra)",
+    )
+    calibrate.add_argument("--data", type=Path, required=True)
+    calibrate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    calibrate.set_defaults(func=_calibrate)
     return root
 
 

@@ -43,6 +43,10 @@ class PolicySettings(BaseModel):
     reject: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REJECT))
     # A comment in a language the model does not read: never a silent allow by default.
     unsupported_language: Literal["allow", "review", "reject"] = "review"
+    # Which scores the thresholds are written for: the calibrated ones the API returns (a site's own thresholds,
+    # Perspective's meaning), or the model's raw probabilities (the built-in defaults were chosen on those; they
+    # are carried over through the model's calibration, so the default decisions do not move).
+    scale: Literal["calibrated", "raw"] = "calibrated"
 
 
 class WebhookSettings(BaseModel):
@@ -151,6 +155,10 @@ class Settings(BaseSettings):
     # while one is being rotated). {"tenant": ["whsec_..."]}
     coral_signing_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
 
+    # Scores as the share of readers who would call a comment that (the model folder's calibration.json); false:
+    # the model's raw probabilities.
+    calibrated_scores: bool = True
+
     # The moderator page (/moderate). The session cookie's signing secret: unset, one is made and kept in Redis.
     session_secret: SecretStr | None = None
     # Comments a moderator's page leases at once, and the reasons offered with a decision, per tenant
@@ -161,7 +169,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["personal attack", "hate", "harassment", "spam", "off-topic", "fine in context"]
     )
 
-    default_policy: PolicySettings = Field(default_factory=PolicySettings)
+    default_policy: PolicySettings = Field(default_factory=lambda: PolicySettings(scale="raw"))
     # Per-tenant overrides as JSON: {"tenant": {"review": {...}, "reject": {...}}}
     policies: dict[str, PolicySettings] = Field(default_factory=dict)
 

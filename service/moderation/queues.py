@@ -184,17 +184,21 @@ class ReviewQueues:
     async def page(
         self, tenant: str, queue: str, *, cursor: str | None, limit: int
     ) -> tuple[list[tuple[str, float]], str | None]:
-        """Up to MAX_SCAN entries after the cursor ("score:id"), in review order, and whether more remain."""
+        """Up to ``limit`` entries (at most MAX_SCAN) after the cursor ("score:id"), in review order, and whether
+        more remain."""
         self.check_queue(queue)
         low, after_id = ("-inf", None) if not cursor else parse_cursor(cursor)
+        limit = min(limit, MAX_SCAN)
+        # entries sharing the cursor's score come back too and are skipped below: read that many more
+        extra = 0 if after_id is None else int(await self.redis.zcount(keys.queue(tenant, queue), low, low))
         rows = await self.redis.zrangebyscore(
-            keys.queue(tenant, queue), low, "+inf", start=0, num=MAX_SCAN + 1, withscores=True
+            keys.queue(tenant, queue), low, "+inf", start=0, num=limit + extra + 1, withscores=True
         )
         entries = [(text(m), float(s)) for m, s in cast(list[tuple[bytes, float]], rows)]
         if after_id is not None:  # skip the cursor's own entry and its equal-score predecessors
             entries = [(m, s) for m, s in entries if s > float(low) or m > after_id]
-        more = len(entries) > MAX_SCAN
-        return entries[:MAX_SCAN], ("more" if more else None)
+        more = len(entries) > limit
+        return entries[:limit], ("more" if more else None)
 
     async def counts(self, tenant: str) -> dict[str, int]:
         """How many comments wait in each queue."""
@@ -358,11 +362,14 @@ async def list_queue(
     stance_to_parent: str | None = None,
 ) -> QueuePage:
     """A page of a review queue in review order, filtered by thread, attribute (a reason names it) or stance."""
-    entries, more = await queues.page(tenant, queue, cursor=cursor, limit=limit)
+    filtered = bool(thread or attribute or stance or stance_to_parent)
+    # Unfiltered, a page is its first `limit` entries: read no more of the queue or the records than it shows.
+    entries, more = await queues.page(tenant, queue, cursor=cursor, limit=MAX_SCAN if filtered else limit)
     items: list[dict[str, Any]] = []
     last: tuple[str, float] | None = None
-    for start in range(0, len(entries), 200):
-        chunk = entries[start : start + 200]
+    step = 200 if filtered else limit
+    for start in range(0, len(entries), step):
+        chunk = entries[start : start + step]
         rows = await queues.records.get_many(tenant, [cid for cid, _ in chunk])
         held = await queues.claims(tenant, [cid for cid, _ in chunk])
         for (cid, score), row, claimed_by in zip(chunk, rows, held, strict=True):

@@ -7,6 +7,7 @@ from typing import Any
 
 from service.config import Settings
 from service.metrics import Metrics
+from service.model.calibration import Calibration
 from service.scoring.articles import ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import ResultCache
@@ -45,5 +46,6 @@ def build_scorer(
         cache=ResultCache(redis, ttl_s=settings.cache_ttl_s, flood_window_s=settings.flood_window_s, metrics=metrics),
         articles=store,
         metrics=metrics,
+        calibration=Calibration.load(settings.model_dir) if settings.calibrated_scores else None,
     )
     return scorer, batcher

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from service.config import PolicySettings
 from service.contract import Decision
+from service.model.calibration import Calibration
 from service.model.labels import ATTRIBUTES
 
 
@@ -30,11 +31,16 @@ class Policy:
     unsupported_language: str = "review"
 
     @classmethod
-    def from_settings(cls, settings: PolicySettings) -> Policy:
+    def from_settings(cls, settings: PolicySettings, calibration: Calibration | None = None) -> Policy:
+        """The policy on the scale scores are answered in: raw-scale thresholds go through ``calibration``."""
         unknown = (set(settings.review) | set(settings.reject)) - set(ATTRIBUTES)
         if unknown:
             raise ValueError(f"policy names unknown attributes: {sorted(unknown)}")
-        return cls(dict(settings.review), dict(settings.reject), settings.unsupported_language)
+        review, reject = dict(settings.review), dict(settings.reject)
+        if settings.scale == "raw" and calibration is not None:
+            review = {name: round(calibration.score(name, t), 4) for name, t in review.items()}
+            reject = {name: round(calibration.score(name, t), 4) for name, t in reject.items()}
+        return cls(review, reject, settings.unsupported_language)
 
     def decide(
         self,

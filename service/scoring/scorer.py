@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from service.config import Settings
 from service.metrics import Metrics
+from service.model.calibration import Calibration
 from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import CachedResult, ResultCache
@@ -96,6 +97,7 @@ class Scorer:
         cache: ResultCache,
         articles: ArticleStore,
         metrics: Metrics,
+        calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self.runner = runner
@@ -103,15 +105,17 @@ class Scorer:
         self.cache = cache
         self.articles = articles
         self.metrics = metrics
+        self.calibration = calibration
         self._policies: dict[str, Policy] = {}
 
     @property
     def model_version(self) -> str:
-        return self.runner.version
+        """The model and, when scores are calibrated, the calibration: both are in every cache key."""
+        return self.runner.version + (f"+{self.calibration.version}" if self.calibration else "")
 
     def policy(self, tenant: str) -> Policy:
         if tenant not in self._policies:
-            self._policies[tenant] = Policy.from_settings(self.settings.policy_for(tenant))
+            self._policies[tenant] = Policy.from_settings(self.settings.policy_for(tenant), self.calibration)
         return self._policies[tenant]
 
     def check(self, comment: CommentIn) -> CommentError | None:
@@ -186,7 +190,7 @@ class Scorer:
             for i, parent in zip(misses.values(), parents, strict=True)
         ]
         outcomes = dict(zip(misses, await self.batcher.submit_each(jobs), strict=True)) if jobs else {}
-        fresh = {d: _to_cached(o) for d, o in outcomes.items() if not isinstance(o, Exception)}
+        fresh = {d: _to_cached(o, self.calibration) for d, o in outcomes.items() if not isinstance(o, Exception)}
         failed = {d: o for d, o in outcomes.items() if isinstance(o, Exception)}
         if store:
             await self.cache.put_many(tenant, fresh)
@@ -270,10 +274,10 @@ def _stance_dict(stance: Any | None) -> dict[str, Any] | None:
     return None if stance is None else {"label": stance.label, "scores": stance.scores}
 
 
-def _to_cached(prediction: Any) -> CachedResult:
+def _to_cached(prediction: Any, calibration: Calibration | None) -> CachedResult:
     spans = [(s.start, s.end, s.attribute) for s in prediction.spans]
     return CachedResult(
-        prediction.scores,
+        calibration.scores(prediction.scores) if calibration else prediction.scores,
         spans,
         _stance_dict(prediction.stance),
         _stance_dict(prediction.stance_to_parent),

@@ -263,3 +263,26 @@ def test_a_reply_gets_its_stance_toward_the_parent(client: TestClient) -> None:
     assert "stance_to_parent" not in alone and reply["stance"] is None  # no article: no stance toward one
     unknown = analyze(client, [{"id": "r3", "text": "Agreed.", "parent_id": "nobody"}]).json()["results"][0]
     assert "stance_to_parent" not in unknown
+
+
+def test_scores_are_calibrated_the_same_on_analyze_and_the_perspective_shape(
+    make_client: Callable[..., TestClient], predictor: Any
+) -> None:
+    from service.model.calibration import Calibration
+    from tests.conftest import SHIPPED_MODEL
+
+    calibration = Calibration.load(SHIPPED_MODEL)
+    assert calibration is not None
+    text = "You are a stupid idiot and a liar, shut up."
+    raw = predictor.predict([text])[0].scores
+    client = make_client()
+    ours = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()
+    assert ours["model"].endswith("+" + calibration.version)
+    assert ours["results"][0]["scores"] == calibration.scores(raw)
+    body = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}, "INSULT": {}}}
+    theirs = client.post("/v1alpha1/comments:analyze?key=pk-a", json=body).json()["attributeScores"]
+    assert theirs["TOXICITY"]["summaryScore"]["value"] == ours["results"][0]["scores"]["toxicity"]
+    assert theirs["INSULT"]["summaryScore"]["value"] == ours["results"][0]["scores"]["insult"]
+    uncalibrated = make_client(calibrated_scores=False)
+    plain = uncalibrated.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a"))
+    assert plain.json()["results"][0]["scores"] == raw

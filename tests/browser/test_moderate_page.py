@@ -180,6 +180,7 @@ def test_the_thread_view_finds_the_worst_comment_rejects_it_and_switches_premode
     assert "The city budget is balanced at last" in page.locator("#thread-articles").inner_text()
     assert page.locator("#thread-comments li.item[data-id='b1'] li.item[data-id='b3']").count() == 1  # under parent
     assert page.locator("#stance-chart svg rect").count() >= 4
+    assert "null" not in page.locator("#thread-comments").inner_text()
     assert "comments" in page.locator("#fairness").inner_text()
     page.screenshot(path=str(artifacts / "thread.png"), full_page=True)
 

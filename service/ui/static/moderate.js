@@ -489,7 +489,7 @@ function drawThreadComments() {
     li.setAttribute("aria-label", "comment " + c.id);
     const status = c.queue ? "waiting in " + c.queue : c.decision ? "decision: " + c.decision : c.status;
     const r = c.replies;
-    li.append(
+    li.append(...[
       el("div", { class: "head" },
         el("strong", { text: c.author_id || "anonymous" }),
         el("span", { class: "age", text: ago(c.received_at) }),
@@ -502,7 +502,7 @@ function drawThreadComments() {
           r.count ? el("p", { class: "replies", text: `${r.count} replies: ${r.agree} agree, ${r.disagree} disagree` +
             (r.disagreeing_max_toxicity !== null ? ` (most toxic disagreeing reply ${r.disagreeing_max_toxicity.toFixed(2)})` : "") }) : null,
           c.reasons && c.reasons.length ? el("p", { class: "reasons", text: "flagged: " + c.reasons.join(", ") }) : null)),
-      c.queue ? actionButtons(c.id) : null);
+      c.queue ? actionButtons(c.id) : null].filter(Boolean));
     return li;
   };
   const items = [];

@@ -1,0 +1,240 @@
+"""``moderato calibrate``: fit each attribute's map from raw score to the share of annotators who called the comment
+that, on dev rows that carry annotator proportions, and measure it on other dev rows.
+
+Rows: the dev splits of the three sources that record how many of a panel said what: Civil Comments Toxic Spans
+(share not saying "not toxic", and per type the share marking a span of it), Davidson et al. (share voting hate or
+offensive; hate alone for identity attack and severe toxicity) and the Unhealthy Comments Corpus (hostile, with the
+annotators' confidence turned into the share who said hostile). A second hash splits those dev rows in half: the
+map is fitted on one half (isotonic regression) and every number reported comes from the other.
+
+Writes ``calibration.json`` (the map serving applies), ``calibration-metrics.json`` and ``reliability.png`` into
+the model folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.config import DEFAULT_STANCE_PRIOR, PolicySettings
+from service.model.calibration import CALIBRATION_FILE, Calibration, strictly_increasing
+from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES
+from service.model.predict import Predictor
+from service.scoring.policy import Policy
+from service.system import git_commit, machine
+from service.training.data import ToxicityExample, normalise, split_toxicity, toxicity_examples
+from service.training.evaluate import predict_all
+
+log = logging.getLogger(__name__)
+
+PROPORTION_SOURCES = ("civil", "davidson", "ucc")
+BINS = 10
+FLAG_LEVELS = (0.7, 0.8, 0.9)
+
+
+def fit_half(text: str) -> bool:
+    """Which half of the dev rows a comment is in: the fit half (True) or the held-out half."""
+    return int(hashlib.md5(("calibration:" + normalise(text)).encode()).hexdigest()[:8], 16) % 2 == 0
+
+
+def ucc_hostile_shares(data: Path) -> dict[str, float]:
+    """UCC: the share of annotators who said hostile, from the label and its confidence, by normalised text."""
+    shares = {}
+    with gzip.open(data / "toxicity" / "ucc_val.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            confidence = float(row["hostile_confidence"] or 0)
+            shares[normalise(row["text"])] = confidence if row["hostile"] == "1" else 1 - confidence
+    return shares
+
+
+def proportion_rows(data: Path) -> tuple[list[ToxicityExample], np.ndarray]:
+    """Dev rows with annotator proportions, and their targets (rows x attributes; nan where unknown)."""
+    sources = toxicity_examples(data)
+    ucc = ucc_hostile_shares(data)
+    rows: list[ToxicityExample] = []
+    targets: list[list[float]] = []
+    for source in PROPORTION_SOURCES:
+        for ex in split_toxicity(sources[source])[1]:
+            target = list(ex.targets)
+            if source == "ucc":  # the loader keeps only the hard label; the panel's share is what calibration needs
+                target = [np.nan] * len(ATTRIBUTES)
+                target[ATTRIBUTE_INDEX["toxicity"]] = ucc.get(normalise(ex.text), np.nan)
+            rows.append(ex)
+            targets.append(target)
+    return rows, np.array(targets, dtype=float)
+
+
+def ece(predicted: np.ndarray, observed: np.ndarray, bins: int = BINS) -> float:
+    """Expected calibration error: |mean score - mean annotator share| per equal-width bin, weighted by rows."""
+    edges = np.minimum((predicted * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = edges == b
+        if inside.any():
+            total += inside.sum() * abs(predicted[inside].mean() - observed[inside].mean())
+    return float(total / len(predicted))
+
+
+def reliability(predicted: np.ndarray, observed: np.ndarray, bins: int = BINS) -> list[dict[str, float]]:
+    edges = np.minimum((predicted * bins).astype(int), bins - 1)
+    return [
+        {
+            "bin": round(b / bins, 2),
+            "rows": int((edges == b).sum()),
+            "mean_score": round(float(predicted[edges == b].mean()), 4),
+            "mean_share": round(float(observed[edges == b].mean()), 4),
+        }
+        for b in range(bins)
+        if (edges == b).any()
+    ]
+
+
+def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, version: str) -> Calibration:
+    from sklearn.isotonic import IsotonicRegression
+
+    knots = {}
+    for a, name in enumerate(ATTRIBUTES):
+        known = fit_mask & ~np.isnan(targets[:, a])
+        if known.sum() < 200:
+            log.info("%s: %d fit rows with proportions; left uncalibrated", name, known.sum())
+            continue
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw[known, a], targets[known, a])
+        knots[name] = strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
+    return Calibration(version, knots)
+
+
+def measure(
+    raw: np.ndarray, calibrated: np.ndarray, targets: np.ndarray, held: np.ndarray, sources: np.ndarray
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for a, name in enumerate(ATTRIBUTES):
+        known = held & ~np.isnan(targets[:, a])
+        if known.sum() < 50:
+            continue
+        entry: dict[str, Any] = {
+            "held_out_rows": int(known.sum()),
+            "ece_raw": round(ece(raw[known, a], targets[known, a]), 4),
+            "ece_calibrated": round(ece(calibrated[known, a], targets[known, a]), 4),
+            "per_source": {},
+        }
+        for source in PROPORTION_SOURCES:
+            mine = known & (sources == source)
+            if mine.sum() >= 50:
+                entry["per_source"][source] = {
+                    "rows": int(mine.sum()),
+                    "ece_raw": round(ece(raw[mine, a], targets[mine, a]), 4),
+                    "ece_calibrated": round(ece(calibrated[mine, a], targets[mine, a]), 4),
+                }
+        entry["reliability_raw"] = reliability(raw[known, a], targets[known, a])
+        entry["reliability_calibrated"] = reliability(calibrated[known, a], targets[known, a])
+        out[name] = entry
+    return out
+
+
+def flagged_fractions(raw: np.ndarray, calibrated: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+    """Share of a comment set whose toxicity reaches each level, raw and calibrated."""
+    t = ATTRIBUTE_INDEX["toxicity"]
+    return {
+        "rows": int(mask.sum()),
+        "raw": {str(level): round(float((raw[mask, t] >= level).mean()), 4) for level in FLAG_LEVELS},
+        "calibrated": {str(level): round(float((calibrated[mask, t] >= level).mean()), 4) for level in FLAG_LEVELS},
+    }
+
+
+def decisions_moved(raw: np.ndarray, calibrated: np.ndarray, calibration: Calibration) -> dict[str, Any]:
+    """The built-in policy on raw scores against its carried-over thresholds on calibrated scores: how many of the
+    rows get another decision (should be none, up to rounding at a threshold)."""
+    raw_policy = Policy.from_settings(PolicySettings(scale="raw"))
+    carried = Policy.from_settings(PolicySettings(scale="raw"), calibration)
+    moved = 0
+    for r, c in zip(raw, calibrated, strict=True):
+        before = raw_policy.decide(dict(zip(ATTRIBUTES, r, strict=True))).decision
+        after = carried.decide(dict(zip(ATTRIBUTES, c, strict=True))).decision
+        moved += before != after
+    return {"rows": len(raw), "moved": moved, "review": carried.review, "reject": carried.reject}
+
+
+def plot(metrics: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in ("toxicity", "insult", "identity_attack") if n in metrics]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        m = metrics[name]
+        ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1, label="perfect")
+        for key, colour, label in (
+            ("reliability_raw", "#cf222e", "raw"),
+            ("reliability_calibrated", "#0969da", "calibrated"),
+        ):
+            pts = m[key]
+            ax.plot(
+                [p["mean_score"] for p in pts],
+                [p["mean_share"] for p in pts],
+                marker="o",
+                color=colour,
+                label=f"{label} (ECE {m['ece_' + label]:.3f})",
+            )
+        ax.set_title(f"{name} ({m['held_out_rows']} held-out rows)")
+        ax.set_xlabel("score")
+        ax.set_ylabel("share of annotators")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def calibrate(data: Path, model: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
+    rows, targets = proportion_rows(data)
+    log.info("scoring %d dev rows with annotator proportions", len(rows))
+    raw = np.array([[p.scores[a] for a in ATTRIBUTES] for p in predict_all(predictor, [r.text for r in rows])])
+    fit_mask = np.array([fit_half(r.text) for r in rows])
+    sources = np.array([r.source for r in rows])
+    version = "cal-" + hashlib.sha256(raw.tobytes() + targets.tobytes()).hexdigest()[:8]
+    calibration = fit(raw, targets, fit_mask, version)
+    calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
+    held = ~fit_mask
+    metrics: dict[str, Any] = {
+        "model": predictor.version,
+        "calibration": version,
+        "command": "moderato " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("moderato") else " ".join(sys.argv),
+        "data": str(data),
+        "split": "dev rows of civil, davidson and ucc (service/training/data.py is_dev), halved by "
+        "md5('calibration:' + text): fitted on one half, every number here from the other",
+        "git_commit": git_commit(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "attributes": measure(raw, calibrated, targets, held, sources),
+        "flagged_toxicity": {
+            "ucc (Globe and Mail comments, held-out half)": flagged_fractions(
+                raw, calibrated, held & (sources == "ucc")
+            ),
+            "civil (pre-selected toxic-leaning, held-out half)": flagged_fractions(
+                raw, calibrated, held & (sources == "civil")
+            ),
+            "davidson (tweets, held-out half)": flagged_fractions(raw, calibrated, held & (sources == "davidson")),
+        },
+        "default_policy_decisions": decisions_moved(raw[held], calibrated[held], calibration),
+    }
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    (model / CALIBRATION_FILE).write_text(calibration.to_json())
+    (model / "calibration-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot(metrics["attributes"], model / "reliability.png")
+    log.info("wrote %s, calibration-metrics.json and reliability.png in %.0f s", CALIBRATION_FILE, metrics["seconds"])
+    return metrics
