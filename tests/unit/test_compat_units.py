@@ -7,6 +7,7 @@ import hashlib
 import hmac
 
 import numpy as np
+import pytest
 
 from service.api.compat.coral import safe_id, signed_by, story_claim
 from service.api.compat.openai_moderations import NOT_SCORED, SCORED, _result
@@ -97,6 +98,19 @@ def test_language_is_english_unless_the_detector_is_sure() -> None:
     assert detect("Thanks for the article!").code == "en" and detect("ok").code == "en"
     assert detect("Die Bibliothek muss offen bleiben.").code == "de"
     assert not detect("Questo articolo è pieno di bugie").supported
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("Eres un idiota.", "es"), ("Du bist ein Idiot.", "de"), ("Você é um idiota.", "pt"), ("Sei un idiota.", "it")],
+)
+def test_short_insults_in_other_languages_are_not_read_as_english(text: str, code: str) -> None:
+    assert detect(text).code == code  # read as English they would be scored by an English model and allowed
+
+
+@pytest.mark.parametrize("text", ["ok lol", "Nice one", "This is absurd.", "Great article, thanks!"])
+def test_short_english_comments_stay_english(text: str) -> None:
+    assert detect(text).code == "en"
     assert primary("en-US") == "en" and primary("pt_BR") == "pt"
 
 
