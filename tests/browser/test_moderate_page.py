@@ -88,6 +88,23 @@ def test_flagged_comments_show_their_spans_and_the_keyboard_approves_one(
     page.context.close()
 
 
+def test_new_flagged_comments_appear_without_a_reload_and_bulk_rejects_them(browser: Any, server: str) -> None:
+    clear_queue(server)
+    page = sign_in(browser, server, "mk1")
+    before = page.locator("[data-count='review']").inner_text()
+    seed(server, [("n1", RUDE[0] + " (new)"), ("n2", RUDE[1] + " (new)")], thread="fresh")
+    page.wait_for_selector("li.item[data-id='n1']")
+    page.wait_for_selector("li.item[data-id='n2']")
+    assert page.locator("[data-count='review']").inner_text() != before  # counts follow the queue live
+    for cid in ("n1", "n2"):
+        page.locator(f"li.item[data-id='{cid}'] input.select").check()
+    assert "2 selected" in page.locator("#selection").inner_text()
+    page.keyboard.press("r")
+    assert not {"n1", "n2"} & set(listed(page))
+    wait_for(lambda: all(audit_entries(server, c) for c in ("n1", "n2")), UNDO_S + 10, "both rejections")
+    assert [e["action"] for c in ("n1", "n2") for e in audit_entries(server, c)] == ["reject", "reject"]
+
+
 def test_undo_takes_a_decision_back_before_it_is_sent(browser: Any, server: str) -> None:
     clear_queue(server)
     seed(server, [("u1", RUDE[2])], thread="undo")

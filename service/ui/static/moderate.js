@@ -657,9 +657,16 @@ function switchQueue(name) {
   loadQueue();
 }
 
+// Keys are shortcuts except where they are text: a checkbox or a button keeps them working.
+function typing(target) {
+  if (!target.closest) return false;
+  if (target.closest("textarea, select, dialog[open], [contenteditable]")) return true;
+  return target.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(target.type);
+}
+
 document.addEventListener("keydown", (ev) => {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  if (ev.target.closest && ev.target.closest("input, select, textarea, dialog[open]")) return;
+  if (typing(ev.target)) return;
   const handler = KEYS[ev.key];
   if (handler) { ev.preventDefault(); handler(); }
 });
