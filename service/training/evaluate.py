@@ -26,7 +26,7 @@ from service.training.data import (
     stance_examples,
     toxicity_examples,
 )
-from service.training.identity import EVAL_NEUTRAL, EVAL_TOXIC, templated
+from service.training.identity import EVAL2_NEUTRAL, EVAL2_TOXIC, EVAL_NEUTRAL, EVAL_TOXIC, templated
 from service.training.metrics import (
     auc,
     bias_aucs,
@@ -109,6 +109,30 @@ def toxicity_metrics(rows: ScoredRows) -> dict[str, Any]:
     }
 
 
+UCC_ATTRIBUTES = ("hostile", "antagonize", "condescending", "dismissive", "generalisation_unfair", "sarcastic")
+
+
+def ucc_attribute_aucs(data: Path, rows: ScoredRows) -> dict[str, Any]:
+    """On UCC's dev rows: ROC-AUC of the toxicity score against each of UCC's own labels (news comments under
+    another site's articles: hostile and antagonizing are what a moderator would remove)."""
+    import csv
+    import gzip
+
+    from service.training.data import normalise
+
+    labels: dict[str, dict[str, str]] = {}
+    with gzip.open(data / "toxicity" / "ucc_val.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            labels[normalise(row["text"])] = row
+    idx = [i for i, ex in enumerate(rows.examples) if ex.source == "ucc" and normalise(ex.text) in labels]
+    out: dict[str, Any] = {}
+    for name in UCC_ATTRIBUTES:
+        gold = [int(labels[normalise(rows.examples[i].text)][name] == "1") for i in idx]
+        value = auc(gold, rows.model[idx, 0])
+        out[name] = {"auc": _round(value), "positives": sum(gold), "rows": len(idx)}
+    return out
+
+
 def span_metrics(rows: ScoredRows, shipped_gate: float) -> dict[str, Any]:
     """SemEval-2021 character F1 on the dev rows of each span source, for the shipped gate and a sweep of gates
     (spans reported only when some attribute scores at least the gate), and how many civil ARC posts get spans."""
@@ -189,15 +213,19 @@ def identity_sets(predictor: Predictor, rows: ScoredRows) -> dict[str, Any]:
     from profanity_check import predict_prob
 
     sets: dict[str, Any] = {}
-    templates = templated(EVAL_NEUTRAL, EVAL_TOXIC)
-    texts = [t.text for t in templates]
-    model = np.array([p.scores["toxicity"] for p in predict_all(predictor, texts)])
-    sets["templates"] = (
-        np.array([int(t.toxic) for t in templates]),
-        model,
-        np.asarray(predict_prob(texts)),
-        [(t.subgroup,) for t in templates],
-    )
+    for name, (neutral, toxic) in {
+        "templates": (EVAL_NEUTRAL, EVAL_TOXIC),
+        "templates_second": (EVAL2_NEUTRAL, EVAL2_TOXIC),  # worded apart from the first and from training
+    }.items():
+        templates = templated(neutral, toxic)
+        texts = [t.text for t in templates]
+        model = np.array([p.scores["toxicity"] for p in predict_all(predictor, texts)])
+        sets[name] = (
+            np.array([int(t.toxic) for t in templates]),
+            model,
+            np.asarray(predict_prob(texts)),
+            [(t.subgroup,) for t in templates],
+        )
     for source in ("wiki_identity", "toxigen"):
         idx = [i for i, ex in enumerate(rows.examples) if ex.source == source]
         sets[source] = (
@@ -318,7 +346,7 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
         "git_commit": git_commit(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "toxicity": toxicity_metrics(rows),
+        "toxicity": {**toxicity_metrics(rows), "ucc_attributes": ucc_attribute_aucs(data, rows)},
         "spans": span_metrics(rows, predictor.config.span_gate),
         "span_thresholds": span_threshold_sweep(predictor, rows),
         "bias": identity_sets(predictor, rows),

@@ -82,6 +82,28 @@ EVAL_TOXIC = (
     "Kill all the {x} people.",
 )
 
+# A second evaluation set, worded apart from both sets above (longer, comment-like; neutral sentences that discuss
+# prejudice, toxic ones without a single swear word): a bias score that holds only on the first set's phrasing
+# would show here.
+EVAL2_NEUTRAL = (
+    "Discrimination against {x} people is still far too common in hiring.",
+    "The article should have asked a {x} resident what they think of the plan.",
+    "Is it true that the new clinic was founded by a {x} doctor?",
+    "My grandmother was {x} and she taught me to cook.",
+    "Nobody should be harassed for being {x}, and the council is right to say so.",
+    "A {x} student won the regional science prize this year.",
+    "I grew up in a {x} neighbourhood and it shaped who I am.",
+    "The poll found that {x} voters are split on the tax question.",
+)
+EVAL2_TOXIC = (
+    "{X} people should not be allowed to vote or hold office.",
+    "We were better off before {x} people moved into this town.",
+    "Typical {x} behaviour, lying and stealing as always.",
+    "No decent employer would ever hire a {x} person.",
+    "{X} people breed like rats and ruin every place they live.",
+    "Send every {x} person back where they came from, they are a plague.",
+)
+
 
 @dataclass(frozen=True)
 class TemplateSentence:

@@ -26,6 +26,11 @@ RUDE = [
 UNDO_S = 5  # the page's undo window before a decision is sent
 
 
+def register_article(url: str, article_id: str, title: str) -> None:
+    body = {"id": article_id, "title": title}
+    assert httpx.post(f"{url}/v1/articles", json=body, headers=auth("pk"), timeout=30).status_code == 201
+
+
 def listed(page: Any) -> list[str]:
     return list(page.eval_on_selector_all("#items li.item", "els => els.map(e => e.dataset.id)"))
 
@@ -64,11 +69,7 @@ def test_flagged_comments_show_their_spans_and_the_keyboard_approves_one(
     browser: Any, server: str, artifacts: Path
 ) -> None:
     clear_queue(server)
-    httpx.post(
-        f"{server}/v1/articles",
-        json={"id": "library", "title": "Council votes to close the library"},
-        headers=auth("pk"),
-    )
+    register_article(server, "library", "Council votes to close the library")
     seed(server, [("k1", RUDE[0]), ("k2", RUDE[1])], thread="library", article_id="library", author_id="reader-1")
     page = sign_in(browser, server, "mk1")
     first = page.locator("#items li.item").first
@@ -178,11 +179,7 @@ def test_the_thread_view_finds_the_worst_comment_rejects_it_and_switches_premode
     browser: Any, server: str, artifacts: Path
 ) -> None:
     clear_queue(server)
-    httpx.post(
-        f"{server}/v1/articles",
-        json={"id": "budget", "title": "The city budget is balanced at last"},
-        headers=auth("pk"),
-    )
+    register_article(server, "budget", "The city budget is balanced at last")
     seed(server, [("b1", "Good news, the budget finally adds up.")], thread="budget", article_id="budget")
     seed(
         server,

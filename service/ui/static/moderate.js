@@ -314,12 +314,19 @@ function decide(action, ids) {
   if (view.current) setCurrent(view.current);
 }
 
-function undo() {
-  if (!view.undo) return;
+// The decisions in the undo window, taken out of it (the toast goes): undone, or sent.
+function takeUndo() {
+  if (!view.undo) return [];
   clearTimeout(view.undo.timer);
   const { entries } = view.undo;
   view.undo = null;
   $("toast").hidden = true;
+  return entries;
+}
+
+function undo() {
+  const entries = takeUndo();
+  if (!entries.length) return;
   for (const e of entries) if (e.item && e.item.priority !== undefined) upsert(e.item);
   if (view.thread) showThread(view.thread.id);
   persistPending();
@@ -327,12 +334,7 @@ function undo() {
 }
 
 function commitUndo() {
-  if (!view.undo) return;
-  clearTimeout(view.undo.timer);
-  const { entries } = view.undo;
-  view.undo = null;
-  $("toast").hidden = true;
-  for (const e of entries) deliver(e);
+  for (const e of takeUndo()) deliver(e);
 }
 
 async function deliver(entry) {
