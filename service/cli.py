@@ -64,7 +64,15 @@ def _serve(args: argparse.Namespace) -> None:
         settings = prepare(settings, stack)
         logging.getLogger(__name__).info("starting on http://%s:%d (docs at /docs)", host, port)
         app = create_app(settings)
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            timeout_graceful_shutdown=30,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
         DrainingServer(config).run()
 
 

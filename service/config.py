@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-Proto/-For are believed (uvicorn's forwarded_allow_ips): behind a TLS-terminating
+    # ingress, its address (or "*"), so the page's session cookie is marked Secure.
+    forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
 
     # Redis: with no URL, `moderato serve` starts an embedded redis-server with its files under `data_dir`.

@@ -211,7 +211,7 @@ def test_threads_carry_queue_spans_titles_and_the_premoderation_switch(page_clie
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("events")
     keys = "pk=site:platform,mk1=site:moderator:ana,mk2=site:moderator:ben"
-    with live_server(folder, api_keys=keys) as (url, _):
+    with live_server(folder, api_keys=keys, forwarded_allow_ips="127.0.0.1") as (url, _):
         yield url
 
 
@@ -283,3 +283,12 @@ def test_queue_changes_arrive_live_and_a_reconnect_resumes(live: str) -> None:
 def test_events_need_a_moderator(live: str) -> None:
     assert httpx.get(f"{live}/v1/events", headers=auth("pk"), timeout=10).status_code == 403
     assert httpx.get(f"{live}/v1/events", timeout=10).status_code == 401
+
+
+def test_behind_a_trusted_tls_proxy_the_cookie_is_secure(live: str) -> None:
+    direct = httpx.post(f"{live}/moderate/session", data={"key": "mk1"}, timeout=10)
+    assert "secure" not in direct.headers["set-cookie"].lower()
+    proxied = httpx.post(
+        f"{live}/moderate/session", data={"key": "mk1"}, headers={"X-Forwarded-Proto": "https"}, timeout=10
+    )
+    assert "secure" in proxied.headers["set-cookie"].lower()
