@@ -35,8 +35,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Playwright runs its own event loop on this thread while it is open: closed with the module, so the asyncio
+    tests that run after it find no loop running."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -45,7 +47,7 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("browser")
     with live_server(folder, api_keys=KEYS, page_batch=str(PAGE_BATCH), log_level="INFO") as (url, _):
