@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     # Comments a moderator's page leases at once, and the reasons offered with a decision, per tenant
     # ({"tenant": ["spam", ...]}) or the default list. Free text is always possible too.
     page_batch: int = Field(default=10, ge=1, le=200)
+    # Wrong keys one client address may try on the sign-in form before it must wait (guessing a weak key).
+    sign_in_failure_limit: str = "10/minute"
     decision_reasons: dict[str, list[str]] = Field(default_factory=dict)
     default_decision_reasons: list[str] = Field(
         default_factory=lambda: ["personal attack", "hate", "harassment", "spam", "off-topic", "fine in context"]
@@ -184,7 +186,7 @@ class Settings(BaseSettings):
         total = sum(value)
         return [p / total for p in value]
 
-    @field_validator("default_rate_limit", "rate_limits")
+    @field_validator("default_rate_limit", "rate_limits", "sign_in_failure_limit")
     @classmethod
     def _limits_parse(cls, value: Any) -> Any:
         from limits import parse

@@ -28,6 +28,8 @@ from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+SIGN_IN = "sign-in"  # the namespace of failed sign-ins, counted per client address (no tenant is known yet)
+
 
 class RateLimited(ModeratoError):
     """429: the key used its budget; ``headers`` say when it may try again."""
@@ -58,6 +60,7 @@ class RateLimits:
         )
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.metrics = metrics
+        self.sign_in_failures = parse(settings.sign_in_failure_limit)
 
     def limit_for(self, tenant: str) -> RateLimitItem | None:
         return self.per_tenant.get(tenant, self.default)
@@ -88,3 +91,17 @@ class RateLimits:
                 headers={**headers, "Retry-After": str(max(1, reset_s))},
             )
         return Verdict(headers)
+
+    async def sign_in_allowed(self, client: str) -> bool:
+        """Whether this client address may try a key on the sign-in form (it has not used up its failures)."""
+        try:
+            return bool(await self.limiter.test(self.sign_in_failures, SIGN_IN, client))
+        except (RedisError, OSError):
+            self.metrics.redis_errors.labels("rate_limit").inc()
+            return True
+
+    async def sign_in_failed(self, client: str) -> None:
+        try:
+            await self.limiter.hit(self.sign_in_failures, SIGN_IN, client)
+        except (RedisError, OSError):
+            self.metrics.redis_errors.labels("rate_limit").inc()

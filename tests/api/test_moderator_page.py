@@ -292,3 +292,11 @@ def test_behind_a_trusted_tls_proxy_the_cookie_is_secure(live: str) -> None:
         f"{live}/moderate/session", data={"key": "mk1"}, headers={"X-Forwarded-Proto": "https"}, timeout=10
     )
     assert "secure" in proxied.headers["set-cookie"].lower()
+
+
+def test_guessing_keys_on_the_sign_in_form_is_slowed_down(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(sign_in_failure_limit="3/minute")
+    for _ in range(3):
+        assert client.post("/moderate/session", data={"key": "guess"}, follow_redirects=False).status_code == 401
+    blocked = client.post("/moderate/session", data={"key": "mk-a"}, follow_redirects=False)
+    assert blocked.status_code == 429 and "Too many" in blocked.text  # even the right key waits its turn

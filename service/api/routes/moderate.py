@@ -70,8 +70,14 @@ async def sign_in(request: Request, state: StateDep, key: Annotated[str, Form(ma
         return _signin("The service is starting; try again in a moment.", status=503)
     if not same_origin(request):
         return _signin("Sign in from this server's own page.", status=403)
+    client = request.client.host if request.client else "-"
+    limits = state.rate_limits
+    if limits is not None and not await limits.sign_in_allowed(client):
+        return _signin("Too many wrong keys from this address; wait a minute and try again.", status=429)
     principal = state.keyring.lookup(key.strip()) if key.strip() else None
     if principal is None:
+        if limits is not None:
+            await limits.sign_in_failed(client)
         return _signin("That key is not known here. Check it and try again.", status=401)
     if principal.role not in PAGE_ROLES:
         return _signin("That is a platform key; the page needs a moderator or admin key.", status=403)
