@@ -300,3 +300,12 @@ def test_guessing_keys_on_the_sign_in_form_is_slowed_down(make_client: Callable[
         assert client.post("/moderate/session", data={"key": "guess"}, follow_redirects=False).status_code == 401
     blocked = client.post("/moderate/session", data={"key": "mk-a"}, follow_redirects=False)
     assert blocked.status_code == 429 and "Too many" in blocked.text  # even the right key waits its turn
+
+
+def test_a_page_from_an_earlier_session_picks_up_the_new_token(client: TestClient) -> None:
+    old = sign_in(client)
+    new = sign_in(client)  # signed in again (another tab): a new session, a new token
+    assert old != new
+    assert client.get("/moderate/token").json() == {"csrf": new}
+    client.cookies.clear()
+    assert client.get("/moderate/token").status_code == 401

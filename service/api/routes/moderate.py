@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from service import redis_keys as keys
 from service import ui
@@ -93,6 +93,15 @@ async def sign_in(request: Request, state: StateDep, key: Annotated[str, Form(ma
         samesite="strict",
     )
     return response
+
+
+@router.get("/token")
+async def csrf_token(session: PageSessionDep) -> JSONResponse:
+    """The session's CSRF token, for a page opened before its moderator signed in again in another tab. Another
+    site's page cannot read this answer (same-origin policy), so it learns nothing."""
+    if session is None:
+        return JSONResponse({"error": {"code": "unauthorized", "message": "sign in again"}}, status_code=401)
+    return JSONResponse({"csrf": session.csrf}, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/signout", response_class=HTMLResponse)

@@ -3,7 +3,7 @@
 // Everything is built with textContent and DOM nodes, never innerHTML: comment text cannot become markup.
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
-const csrf = document.querySelector('meta[name="csrf-token"]').content;
+let csrf = document.querySelector('meta[name="csrf-token"]').content;
 const me = data.moderator;
 const UNDO_MS = 5000;
 const PENDING_KEY = "moderato.pending." + data.tenant + "." + me; // unsent decisions survive a reload
@@ -365,9 +365,18 @@ async function deliver(entry) {
 
 // What an error answer means for a decision: retried, done already, or refused for a reason to show.
 async function refused(entry, r) {
-  if (r.status >= 500 || r.status === 429 || r.status === 401 || r.status === 403) {
-    if (r.status === 401 || r.status === 403) notice("Your session has ended: sign in again in another tab; unsaved decisions are kept and retried.");
-    return "retry";
+  if (r.status >= 500 || r.status === 429) return "retry";
+  if (r.status === 401 || r.status === 403) {
+    // Signed out, expired, or signed in again elsewhere (a new session has a new token): pick up the current
+    // session's token if there is one, and keep the decision until there is.
+    const fresh = await api("GET", "/moderate/token").catch(() => null);
+    if (fresh && fresh.ok && fresh.data.csrf !== csrf) { csrf = fresh.data.csrf; return "retry"; }
+    if (r.status === 401 || (fresh && fresh.status === 401)) {
+      notice("Your session has ended: sign in again in another tab; unsaved decisions are kept and retried.");
+      return "retry";
+    }
+    notice(`${entry.id}: ${errorText(r)}`);
+    return "refused";
   }
   if (r.status === 409) {
     const state = await api("GET", `/v1/comments/${encodeURIComponent(entry.id)}`).catch(() => null);
