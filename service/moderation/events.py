@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -23,12 +22,10 @@ from redis.exceptions import RedisError
 from service import redis_keys as keys
 from service.redis_client import text, text_map
 
-# Event kinds, as the page reads them.
-QUEUED = "queued"  # a comment entered a queue (scored and flagged, reported, escalated)
-CLAIMED = "claimed"  # leased to a moderator
-RELEASED = "released"  # a lease given back before it ran out
-DECIDED = "decided"  # approved or rejected: it left every queue
-
+# Event kinds (written by the scripts, read by the page): queued (a comment entered a queue: scored and flagged,
+# reported, escalated), claimed (leased to a moderator), released (a lease given back before it ran out), decided
+# (approved or rejected: it left every queue).
+#
 # emit(events key, kind, comment id, extra field/value pairs...): one stream entry. emit_counted(events key,
 # queue key prefix, ...) adds each queue's size after the change, so a page's counts are exact without a read of
 # its own. The queue keys are built from the prefix: the events key's hash tag, so the same slot. Shared by the
@@ -46,7 +43,6 @@ end
 
 log = logging.getLogger(__name__)
 
-STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 BLOCK_MS = 1000  # under the pool's socket timeout (2 s by default): a blocked read must not look like a dead socket
 
 

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from service.api.deps import ModeratorDep, RedisDep, StateDep
 from service.errors import Unavailable
+from service.moderation.audit import STREAM_ID as AUDIT_STREAM_ID
 from service.moderation.events import EventHub, after_id, is_behind, last_event_id, read_after
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -27,7 +28,7 @@ STREAM_S = 300.0  # one connection's longest life
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 DRAIN_CHECK_S = 1.0  # how soon a stream notices the server shutting down
 RECONNECT_MS = 2000
-STREAM_ID = r"^\d{1,20}-\d{1,20}$"
+STREAM_ID = AUDIT_STREAM_ID.pattern  # an event id is a stream id, as an audit cursor is
 RESET = "event: reset\ndata: {}\n\n"
 UNAVAILABLE = "event: unavailable\ndata: {}\n\n"
 
