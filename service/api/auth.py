@@ -59,7 +59,7 @@ class KeyRing:
                 # stable while the configuration is, and it says nothing about the key itself.
                 unnamed[(tenant, role)] = unnamed.get((tenant, role), 0) + 1
                 name = f"{role}-{unnamed[(tenant, role)]}"
-            digest = _digest(key.strip())
+            digest = key_digest(key.strip())
             principal = Principal(tenant, role, name)
             clash = [p for p in entries.values() if (p.tenant, p.name) == (tenant, name)]
             if digest in entries or clash:
@@ -79,7 +79,7 @@ class KeyRing:
 
     def lookup(self, presented: str) -> Principal | None:
         """The key's owner; every stored digest is compared, so timing does not tell how close a guess was."""
-        return self.by_digest(_digest(presented))
+        return self.by_digest(key_digest(presented))
 
     def by_digest(self, digest: bytes) -> Principal | None:
         """The owner of the key with this SHA-256 digest (a page session keeps the digest, never the key)."""
@@ -91,10 +91,6 @@ class KeyRing:
 
 
 def key_digest(key: str) -> bytes:
-    return _digest(key)
-
-
-def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 

@@ -49,10 +49,7 @@ PageSessionDep = Annotated[Session | None, Depends(page_session)]
 
 
 async def _principal(
-    request: Request,
-    state: StateDep,
-    session: PageSessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     token = credentials.credentials.strip() if credentials else ""
     if token:
@@ -60,6 +57,7 @@ async def _principal(
         if principal is None:
             raise AuthError("unknown API key", status=401)
         return principal
+    session = await page_session(request, state)  # read only when no key is sent: API clients cost no Redis read
     if session is None:
         raise AuthError("send an API key as 'Authorization: Bearer KEY' (or sign in at /moderate)", status=401)
     # A cookie rides along with any request the browser makes, another site's forms included: a change needs the

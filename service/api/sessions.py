@@ -31,6 +31,7 @@ PAGE_ROLES = ("moderator", "admin")
 @dataclass(frozen=True)
 class Session:
     principal: Principal
+    session_id: str
     csrf: str
     cookie: str
 
@@ -62,7 +63,7 @@ class Sessions:
             pipe.expireat(key, expires)
             await pipe.execute()
         payload = f"{_b64(principal.tenant)}.{session_id}.{expires}"
-        return Session(principal, csrf, f"{payload}.{await self._sign(payload)}")
+        return Session(principal, session_id, csrf, f"{payload}.{await self._sign(payload)}")
 
     async def read(self, cookie: str) -> Session | None:
         """The live session a cookie names, or None (forged, expired, signed out, or its key removed)."""
@@ -79,12 +80,11 @@ class Sessions:
         principal = self.keyring.by_digest(bytes.fromhex(stored["digest"])) if stored.get("digest") else None
         if principal is None or principal.tenant != tenant or principal.role not in PAGE_ROLES:
             return None
-        return Session(principal, stored["csrf"], cookie)
+        return Session(principal, parts[1], stored["csrf"], cookie)
 
-    async def close(self, cookie: str) -> None:
-        session = await self.read(cookie)
-        if session is not None:
-            await self.redis.delete(keys.session(session.principal.tenant, cookie.split(".")[1]))
+    async def close(self, session: Session) -> None:
+        """End a session read from its cookie: deleted in Redis, so the cookie is worthless everywhere."""
+        await self.redis.delete(keys.session(session.principal.tenant, session.session_id))
 
     async def _sign(self, payload: str) -> str:
         mac = hmac.new(await self.secret(), payload.encode(), hashlib.sha256).digest()

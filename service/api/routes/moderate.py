@@ -74,14 +74,15 @@ async def sign_in(request: Request, state: StateDep, key: Annotated[str, Form(ma
     limits = state.rate_limits
     if limits is not None and not await limits.sign_in_allowed(client):
         return _signin("Too many wrong keys from this address; wait a minute and try again.", status=429)
-    principal = state.keyring.lookup(key.strip()) if key.strip() else None
+    digest = key_digest(key.strip())
+    principal = state.keyring.by_digest(digest) if key.strip() else None
     if principal is None:
         if limits is not None:
             await limits.sign_in_failed(client)
         return _signin("That key is not known here. Check it and try again.", status=401)
     if principal.role not in PAGE_ROLES:
         return _signin("That is a platform key; the page needs a moderator or admin key.", status=403)
-    session = await state.sessions.open(principal, key_digest(key.strip()))
+    session = await state.sessions.open(principal, digest)
     response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
     response.set_cookie(
         COOKIE,
@@ -110,7 +111,7 @@ async def sign_out(
 ) -> Response:
     """End the session everywhere (it is deleted in Redis) and drop the cookie."""
     if session is not None and state.sessions is not None and csrf_ok(session, csrf):
-        await state.sessions.close(session.cookie)
+        await state.sessions.close(session)
     response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
