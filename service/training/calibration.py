@@ -13,8 +13,6 @@ the model folder.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
 import json
 import logging
@@ -32,7 +30,7 @@ from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES
 from service.model.predict import Predictor
 from service.scoring.policy import Policy
 from service.system import git_commit, machine
-from service.training.data import ToxicityExample, normalise, split_toxicity, toxicity_examples
+from service.training.data import ToxicityExample, normalise, split_toxicity, toxicity_examples, ucc_labels
 from service.training.evaluate import predict_all
 
 log = logging.getLogger(__name__)
@@ -50,10 +48,9 @@ def fit_half(text: str) -> bool:
 def ucc_hostile_shares(data: Path) -> dict[str, float]:
     """UCC: the share of annotators who said hostile, from the label and its confidence, by normalised text."""
     shares = {}
-    with gzip.open(data / "toxicity" / "ucc_val.csv.gz", "rt", encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            confidence = float(row["hostile_confidence"] or 0)
-            shares[normalise(row["text"])] = confidence if row["hostile"] == "1" else 1 - confidence
+    for text, row in ucc_labels(data).items():
+        confidence = float(row["hostile_confidence"] or 0)
+        shares[text] = confidence if row["hostile"] == "1" else 1 - confidence
     return shares
 
 

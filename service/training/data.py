@@ -196,6 +196,12 @@ def load_ucc(folder: Path) -> list[ToxicityExample]:
     return out
 
 
+def ucc_labels(folder: Path) -> dict[str, dict[str, str]]:
+    """UCC's rows with all their labels and confidences, by normalised text (how evaluation and calibration find
+    a dev example's row)."""
+    return {normalise(row["text"]): row for row in _rows(folder / "toxicity" / "ucc_val.csv.gz")}
+
+
 def load_wiki_identity(folder: Path) -> list[ToxicityExample]:
     from service.training.identity import mentioned_subgroups
 

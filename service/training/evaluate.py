@@ -21,10 +21,12 @@ from service.system import git_commit, machine
 from service.training.data import (
     StanceExample,
     ToxicityExample,
+    normalise,
     split_stance,
     split_toxicity,
     stance_examples,
     toxicity_examples,
+    ucc_labels,
 )
 from service.training.identity import EVAL2_NEUTRAL, EVAL2_TOXIC, EVAL_NEUTRAL, EVAL_TOXIC, templated
 from service.training.metrics import (
@@ -115,15 +117,7 @@ UCC_ATTRIBUTES = ("hostile", "antagonize", "condescending", "dismissive", "gener
 def ucc_attribute_aucs(data: Path, rows: ScoredRows) -> dict[str, Any]:
     """On UCC's dev rows: ROC-AUC of the toxicity score against each of UCC's own labels (news comments under
     another site's articles: hostile and antagonizing are what a moderator would remove)."""
-    import csv
-    import gzip
-
-    from service.training.data import normalise
-
-    labels: dict[str, dict[str, str]] = {}
-    with gzip.open(data / "toxicity" / "ucc_val.csv.gz", "rt", encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            labels[normalise(row["text"])] = row
+    labels = ucc_labels(data)
     idx = [i for i, ex in enumerate(rows.examples) if ex.source == "ucc" and normalise(ex.text) in labels]
     out: dict[str, Any] = {}
     for name in UCC_ATTRIBUTES:
