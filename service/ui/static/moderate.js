@@ -337,6 +337,11 @@ function commitUndo() {
   for (const e of takeUndo()) deliver(e);
 }
 
+function sendDecision(entry, options = {}) {
+  const body = { decision: entry.action, reason: entry.reason };
+  return api("POST", `/v1/comments/${encodeURIComponent(entry.id)}/decision`, body, options);
+}
+
 async function deliver(entry) {
   view.sending.set(entry.id, entry);
   persistPending();
@@ -345,7 +350,7 @@ async function deliver(entry) {
   for (;;) {
     let outcome;
     try {
-      const r = await api("POST", `/v1/comments/${encodeURIComponent(entry.id)}/decision`, { decision: entry.action, reason: entry.reason });
+      const r = await sendDecision(entry);
       outcome = r.ok ? "done" : await refused(entry, r);
     } catch (_) {
       outcome = "retry"; // the server or the network is down: keep the decision and try again
@@ -717,7 +722,7 @@ window.addEventListener("hashchange", route);
 window.addEventListener("pagehide", () => { // leaving: send what is waiting at once, give back the leases
   if (view.undo) {
     for (const e of view.undo.entries) {
-      api("POST", `/v1/comments/${encodeURIComponent(e.id)}/decision`, { decision: e.action, reason: e.reason }, { keepalive: true }).catch(() => {});
+      sendDecision(e, { keepalive: true }).catch(() => {});
     }
   }
   releaseAll();
