@@ -71,9 +71,14 @@ def proportion_rows(data: Path) -> tuple[list[ToxicityExample], np.ndarray]:
     return rows, np.array(targets, dtype=float)
 
 
+def _bin_of(predicted: np.ndarray, bins: int) -> np.ndarray:
+    """Each score's equal-width bin (a score of 1.0 in the last one)."""
+    return np.minimum((predicted * bins).astype(int), bins - 1)
+
+
 def ece(predicted: np.ndarray, observed: np.ndarray, bins: int = BINS) -> float:
     """Expected calibration error: |mean score - mean annotator share| per equal-width bin, weighted by rows."""
-    edges = np.minimum((predicted * bins).astype(int), bins - 1)
+    edges = _bin_of(predicted, bins)
     total = 0.0
     for b in range(bins):
         inside = edges == b
@@ -83,7 +88,7 @@ def ece(predicted: np.ndarray, observed: np.ndarray, bins: int = BINS) -> float:
 
 
 def reliability(predicted: np.ndarray, observed: np.ndarray, bins: int = BINS) -> list[dict[str, float]]:
-    edges = np.minimum((predicted * bins).astype(int), bins - 1)
+    edges = _bin_of(predicted, bins)
     return [
         {
             "bin": round(b / bins, 2),
