@@ -73,8 +73,12 @@ def save(folder: Path, config: CrossStanceConfig, adapters: dict[str, torch.Tens
     (folder / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n")
 
 
+def read_config(folder: Path) -> CrossStanceConfig:
+    return CrossStanceConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+
+
 def load(folder: Path, hidden: int) -> tuple[CrossStanceConfig, dict[str, torch.Tensor], CrossStanceHead]:
-    config = CrossStanceConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+    config = read_config(folder)
     if config.stances != list(STANCES):
         raise ValueError(f"{folder} was trained for stances {config.stances}, this code uses {list(STANCES)}")
     state = load_file(str(folder / WEIGHTS_FILE))
@@ -89,7 +93,8 @@ class CrossStance:
     """The stance pass at serving time: the adapters merged into a private copy of the encoder (so the pass costs
     what the plain encoder costs), traced like the comment pass, and the head.
 
-    :param encoder: the comment pass's encoder, still in fp32 (the copy is taken before any bf16 cast).
+    :param encoder: the encoder the adapters were trained on (``encoder_version``'s), still in fp32 (the copy is
+        taken before any bf16 cast).
     """
 
     def __init__(self, folder: Path, encoder: nn.Module, tokenizer: Any, *, bf16: bool, traced: bool) -> None:

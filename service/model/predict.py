@@ -23,6 +23,7 @@ from torch.jit._trace import TracerWarning
 from service.model.checkpoint import CheckpointError, load_model, load_tokenizer
 from service.model.claim import article_claim
 from service.model.cross_stance import CrossStance
+from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
 from service.system import cpu_has_bf16
@@ -83,8 +84,9 @@ class Predictor:
     :param stance_prior: expected stance label frequencies where the model runs (comments under their own article
         are rarely unrelated); the logits are shifted from the training prior to this one. None: no shift.
     :param traced: run the encoder as a frozen TorchScript graph (same outputs, less Python); False: eager.
-    :param stance_folder: a cross-encoded stance model (service/model/cross_stance.py) trained on this model's
-        encoder; its pass reads target and comment together. It gives the stance toward a parent comment, and
+    :param stance_folder: a cross-encoded stance model (service/model/cross_stance.py); its pass reads target and
+        comment together, on the encoder its adapters were trained on (this model's, or an earlier model's kept
+        beside the stance folder, see ``_stance_base_encoder``). It gives the stance toward a parent comment, and
         toward the article too when ``cross_article_stance``; otherwise the late-interaction head reads the article
         (the model card says why). None: the late-interaction head for both.
     """
@@ -110,12 +112,10 @@ class Predictor:
         self.cross = (
             None
             if stance_folder is None
-            else CrossStance(stance_folder, self.net.encoder, self.tokenizer, bf16=self.bf16, traced=traced)
-        )
-        if self.cross is not None and self.cross.config.encoder_version != self.config.version:
-            raise CheckpointError(
-                f"{stance_folder} adapts {self.cross.config.encoder_version}'s encoder, not {self.config.version}'s"
+            else CrossStance(
+                stance_folder, self._stance_base_encoder(stance_folder), self.tokenizer, bf16=self.bf16, traced=traced
             )
+        )
         self.cross_article_stance = self.cross is not None and cross_article_stance
         self._encoder = self._prepared(self.net.encoder, traced)
         self._stance_encoder = None if self.cross is None else self._prepared(self.cross.encoder, traced)
@@ -123,6 +123,22 @@ class Predictor:
         self.hidden = self.net.encoder.config.hidden_size
         article_reader = self.cross.config.train_prior if self.cross and self.cross_article_stance else None
         self.stance_shift = _prior_shift(article_reader or self.config.stance_train_prior, stance_prior)
+
+    def _stance_base_encoder(self, stance_folder: Path) -> torch.nn.Module:
+        """The encoder the stance adapters were trained on. The stance pass runs its own merged copy either way, so
+        when the comment pass has been retrained since (a new toxicity model), the stance pass keeps the earlier
+        model's encoder, read from its folder beside the stance folder, and stays exactly as it was measured."""
+        wanted = read_cross_config(stance_folder).encoder_version
+        if wanted == self.config.version:
+            return self.net.encoder
+        folder = stance_folder.parent / wanted
+        try:
+            net, config = load_model(folder)
+        except (CheckpointError, FileNotFoundError) as exc:
+            raise CheckpointError(f"{stance_folder} adapts {wanted}'s encoder, and {folder} cannot be loaded") from exc
+        if config.version != wanted:
+            raise CheckpointError(f"{stance_folder} adapts {wanted}'s encoder; {folder} holds {config.version}")
+        return net.encoder
 
     def _prepared(self, encoder: torch.nn.Module, traced: bool) -> Any:
         if self.bf16:

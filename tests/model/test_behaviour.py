@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
 from service.config import DEFAULT_STANCE_PRIOR
+from service.model.checkpoint import CheckpointError
+from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, STANCES
 from service.model.predict import Predictor, extract_spans
-from tests.conftest import SHIPPED_MODEL
+from tests.conftest import SHIPPED_MODEL, SHIPPED_STANCE
 
 pytestmark = pytest.mark.model
 
@@ -221,3 +227,26 @@ def test_the_stance_model_leaves_toxicity_and_the_article_stance_alone(predictor
     )
     assert with_model.scores == without.scores and with_model.spans == without.spans
     assert with_model.stance == without.stance  # the article is read by the late-interaction head in both
+
+
+def test_the_stance_pass_keeps_the_encoder_its_adapters_were_trained_on(predictor: Predictor) -> None:
+    """A retrained comment model does not move stance: the adapters are merged into the encoder they were trained
+    on, read from that model's folder beside the stance folder, so replies read exactly as they were measured."""
+    encoder_model = SHIPPED_STANCE.parent / read_cross_config(SHIPPED_STANCE).encoder_version
+    own = Predictor(encoder_model, stance_prior=list(DEFAULT_STANCE_PRIOR), stance_folder=SHIPPED_STANCE)
+    replies = ["Exactly right, keep it open.", "No, it is a waste of money.", "When does the vote happen?"]
+
+    def toward_parent(p: Predictor) -> list[object]:
+        parent = p.encode_parent("The library should stay open. It is the heart of this town.")
+        return [r.stance_to_parent for r in p.predict(replies, parents=[parent] * 3)]
+
+    assert toward_parent(predictor) == toward_parent(own)
+
+
+def test_a_stance_model_without_its_encoder_is_refused(tmp_path: Path) -> None:
+    stance = tmp_path / "stance"
+    shutil.copytree(SHIPPED_STANCE, stance, ignore=shutil.ignore_patterns("checkpoint"))
+    config = json.loads((stance / "stance_config.json").read_text())
+    (stance / "stance_config.json").write_text(json.dumps({**config, "encoder_version": "moderato-elsewhere"}))
+    with pytest.raises(CheckpointError, match="moderato-elsewhere"):
+        Predictor(SHIPPED_MODEL, stance_folder=stance)
