@@ -30,7 +30,14 @@ from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES
 from service.model.predict import Predictor
 from service.scoring.policy import Policy
 from service.system import git_commit, machine
-from service.training.data import ToxicityExample, normalise, split_toxicity, toxicity_examples, ucc_labels
+from service.training.data import (
+    ToxicityExample,
+    normalise,
+    split_toxicity,
+    toxicity_examples,
+    ucc_labels,
+    ucc_share,
+)
 from service.training.evaluate import predict_all
 
 log = logging.getLogger(__name__)
@@ -47,11 +54,7 @@ def fit_half(text: str) -> bool:
 
 def ucc_hostile_shares(data: Path) -> dict[str, float]:
     """UCC: the share of annotators who said hostile, from the label and its confidence, by normalised text."""
-    shares = {}
-    for text, row in ucc_labels(data).items():
-        confidence = float(row["hostile_confidence"] or 0)
-        shares[text] = confidence if row["hostile"] == "1" else 1 - confidence
-    return shares
+    return {text: ucc_share(row, "hostile") for text, row in ucc_labels(data).items()}
 
 
 def proportion_rows(data: Path) -> tuple[list[ToxicityExample], np.ndarray]:

@@ -185,13 +185,21 @@ def load_davidson(folder: Path) -> list[ToxicityExample]:
     return out
 
 
+def ucc_share(row: dict[str, str], label: str) -> float:
+    """The share of UCC's annotators who gave ``label``, from the majority label and its confidence."""
+    confidence = float(row[f"{label}_confidence"] or 1)  # no confidence given: the label itself
+    return confidence if row[label] == "1" else 1 - confidence
+
+
 def load_ucc(folder: Path) -> list[ToxicityExample]:
-    """Unhealthy Comments (news comments): hostile -> toxicity; a non-hostile comment is negative for every
-    attribute, and a hostile one says nothing about the finer ones."""
+    """Unhealthy Comments (news comments): toxicity is the larger of the hostile and the antagonize share (both are
+    what a moderator removes; a provoking comment taught as a clean negative pulled news comments down). A comment
+    that is neither by majority is negative for every finer attribute; otherwise they are unknown."""
     out = []
     for row in _rows(folder / "toxicity" / "ucc_val.csv.gz"):
-        hostile = row["hostile"] == "1"
-        targets = _targets(toxicity=1.0) if hostile else _targets(**{name: 0.0 for name in ATTRIBUTES})
+        toxic = max(ucc_share(row, "hostile"), ucc_share(row, "antagonize"))
+        finer = NAN if toxic >= 0.5 else 0.0
+        targets = _targets(toxicity=toxic, **{name: finer for name in ATTRIBUTES if name != "toxicity"})
         out.append(ToxicityExample(row["text"], "ucc", targets))
     return out
 

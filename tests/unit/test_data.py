@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 from service.model.labels import ATTRIBUTES, SPAN_INDEX, STANCES
@@ -10,6 +11,7 @@ from service.training.data import (
     split_toxicity,
     stance_examples,
     toxicity_examples,
+    ucc_share,
 )
 from tests.utils.tiny_data import make_tiny_data
 
@@ -49,3 +51,17 @@ def test_every_source_maps_onto_the_schema(tmp_path: Path) -> None:
         train, dev = split_stance(examples)
         keys_train = {ex.extra["split_key"] for ex in train}
         assert not keys_train & {ex.extra["split_key"] for ex in dev}
+
+
+def test_ucc_antagonizing_comments_are_toxic_not_clean_negatives() -> None:
+    """UCC: toxicity is the larger of the hostile and antagonize shares; an antagonizing comment that is not hostile
+    used to be taught as negative for everything."""
+    row = {"hostile": "0", "hostile_confidence": "0.8", "antagonize": "1", "antagonize_confidence": "0.7"}
+    assert math.isclose(ucc_share(row, "hostile"), 0.2) and math.isclose(ucc_share(row, "antagonize"), 0.7)
+    assert ucc_share({"hostile": "0", "hostile_confidence": ""}, "hostile") == 0.0
+
+
+def test_ucc_targets_follow_the_shares(tmp_path: Path) -> None:
+    folder = make_tiny_data(tmp_path)  # its UCC rows: healthy, neither hostile nor antagonizing, full confidence
+    ucc = toxicity_examples(folder)["ucc"]
+    assert all(ex.targets == [0.0] * len(ATTRIBUTES) for ex in ucc)
