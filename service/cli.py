@@ -158,6 +158,8 @@ def _train(args: argparse.Namespace) -> None:
         seed=args.seed,
         frozen_layers=args.frozen_layers,
         limit_per_source=args.limit_per_source,
+        start=args.start,
+        **({"encoder_lr": args.encoder_lr, "head_lr": args.head_lr, "warmup_steps": 50} if args.start else {}),
     )
     train(opts)
 
@@ -256,6 +258,9 @@ def parser() -> argparse.ArgumentParser:
         "--frozen-layers", type=int, default=2, help="lowest encoder layers kept at the base weights (not shipped)"
     )
     train.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
+    train.add_argument("--start", type=Path, default=None, help="continue from this model folder (news fine-tuning)")
+    train.add_argument("--encoder-lr", type=float, default=3e-5, help="with --start")
+    train.add_argument("--head-lr", type=float, default=1e-4, help="with --start")
     train.set_defaults(func=_train)
 
     heads = sub.add_parser(

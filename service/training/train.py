@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from service.model.checkpoint import ModelConfig, build_network, load_tokenizer, save_atomically, save_model
+from service.model.checkpoint import ModelConfig, build_network, load_model, load_tokenizer, save_atomically, save_model
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
 from service.training.batches import IGNORE, span_token_labels, tokenize
@@ -51,6 +51,10 @@ TOXICITY_WEIGHTS = {
     # moderators' own decisions on this site, once exported into the data folder (`moderato export-labels`)
     "moderator_labels": 0.10,
 }
+# Fine-tuning a shipped model (``--start``) on news comments: UCC (Globe and Mail comments, the only civil news
+# comments with hostility labels) gets a larger share, and the threat templates the start's heads were tuned on stay
+# in the mix so the threat skill is not trained away.
+NEWS_FINE_TUNING_WEIGHTS = {**TOXICITY_WEIGHTS, "ucc": 0.22, "threat_templates": 0.06}
 # The threat templates are learned in a later stage, on the frozen encoder (service/model/head_tuning.py): two runs
 # that mixed them in here learned threats but lost stance on comments (model card, "Changes from v2").
 # VAST (reader comments on a topic) is the closest to the job; FNC and ARC add news bodies and posts.
@@ -85,6 +89,9 @@ class TrainOptions:
     limit_per_source: int | None = None
     stance_steps: int = 800  # second stage: the stance head alone (service/model/stance_tuning.py)
     stance_tuning_batch: int = 32
+    # A shipped model to continue from (its frozen layers, encoder and heads) instead of the base encoder; it
+    # trains on NEWS_FINE_TUNING_WEIGHTS, at the learning rates given here.
+    start: Path | None = None
 
 
 class Sampler:
@@ -254,11 +261,11 @@ def train(opts: TrainOptions) -> Path:
     st_pools = _limit(stance_pool(stance_train, opts.seed), opts.limit_per_source)
     prior = mixture_prior(st_pools)
     losses = Losses(prior)
-    net = build_network(opts.frozen_layers)
+    net, frozen_layers = _starting_network(opts)
     net.train()
     optimizer = _optimizer(net, opts)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(opts))
-    tox_sampler = Sampler(tox_pools, TOXICITY_WEIGHTS, opts.seed)
+    tox_sampler = Sampler(tox_pools, NEWS_FINE_TUNING_WEIGHTS if opts.start else TOXICITY_WEIGHTS, opts.seed)
     st_sampler = Sampler(st_pools, STANCE_WEIGHTS, opts.seed + 1)
     ckpt = opts.out / "checkpoint" / "train_state.pt"
     start = resume_state(ckpt, net, optimizer, scheduler, tox_sampler, st_sampler)
@@ -296,9 +303,19 @@ def train(opts: TrainOptions) -> Path:
             checkpoint=ckpt.parent / "stance_state.pt",
         )
     net.eval()
-    config = ModelConfig(version=opts.version, frozen_layers=opts.frozen_layers, stance_train_prior=prior)
+    config = ModelConfig(version=opts.version, frozen_layers=frozen_layers, stance_train_prior=prior)
     save_model(net, config, opts.out)
     return opts.out
+
+
+def _starting_network(opts: TrainOptions) -> tuple[ModeratoNet, int]:
+    """The base encoder with fresh heads, or the ``opts.start`` model (which keeps its own frozen layers)."""
+    if opts.start is None:
+        return build_network(opts.frozen_layers), opts.frozen_layers
+    net, config = load_model(opts.start)
+    net.freeze_base()
+    log.info("continuing from %s (%d frozen layers)", config.version, config.frozen_layers)
+    return net, config.frozen_layers
 
 
 def save_state(path: Path, step: int, net: ModeratoNet, optimizer: Any, scheduler: Any, *samplers: Sampler) -> None:
