@@ -222,7 +222,7 @@ def _calibrate(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from service.training.evaluate import evaluate
 
-    evaluate(data=args.data, model=args.model, out=args.out, limit=args.limit)
+    evaluate(data=args.data, model=args.model, out=args.out, limit=args.limit, toxicity_only=args.toxicity_only)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -317,6 +317,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     evaluate.add_argument("--out", type=Path, default=None, help="metrics file (default: <model>/metrics.json)")
     evaluate.add_argument("--limit", type=int, default=None, help="cap dev rows per source (smoke runs)")
+    evaluate.add_argument(
+        "--toxicity-only", action="store_true", help="leave out stance and the fp32 pass (toxicity candidates)"
+    )
     evaluate.set_defaults(func=_evaluate)
 
     calibrate = sub.add_parser(

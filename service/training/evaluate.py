@@ -31,6 +31,7 @@ from service.training.data import (
 from service.training.identity import EVAL2_NEUTRAL, EVAL2_TOXIC, EVAL_NEUTRAL, EVAL_TOXIC, templated
 from service.training.metrics import (
     auc,
+    auc_interval,
     bias_aucs,
     final_bias_metric,
     fnc_score,
@@ -122,8 +123,14 @@ def ucc_attribute_aucs(data: Path, rows: ScoredRows) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in UCC_ATTRIBUTES:
         gold = [int(labels[normalise(rows.examples[i].text)][name] == "1") for i in idx]
-        value = auc(gold, rows.model[idx, 0])
-        out[name] = {"auc": _round(value), "positives": sum(gold), "rows": len(idx)}
+        scores = rows.model[idx, 0]
+        interval = auc_interval(gold, scores)
+        out[name] = {
+            "auc": _round(auc(gold, scores)),
+            "auc_95_interval": list(interval) if interval else None,
+            "positives": sum(gold),
+            "rows": len(idx),
+        }
     return out
 
 
@@ -324,11 +331,16 @@ def fidelity(folder: Path, rows: ScoredRows, bf16: bool) -> dict[str, Any]:
     }
 
 
-def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None = None) -> dict[str, Any]:
+def evaluate(
+    data: Path, model: Path, out: Path | None = None, limit: int | None = None, toxicity_only: bool = False
+) -> dict[str, Any]:
+    """Every metric of the model card on the dev splits; ``toxicity_only`` leaves out stance and the fp32 fidelity
+    pass (a candidate toxicity model whose stance is not what is being decided)."""
     started = time.perf_counter()
     predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
     tox_dev = [ex for exs in toxicity_examples(data).values() for ex in split_toxicity(exs)[1][:limit]]
-    st_dev = [ex for exs in stance_examples(data).values() for ex in split_stance(exs)[1][:limit]]
+    stance_sets = {} if toxicity_only else stance_examples(data)
+    st_dev = [ex for exs in stance_sets.values() for ex in split_stance(exs)[1][:limit]]
     log.info("evaluating %s on %d toxicity and %d stance dev rows", predictor.version, len(tox_dev), len(st_dev))
     rows = score_rows(predictor, tox_dev)
     result: dict[str, Any] = {
@@ -346,9 +358,9 @@ def evaluate(data: Path, model: Path, out: Path | None = None, limit: int | None
         "bias": identity_sets(predictor, rows),
         "threat_templates": threat_metrics(predictor),
         "threat_flags": threat_flags(rows),
-        "stance": stance_metrics(predictor, st_dev),
-        "fidelity": fidelity(model, rows, predictor.bf16),
     }
+    if not toxicity_only:
+        result |= {"stance": stance_metrics(predictor, st_dev), "fidelity": fidelity(model, rows, predictor.bf16)}
     result["seconds"] = round(time.perf_counter() - started, 1)
     target = out or model / "metrics.json"
     target.write_text(json.dumps(result, indent=2) + "\n")

@@ -20,6 +20,24 @@ def auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
     return float(roc_auc_score(y, np.asarray(scores)))
 
 
+def auc_interval(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, reps: int = 1000, seed: int = 0
+) -> tuple[float, float] | None:
+    """A 95 % bootstrap interval of the ROC-AUC (rows resampled with replacement, percentiles 2.5 and 97.5): with a
+    few dozen positives the interval, not the point, says whether two models or a model and a target differ."""
+    y, s = np.asarray(labels), np.asarray(scores)
+    if auc(y, s) is None:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(reps):
+        pick = rng.integers(len(y), size=len(y))
+        if 0 < y[pick].sum() < len(pick):
+            values.append(roc_auc_score(y[pick], s[pick]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
 def split_half_agreement(panels: Sequence[int], toxic_votes: Sequence[int], reps: int = 20, seed: int = 0) -> float:
     """How well annotators predict each other: each comment's panel is split at random into a smaller and a larger
     half; the ROC-AUC of the smaller half's toxic share against the larger half's majority, averaged over ``reps``

@@ -4,6 +4,7 @@ import pytest
 from service.model.labels import STANCE_INDEX
 from service.training.metrics import (
     auc,
+    auc_interval,
     bias_aucs,
     final_bias_metric,
     fnc_score,
@@ -59,3 +60,17 @@ def test_split_half_agreement_separates_consistent_from_random_panels() -> None:
     coin_flips = [int(v) for v in rng.binomial(5, 0.5, size=400)]  # each vote independent of the comment
     assert split_half_agreement(panels, unanimous, reps=3) == pytest.approx(1.0)
     assert split_half_agreement(panels, coin_flips, reps=3) == pytest.approx(0.5, abs=0.06)
+
+
+def test_auc_interval_holds_the_point_and_narrows_with_more_positives() -> None:
+    rng = np.random.default_rng(1)
+
+    def sample(positives: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.array([1] * positives + [0] * 40 * positives)
+        return y, y * 0.8 + rng.normal(size=len(y))
+
+    small, large = sample(30), sample(300)
+    (low, high), (low_l, high_l) = auc_interval(*small), auc_interval(*large)  # type: ignore[misc]
+    assert low < (auc(*small) or 0) < high
+    assert high_l - low_l < (high - low) / 2
+    assert auc_interval([1, 0, 0], [0.9, 0.1, 0.2]) is None  # too few of a class, as auc()
