@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from service.config import DEFAULT_STANCE_PRIOR
 from service.model.checkpoint import CheckpointError
@@ -229,18 +230,31 @@ def test_the_stance_model_leaves_toxicity_and_the_article_stance_alone(predictor
     assert with_model.stance == without.stance  # the article is read by the late-interaction head in both
 
 
-def test_the_stance_pass_keeps_the_encoder_its_adapters_were_trained_on(predictor: Predictor) -> None:
+def test_the_stance_pass_keeps_the_encoder_its_adapters_were_trained_on(predictor: Predictor, tmp_path: Path) -> None:
     """A retrained comment model does not move stance: the adapters are merged into the encoder they were trained
     on, read from that model's folder beside the stance folder, so replies read exactly as they were measured."""
-    encoder_model = SHIPPED_STANCE.parent / read_cross_config(SHIPPED_STANCE).encoder_version
-    own = Predictor(encoder_model, stance_prior=list(DEFAULT_STANCE_PRIOR), stance_folder=SHIPPED_STANCE)
+    encoder_version = read_cross_config(SHIPPED_STANCE).encoder_version
+    (tmp_path / encoder_version).symlink_to(SHIPPED_STANCE.parent / encoder_version)
+    (tmp_path / "stance").symlink_to(SHIPPED_STANCE)
+    retrained = tmp_path / "moderato-retrained"  # the shipped model with its top encoder layer moved
+    retrained.mkdir()
+    config = json.loads((SHIPPED_MODEL / "config.json").read_text())
+    (retrained / "config.json").write_text(json.dumps({**config, "version": "moderato-retrained"}))
+    weights = load_file(str(SHIPPED_MODEL / "weights.safetensors"))
+    for name in [n for n in weights if n.startswith("encoder.encoder.layer.5.")]:
+        weights[name] = weights[name] * 1.05
+    save_file(weights, str(retrained / "weights.safetensors"))
+    moved = Predictor(retrained, stance_prior=list(DEFAULT_STANCE_PRIOR), stance_folder=tmp_path / "stance")
     replies = ["Exactly right, keep it open.", "No, it is a waste of money.", "When does the vote happen?"]
 
-    def toward_parent(p: Predictor) -> list[object]:
+    def read(p: Predictor) -> tuple[list[object], list[dict[str, float]]]:
         parent = p.encode_parent("The library should stay open. It is the heart of this town.")
-        return [r.stance_to_parent for r in p.predict(replies, parents=[parent] * 3)]
+        out = p.predict(replies, parents=[parent] * 3)
+        return [r.stance_to_parent for r in out], [r.scores for r in out]
 
-    assert toward_parent(predictor) == toward_parent(own)
+    (moved_stance, moved_scores), (stance, scores) = read(moved), read(predictor)
+    assert moved_scores != scores  # the comment pass did change
+    assert moved_stance == stance
 
 
 def test_a_stance_model_without_its_encoder_is_refused(tmp_path: Path) -> None:
