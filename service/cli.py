@@ -190,6 +190,7 @@ def _train_stance(args: argparse.Namespace) -> None:
         steps=args.steps,
         seed=args.seed,
         limit_per_source=args.limit_per_source,
+        continue_from=args.continue_from,
     )
     train_cross_stance(opts)
 
@@ -286,6 +287,9 @@ def parser() -> argparse.ArgumentParser:
     stance.add_argument("--steps", type=int, default=3000)
     stance.add_argument("--seed", type=int, default=29)
     stance.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
+    stance.add_argument(
+        "--continue-from", type=Path, default=None, help="start from this stance run's last checkpoint (a longer run)"
+    )
     stance.set_defaults(func=_train_stance)
 
     stance_eval = sub.add_parser(

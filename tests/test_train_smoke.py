@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from service.model.checkpoint import CheckpointError, load_model, read_config
 from service.model.predict import Predictor
+from service.training.cross_stance import CrossStanceOptions, train_cross_stance
 from service.training.head_tuning import HeadTuningOptions, tune_heads
 from service.training.train import TrainOptions, train
 from tests.utils.tiny_data import make_tiny_data
@@ -72,3 +74,46 @@ def test_head_tuning_moves_only_the_toxicity_and_span_heads(tmp_path: Path) -> N
     moved = {name for name in before if (before[name] != after[name]).any()}
     assert moved and all(name.startswith(("toxicity_head.", "span_head.")) for name in moved)
     assert read_config(out).version == "smoke-heads"
+
+
+def test_news_fine_tuning_continues_from_a_shipped_model(tmp_path: Path) -> None:
+    """--start: the start's own frozen layers, weights and heads are the starting point, and they move."""
+    data = make_tiny_data(tmp_path / "data")
+    start, out = tmp_path / "start", tmp_path / "news"
+    train(_opts(data, start, steps=1))
+    opts = _opts(data, out, steps=2)
+    opts.start, opts.frozen_layers, opts.stance_steps, opts.encoder_lr = start, 0, 0, 1e-3
+    train(opts)
+    assert read_config(out).frozen_layers == 5  # the start's, not the option's
+    before, after = load_model(start)[0].trained_state(), load_model(out)[0].trained_state()
+    assert set(before) == set(after)
+    assert any((before[k] != after[k]).any() for k in before if k.startswith("encoder."))
+
+
+def test_stance_training_continues_from_another_run(tmp_path: Path) -> None:
+    data = make_tiny_data(tmp_path / "data")
+    encoder = tmp_path / "smoke"
+    train(_opts(data, encoder, steps=1))
+
+    def stance_run(out: Path, steps: int, continue_from: Path | None = None) -> dict[str, torch.Tensor]:
+        opts = CrossStanceOptions(
+            data=data,
+            encoder_model=encoder,
+            out=out,
+            version=out.name,
+            steps=steps,
+            batch=4,
+            warmup_steps=1,
+            checkpoint_every=1,
+            dev_limit=4,
+            limit_per_source=8,
+            continue_from=continue_from,
+        )
+        train_cross_stance(opts)
+        return torch.load(out / "checkpoint" / "stance_state.pt", weights_only=False)
+
+    short = stance_run(tmp_path / "short", steps=2)
+    longer = stance_run(tmp_path / "longer", steps=3, continue_from=tmp_path / "short")
+    assert short["step"] == 2 and longer["step"] == 3  # one step on from the short run's checkpoint
+    assert any((short["adapters"][k] != longer["adapters"][k]).any() for k in short["adapters"])
+    assert (tmp_path / "longer" / "stance_config.json").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,9 @@ class CrossStanceOptions:
     checkpoint_every: int = 100
     dev_limit: int | None = 1500  # dev pairs per set in the final evaluation
     limit_per_source: int | None = None  # smoke runs
+    # Another stance run's folder: start from its last checkpoint and train on to ``steps`` (a longer run; the
+    # learning rate restarts where the longer schedule stands). Ignored once this run has a checkpoint of its own.
+    continue_from: Path | None = None
 
 
 def class_weights(pools: dict[str, list[StancePair]]) -> tuple[torch.Tensor, list[float]]:
@@ -107,6 +111,9 @@ def train_cross_stance(opts: CrossStanceOptions) -> Path:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_times_linear_decay(opts.warmup_steps, opts.steps))
     loss_fn = nn.CrossEntropyLoss(weight=weights)
     state_path = opts.out / "checkpoint" / "stance_state.pt"
+    if opts.continue_from is not None and not state_path.exists():
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(opts.continue_from / "checkpoint" / "stance_state.pt", state_path)
     step = _resume(state_path, adapters, head, optimizer, scheduler, sampler)
     bf16 = cpu_has_bf16()
     model.train()
@@ -161,6 +168,9 @@ def evaluate_pairs(
     out: dict[str, Any] = {"version": config.version, "split": "service/training/stance_pairs.py (grouped)"}
     for source, pairs in sets.items():
         dev = split(pairs)[1]
+        if not dev:  # a set too small to hold out a group: nothing to report, and no reason to fail the run
+            log.warning("%s: no dev pairs", source)
+            continue
         if limit and len(dev) > limit:
             dev = [dev[i] for i in sorted(rng.choice(len(dev), size=limit, replace=False))]
         logits = predict_pairs(model, tokenizer, config, dev)
@@ -196,6 +206,10 @@ def _resume(path: Path, adapters: Any, head: nn.Module, optimizer: Any, schedule
     head.load_state_dict(state["head"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    # The saved learning rates are the saved schedule's; a longer run (continue_from) has its own, so the next
+    # step takes this schedule's rate for the step it is at (the same number when the schedule is unchanged).
+    for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
+        group["lr"] = base * factor(scheduler.last_epoch)
     sampler.rng.bit_generator.state = state["sampler"]
     torch.set_rng_state(state["torch_rng"])
     log.info("resumed from %s at step %d", path, state["step"])

@@ -34,7 +34,9 @@ def set_metrics(source: str, gold: np.ndarray, logits: np.ndarray) -> dict[str, 
         # agree/disagree F1s of the full prediction (a `discuss` answer to an agreeing reply counts against it)
         "agree_disagree_macro_f1": round(macro_f1(gold.tolist(), predicted.tolist(), [AGREE, DISAGREE]), 4),
         # polarity when the question is only "agree or disagree?" (rows whose gold is one of the two)
-        "polarity_macro_f1": round(macro_f1(gold[polar].tolist(), polar_pred.tolist(), [AGREE, DISAGREE]), 4),
+        "polarity_macro_f1": (
+            round(macro_f1(gold[polar].tolist(), polar_pred.tolist(), [AGREE, DISAGREE]), 4) if polar.any() else None
+        ),
         "confusion": _confusion(gold, predicted),
     }
     if source == "fnc":

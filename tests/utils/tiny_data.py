@@ -110,4 +110,17 @@ def make_tiny_data(root: Path, copies: int = 6) -> Path:
             for i in range(16)
         ],
     )
+    replies = [
+        [
+            f"r{i}",
+            "tiny",
+            CIVIL[i % 4],
+            f"{['Exactly right', 'No, that is wrong', 'When is the vote'][i % 3]} ({i})",
+            ["agree", "disagree", "discuss"][i % 3],
+            f"thread{i % 6}",
+        ]
+        for i in range(24)
+    ]
+    for name in ("debagreement", "subreddit_agreement", "rumoureval2019", "perspectrum"):
+        _write(st / f"{name}.csv.gz", ["id", "source", "target", "text", "stance", "parent_id_or_thread"], replies)
     return root
