@@ -40,9 +40,14 @@ train: install
 	$(BIN)/moderato tune-heads --data $(DATA) --start $(MODEL)-base --out $(MODEL)
 	$(BIN)/moderato calibrate --data $(DATA) --model $(MODEL)
 
-# The cross-encoded stance pass (replies toward their parent), on the shipped encoder (~65 min; resumable).
+# The cross-encoded stance pass (replies toward their parent), on the shipped encoder: 2,800 steps (moderato-v5-stance,
+# ~65 min), continued to 5,000 (moderato-v6-stance, ~45 min more), then per-class offsets chosen on dev. Resumable.
 train-stance: install
 	$(BIN)/moderato train-stance --data $(DATA) --encoder $(MODEL) --out model_cards/moderato-v5-stance --steps 2800
+	$(BIN)/moderato train-stance --data $(DATA) --encoder $(MODEL) --out model_cards/moderato-v6-stance --steps 5000 \
+		--continue-from model_cards/moderato-v5-stance
+	$(BIN)/moderato evaluate-stance --data $(DATA) --model $(MODEL) --stance-model model_cards/moderato-v6-stance \
+		--out model_cards/moderato-v6-stance/metrics.json --limit 1000 --tune
 
 eval: install
 	$(BIN)/moderato evaluate --data $(DATA) --model $(MODEL)

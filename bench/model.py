@@ -29,7 +29,7 @@ from service.model.predict import Predictor  # noqa: E402
 from service.system import cpu_has_bf16  # noqa: E402
 
 MODEL = DEFAULT_MODEL_DIR
-STANCE_MODEL = MODEL.parent / "moderato-v5-stance"
+STANCE_MODEL = MODEL.parent / "moderato-v6-stance"
 SENTENCES = [
     "The council should have published the budget before the vote, not after it.",
     "I have lived here for thirty years and the library has always been the heart of this town.",

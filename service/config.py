@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v4"
 # The cross-encoded stance pass trained on moderato-v4's encoder: a reply's stance toward its parent comment
-# (its card: model_cards/moderato-v5-stance)
-DEFAULT_STANCE_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v5-stance"
+# (its card: model_cards/moderato-v6-stance)
+DEFAULT_STANCE_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v6-stance"
 MAX_DEFAULT_STREAMS = 4  # measured on 2 cores only; past a few streams, batches get too small to pay
 
 # Default decision thresholds. A score at or above a `reject` threshold rejects; else at or above a `review`
@@ -101,8 +101,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
 
     model_dir: Path = DEFAULT_MODEL_DIR
-    # A cross-encoded stance model trained on model_dir's encoder (claim and comment read together); None (set
-    # MODERATO_STANCE_MODEL_DIR to an empty value): the model's own late-interaction stance head.
+    # A cross-encoded stance model (claim and comment read together) on the encoder its stance_config names
+    # (model_dir's, or an earlier model's folder beside it); None (set MODERATO_STANCE_MODEL_DIR to an empty
+    # value): the model's own late-interaction stance head.
     stance_model_dir: Path | None = DEFAULT_STANCE_MODEL_DIR
     # Whether the cross-encoded pass also reads the article (default: only parent comments; the late-interaction
     # head reads articles, measured better at telling off-topic comments: model_cards/moderato-v5-stance).

@@ -200,7 +200,7 @@ def test_long_comment_is_read_to_the_end(predictor: Predictor) -> None:
 
 
 def test_replies_take_sides_toward_their_parent(predictor: Predictor) -> None:
-    """The cross-encoded pass (moderato-v5-stance) on replies: the polarity that moderato-v4's head did not have."""
+    """The cross-encoded pass (moderato-v6-stance) on replies: the polarity that moderato-v4's head did not have."""
     parent = predictor.encode_parent("The library should stay open. It is the heart of this town and worth every cent.")
     replies = [
         "Exactly right, we have to keep it open.",
