@@ -120,10 +120,11 @@ def ucc_attribute_aucs(data: Path, rows: ScoredRows) -> dict[str, Any]:
     another site's articles: hostile and antagonizing are what a moderator would remove)."""
     labels = ucc_labels(data)
     idx = [i for i, ex in enumerate(rows.examples) if ex.source == "ucc" and normalise(ex.text) in labels]
+    ucc_rows = [labels[normalise(rows.examples[i].text)] for i in idx]
+    scores = rows.model[idx, 0]
     out: dict[str, Any] = {}
     for name in UCC_ATTRIBUTES:
-        gold = [int(labels[normalise(rows.examples[i].text)][name] == "1") for i in idx]
-        scores = rows.model[idx, 0]
+        gold = [int(row[name] == "1") for row in ucc_rows]
         interval = auc_interval(gold, scores)
         out[name] = {
             "auc": _round(auc(gold, scores)),

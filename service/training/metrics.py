@@ -12,12 +12,14 @@ from service.model.labels import STANCE_INDEX
 MIN_CLASS_ROWS = 5  # an AUC over fewer positives or negatives than this is noise; it is reported as None
 
 
+def _enough_of_each_class(y: np.ndarray) -> bool:
+    positives = int(y.sum())
+    return positives >= MIN_CLASS_ROWS and len(y) - positives >= MIN_CLASS_ROWS
+
+
 def auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float | None:
     y = np.asarray(labels)
-    positives = int(y.sum())
-    if positives < MIN_CLASS_ROWS or len(y) - positives < MIN_CLASS_ROWS:
-        return None
-    return float(roc_auc_score(y, np.asarray(scores)))
+    return float(roc_auc_score(y, np.asarray(scores))) if _enough_of_each_class(y) else None
 
 
 def auc_interval(
@@ -26,7 +28,7 @@ def auc_interval(
     """A 95 % bootstrap interval of the ROC-AUC (rows resampled with replacement, percentiles 2.5 and 97.5): with a
     few dozen positives the interval, not the point, says whether two models or a model and a target differ."""
     y, s = np.asarray(labels), np.asarray(scores)
-    if auc(y, s) is None:
+    if not _enough_of_each_class(y):
         return None
     rng = np.random.default_rng(seed)
     values = []
