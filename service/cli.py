@@ -179,6 +179,12 @@ def _tune_heads(args: argparse.Namespace) -> None:
     tune_heads(opts)
 
 
+def _retune_stance_head(args: argparse.Namespace) -> None:
+    from service.training.head_tuning import retune_stance_head
+
+    retune_stance_head(args.data, args.start, args.out, args.version or _version_name(args.out), steps=args.steps)
+
+
 def _train_stance(args: argparse.Namespace) -> None:
     from service.training.cross_stance import CrossStanceOptions, train_cross_stance
 
@@ -275,6 +281,17 @@ def parser() -> argparse.ArgumentParser:
     heads.add_argument("--seed", type=int, default=21)
     heads.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
     heads.set_defaults(func=_tune_heads)
+
+    retune = sub.add_parser(
+        "retune-stance-head",
+        help="continue a model's article stance head alone on its frozen encoder (toxicity stays identical)",
+    )
+    retune.add_argument("--data", type=Path, required=True)
+    retune.add_argument("--start", type=Path, default=DEFAULT_MODEL_DIR, help="model whose encoder is kept")
+    retune.add_argument("--out", type=Path, required=True, help="new model folder")
+    retune.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
+    retune.add_argument("--steps", type=int, default=600)
+    retune.set_defaults(func=_retune_stance_head)
 
     stance = sub.add_parser(
         "train-stance",

@@ -106,3 +106,34 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     config.version = opts.version
     save_model(net, config, opts.out)
     return opts.out
+
+
+def retune_stance_head(data: Path, start: Path, out: Path, version: str, *, steps: int, seed: int = 23) -> Path:
+    """Continue ``start``'s article stance head alone on stage two's pools (the topicality pairs included), its
+    encoder and toxicity and span heads untouched, and write ``out``; resumable."""
+    from service.training.data import split_stance, stance_examples
+    from service.training.stance_tuning import labelled_prior, stage_two_pools, tune_stance_head
+    from service.training.train import stance_class_weights, stance_pool
+
+    torch.manual_seed(seed)
+    net, config = load_model(start)
+    stance_train = [ex for exs in stance_examples(data).values() for ex in split_stance(exs)[0]]
+    pools = stage_two_pools(stance_pool(stance_train, seed), stance_train, seed)
+    prior = labelled_prior(pools)
+    tune_stance_head(
+        net,
+        load_tokenizer(),
+        pools,
+        steps=steps,
+        batch=32,
+        max_tokens=config.max_tokens,
+        article_tokens=config.article_tokens,
+        seed=seed,
+        class_weights=stance_class_weights(prior),
+        checkpoint=out / "checkpoint" / "stance_state.pt",
+        lr=2e-4,
+    )
+    net.eval()
+    config.version, config.stance_train_prior = version, prior
+    save_model(net, config, out)
+    return out

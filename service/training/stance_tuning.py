@@ -27,15 +27,27 @@ from tqdm import tqdm
 from service.model.checkpoint import save_atomically
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
+from service.system import cpu_has_bf16
 from service.training.batches import tokenize
 from service.training.data import StanceExample
 from service.training.schedules import warmup_times_linear_decay
+from service.training.topicality import topicality_pairs
 
 log = logging.getLogger(__name__)
 
 RELATED = -1  # label of a pair known to be on-topic, stance unknown
 UNRELATED = STANCE_INDEX["unrelated"]
-POOL_WEIGHTS = {"vast": 0.35, "arc": 0.25, "fnc": 0.15, "vast_related": 0.25}
+POOL_WEIGHTS = {
+    "vast": 0.35,
+    "arc": 0.25,
+    "fnc": 0.15,
+    "vast_related": 0.25,
+    # generated reactions and chatter (service/training/topicality.py): an insult under a story is on-topic
+    "topicality_related": 0.10,
+    "topicality_unrelated": 0.06,
+}
+ON_TOPIC_POOLS = ("vast_related", "topicality_related")  # stance unknown: only the on-topic part of the loss
+TOPICALITY_PAIRS = 3000
 SHORTEN_P = 0.35  # share of drawn pairs cut to their first sentence
 STANCE_WARMUP_STEPS = 50
 
@@ -120,16 +132,17 @@ def tune_stance_head(
     net.eval()  # frozen encoder without dropout; the head's own dropout stays on below
     head.train()
     running = None
+    bf16 = cpu_has_bf16()  # emulated bf16 on a CPU without it is ~30x slower than fp32
     for step in tqdm(range(start, steps), initial=start, total=steps, desc="stance head", unit="step"):
         sources = rng.choice(len(names), size=batch, p=probs / probs.sum())
         drawn = [pools[names[s]][rng.integers(len(pools[names[s]]))] for s in sources]
         drawn = [shortened(ex) if rng.random() < SHORTEN_P else ex for ex in drawn]
         comments = tokenize(tokenizer, [ex.text for ex in drawn], max_tokens)
         claims = tokenize(tokenizer, [ex.claim for ex in drawn], article_tokens)
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             comment = net.encode(comments.input_ids, comments.attention_mask)
             claim = net.encode(claims.input_ids, claims.attention_mask)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = net.stance_logits(comment, claim)
         loss = stance_loss(logits, torch.tensor([ex.label for ex in drawn]), class_weights)
         optimizer.zero_grad(set_to_none=True)
@@ -159,15 +172,19 @@ def stage_two_pools(
     related = related_pairs(train)
     random.Random(seed).shuffle(related)
     out["vast_related"] = related
+    claims = sorted({ex.claim for ex in train})
+    generated = topicality_pairs(claims, TOPICALITY_PAIRS, seed, RELATED, UNRELATED)
+    for name in ("topicality_related", "topicality_unrelated"):
+        out[name] = [ex for ex in generated if ex.source == name]
     return out
 
 
 def labelled_prior(pools: dict[str, list[StanceExample]]) -> list[float]:
     """Stance frequencies of the labelled pairs as stage two samples them (the prior its logits fit)."""
-    total = sum(POOL_WEIGHTS[n] for n in pools if n in POOL_WEIGHTS and n != "vast_related")
+    total = sum(POOL_WEIGHTS[n] for n in pools if n in POOL_WEIGHTS and n not in ON_TOPIC_POOLS)
     prior = np.zeros(len(STANCES))
     for name, pool in pools.items():
-        if name == "vast_related" or not pool:
+        if name in ON_TOPIC_POOLS or name not in POOL_WEIGHTS or not pool:
             continue
         counts = np.bincount([ex.label for ex in pool], minlength=len(STANCES))
         prior += POOL_WEIGHTS[name] / total * counts / counts.sum()

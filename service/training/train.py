@@ -1,8 +1,9 @@
 """Multi-task fine-tuning: toxicity attributes, toxic spans and stance on one encoder.
 
 Each step draws one toxicity batch (sources mixed by ``TOXICITY_WEIGHTS``) and one stance batch (by
-``STANCE_WEIGHTS``), both with fixed seeds. Training runs under bf16 autocast with fp32 master weights, and writes a
-checkpoint every ``checkpoint_every`` steps from which an interrupted run resumes exactly where it was.
+``STANCE_WEIGHTS``), both with fixed seeds. Training runs under bf16 autocast with fp32 master weights where the CPU
+has bf16 natively (emulated, it is ~30x slower than fp32), and writes a checkpoint every ``checkpoint_every``
+steps from which an interrupted run resumes exactly where it was.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from service.model.checkpoint import ModelConfig, build_network, load_model, load_tokenizer, save_atomically, save_model
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.network import ModeratoNet
+from service.system import cpu_has_bf16
 from service.training.batches import IGNORE, span_token_labels, tokenize
 from service.training.data import (
     StanceExample,
@@ -204,7 +206,7 @@ def _accumulate(
     st_chunks = by_length(st_batch, lambda ex: len(ex.text), LENGTH_CHUNK)
     stance_total = 0.0
     for chunk in st_chunks:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16()):
             stance = stance_step(net, tokenizer, chunk, opts, losses)
         (stance / len(st_chunks)).backward()
         stance_total += stance.item() / len(st_chunks)
@@ -218,7 +220,7 @@ def toxicity_backward(
     chunks = by_length(batch, lambda ex: len(ex.text), LENGTH_CHUNK)
     totals = [0.0, 0.0]
     for chunk in chunks:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16()):
             tox, span = toxicity_step(net, tokenizer, chunk, max_tokens, losses)
         ((tox + span) / len(chunks)).backward()
         totals[0] += tox.item() / len(chunks)
