@@ -185,6 +185,12 @@ def _retune_stance_head(args: argparse.Namespace) -> None:
     retune_stance_head(args.data, args.start, args.out, args.version or _version_name(args.out), steps=args.steps)
 
 
+def _graft_stance_head(args: argparse.Namespace) -> None:
+    from service.training.head_tuning import graft_stance_head
+
+    graft_stance_head(args.into, args.source)
+
+
 def _train_stance(args: argparse.Namespace) -> None:
     from service.training.cross_stance import CrossStanceOptions, train_cross_stance
 
@@ -292,6 +298,13 @@ def parser() -> argparse.ArgumentParser:
     retune.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
     retune.add_argument("--steps", type=int, default=600)
     retune.set_defaults(func=_retune_stance_head)
+
+    graft = sub.add_parser(
+        "graft-stance-head", help="copy a model's article stance head into another model on the same encoder"
+    )
+    graft.add_argument("--into", type=Path, required=True, help="model folder to change")
+    graft.add_argument("--source", type=Path, required=True, help="model folder whose stance head is taken")
+    graft.set_defaults(func=_graft_stance_head)
 
     stance = sub.add_parser(
         "train-stance",

@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     rate_limits: dict[str, str] = Field(default_factory=dict)
 
     max_comments_per_request: int = 256
-    max_comment_chars: int = 10_000
+    # what the model reads of one comment (over windows, the worst one counting); a longer comment is scored on
+    # its opening and held for review, never allowed
+    max_comment_chars: int = 20_000
     max_body_bytes: int = 4 * 1024 * 1024
 
     cache_ttl_s: int = 7 * 24 * 3600

@@ -120,8 +120,14 @@ def fairness(tenant: str, article_id: str) -> str:
 
 
 def suggested_scores(tenant: str) -> str:
-    """Stream of scores suggested through Perspective's comments:suggestscore (training labels)."""
+    """Stream of scores suggested through Perspective's comments:suggestscore (training labels), capped at
+    SUGGESTED_SCORES_MAX entries."""
     return _key(tenant, "suggested")
+
+
+# Entries one tenant's suggested-scores stream keeps (the oldest are trimmed): a key that sends suggestions without
+# end cannot fill Redis for every tenant.
+SUGGESTED_SCORES_MAX = 100_000
 
 
 def webhook_due(tenant: str) -> str:

@@ -50,8 +50,8 @@ def _closure(name: str, extras: tuple[str, ...] = (), *, skip: str = BASE_MODEL_
 def test_the_server_image_pulls_no_training_dependencies() -> None:
     """What deploy/Dockerfile installs: the project's dependencies, the base-encoder package without its own (it
     declares sentence-transformers, hence scikit-learn, which serving never imports)."""
-    server = _closure("moderato")
-    training = _closure("moderato", ("train",))
+    server = _closure("moderato-server")
+    training = _closure("moderato-server", ("train",))
     for name in ("scikit-learn", "alt-profanity-check"):
         assert name not in server, f"{name} is a server dependency"
         assert name in training

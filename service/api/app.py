@@ -98,7 +98,10 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
         version="1",
         lifespan=lifespan,
         description="Self-hosted comment moderation: toxicity, toxic spans, stance, review queues.",
+        docs_url=None,  # FastAPI's own /docs loads Swagger UI from a CDN: blank on a machine with no internet
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.moderato = state
     errors.install(app)
     for module in ROUTERS:
@@ -109,3 +112,25 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=state.metrics)
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Interactive API docs at /docs with Swagger UI's files served from the `swagger-ui-bundle` package."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Moderato API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )

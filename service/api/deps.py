@@ -3,6 +3,8 @@ plain ``def`` dependency in its thread pool, a thread hop per dependency per req
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -25,6 +27,7 @@ from service.scoring.scorer import Scorer
 # Reads the header itself (no per-request parameter validation) and documents the scheme in OpenAPI (/docs'
 # "Authorize" button); errors stay ours, so auto_error is off.
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`")
+CORAL_SIGNATURE_HEADER = "X-Coral-Signature"
 
 
 async def _state(request: Request) -> AppState:
@@ -48,10 +51,8 @@ async def page_session(request: Request, state: StateDep) -> Session | None:
 PageSessionDep = Annotated[Session | None, Depends(page_session)]
 
 
-async def _principal(
-    request: Request, state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    token = credentials.credentials.strip() if credentials else ""
+async def _principal(request: Request, state: AppState, token: str) -> Principal:
+    """The caller behind an API key (bearer or, where a route admits it, ``?key=``), else the page's session."""
     if token:
         principal = state.keyring.lookup(token)
         if principal is None:
@@ -59,7 +60,9 @@ async def _principal(
         return principal
     session = await page_session(request, state)  # read only when no key is sent: API clients cost no Redis read
     if session is None:
-        raise AuthError("send an API key as 'Authorization: Bearer KEY' (or sign in at /moderate)", status=401)
+        raise AuthError(
+            "send an API key as 'Authorization: Bearer KEY' (or sign in at /moderate)", status=401, missing=True
+        )
     # A cookie rides along with any request the browser makes, another site's forms included: a change needs the
     # token only our page can read, sent from our own origin.
     changes = request.method not in SAFE_METHODS
@@ -77,20 +80,57 @@ def same_origin(request: Request) -> bool:
     return origin in (f"http://{host}", f"https://{host}")
 
 
-def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting the given roles (admin is always admitted), within the key's rate limit."""
+async def admit(state: AppState, principal: Principal, allowed: set[str], response: Response) -> Principal:
+    """Roles, then the key's rate limit (its headers on the answer): what every way of calling passes through."""
+    if principal.role not in allowed:
+        raise AuthError(f"role {principal.role!r} cannot do this (needs one of {sorted(allowed)})", status=403)
+    if state.rate_limits is not None:
+        response.headers.update((await state.rate_limits.check(principal)).headers)
+    return principal
+
+
+def require(*roles: str, query_key: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting the given roles (admin is always admitted), within the key's rate limit.
+
+    :param query_key: also take the key from ``?key=`` (how every Perspective client sends it); elsewhere a key in
+        a URL would end up in access logs, so only the bearer header and the page's session count.
+    """
     allowed = set(roles) | {"admin"}
 
     async def check(
-        principal: Annotated[Principal, Depends(_principal)], state: StateDep, response: Response
+        request: Request,
+        state: StateDep,
+        response: Response,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        if principal.role not in allowed:
-            raise AuthError(f"role {principal.role!r} cannot do this (needs one of {sorted(allowed)})", status=403)
-        if state.rate_limits is not None:
-            response.headers.update((await state.rate_limits.check(principal)).headers)
-        return principal
+        token = credentials.credentials.strip() if credentials else ""
+        if not token and query_key:
+            token = request.query_params.get("key", "").strip()
+        return await admit(state, await _principal(request, state, token), allowed, response)
 
     return check
+
+
+async def coral_caller(
+    request: Request,
+    state: StateDep,
+    response: Response,
+    tenant: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the Moderato tenant")],
+) -> Principal:
+    """Coral's external moderation phase: the body signed with one of the tenant's Coral secrets
+    (``X-Coral-Signature: sha256=<hex HMAC-SHA256(secret, body)>``, one per active secret, comma-separated)."""
+    secrets = [s.get_secret_value() for s in state.settings.coral_signing_secrets.get(tenant, [])]
+    header = request.headers.get(CORAL_SIGNATURE_HEADER, "")
+    if not secrets or not signed_by(secrets, await request.body(), header):
+        raise AuthError("not signed by this tenant's Coral", status=401, missing=not header)
+    return await admit(state, Principal(tenant, "platform", "coral"), {"platform"}, response)
+
+
+def signed_by(secrets: list[str], body: bytes, header: str) -> bool:
+    """Whether any of Coral's signatures in ``header`` is ours over ``body`` (constant-time compares)."""
+    expected = [f"sha256={hmac.new(s.encode(), body, hashlib.sha256).hexdigest()}".encode() for s in secrets]
+    given = [part.strip().encode("utf-8", "surrogateescape") for part in header.split(",") if part.strip()]
+    return any(hmac.compare_digest(e, g) for e in expected for g in given)
 
 
 async def _runtime(state: StateDep) -> Runtime:
@@ -123,6 +163,8 @@ async def _settings(state: StateDep) -> Settings:
 
 
 PlatformDep = Annotated[Principal, Depends(require("platform"))]
+PerspectiveCallerDep = Annotated[Principal, Depends(require("platform", query_key=True))]
+CoralCallerDep = Annotated[Principal, Depends(coral_caller)]
 ModeratorDep = Annotated[Principal, Depends(require("moderator"))]
 ReaderDep = Annotated[Principal, Depends(require("platform", "moderator"))]
 AdminDep = Annotated[Principal, Depends(require())]

@@ -74,11 +74,15 @@ def error_response(
 
 
 class AuthError(ModeratoError):
-    """Raised by the auth dependency: 401 without a valid key, 403 with the wrong role."""
+    """Raised by the auth dependency: 401 without a valid key, 403 with the wrong role.
 
-    def __init__(self, message: str, *, status: int) -> None:
+    :param missing: no credentials were sent at all (some vendor shapes answer that apart from a wrong key).
+    """
+
+    def __init__(self, message: str, *, status: int, missing: bool = False) -> None:
         super().__init__(message, code="unauthorized" if status == 401 else "forbidden")
         self.status = status
+        self.missing = missing
 
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:

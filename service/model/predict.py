@@ -24,12 +24,18 @@ from service.model.checkpoint import CheckpointError, load_model, load_tokenizer
 from service.model.claim import article_claim
 from service.model.cross_stance import CrossStance
 from service.model.cross_stance import read_config as read_cross_config
-from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, STANCES, parent_scores
+from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, SPAN_INDEX, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
 from service.system import cpu_has_bf16
 
 WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
-MAX_WINDOWS = 16  # 16 windows of 256 tokens cover ~16,000 characters of English
+# 24 windows of 256 tokens (224 new tokens each) cover ~23,000 characters of English: every comment up to the
+# service's documented maximum (20,000 characters) is read whole. Text that needs more windows (dense scripts,
+# symbol runs) is read up to here and marked incomplete, and the policy holds it for review.
+MAX_WINDOWS = 24
+# A comment's most toxic sentence by the token head is also scored alone when the token head gives it at least this
+# (Predictor._second_look). Chosen on dev (model card): civil filler sentences read 0.3-0.5 there, abuse 0.85+.
+SECOND_LOOK_GATE = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,9 @@ class Prediction:
     spans: list[Span]
     stance: Stance | None
     stance_to_parent: Stance | None = None  # agree / disagree / neutral toward the comment it replies to
-    # (start, end, score) per sentence: the token head's highest "toxic" probability in it (Perspective's spans)
-    sentences: list[tuple[int, int, float]] = field(default_factory=list)
+    # (start, end, {span attribute: score}) per sentence, from the token head (Perspective's span scores)
+    sentences: list[tuple[int, int, dict[str, float]]] = field(default_factory=list)
+    complete: bool = True  # False: the text needed more than MAX_WINDOWS windows and its end was not read
 
 
 @dataclass(frozen=True)
@@ -200,7 +207,14 @@ class Predictor:
         # toward a parent: no article prior (replies take sides far more often than comments under an article)
         to_parents = self._stance_pass(texts, by_text, parents, torch.zeros(len(STANCES)), self.cross is not None)
         return [
-            Prediction(by_text[t].scores, by_text[t].spans, stance, _toward_parent(to_parent), by_text[t].sentences)
+            Prediction(
+                by_text[t].scores,
+                by_text[t].spans,
+                stance,
+                _toward_parent(to_parent),
+                by_text[t].sentences,
+                by_text[t].complete,
+            )
             for t, stance, to_parent in zip(texts, stances, to_parents, strict=True)
         ]
 
@@ -252,7 +266,9 @@ class Predictor:
         ):
             if seen[owner] < MAX_WINDOWS:
                 out.append(_Window(owner, seen[owner], ids, [(int(s), int(e)) for s, e in offsets]))
-                seen[owner] += 1
+            elif seen[owner] == MAX_WINDOWS:
+                out[-1].last_read = False  # windows of one text arrive in order: the previous one was its last read
+            seen[owner] += 1
         return out
 
     def _run(self, batch: list[_Window]) -> None:
@@ -308,7 +324,8 @@ class Predictor:
     def _gather(
         self, n: int, windows: list[_Window]
     ) -> tuple[list[np.ndarray], list[list[tuple[tuple[int, int], np.ndarray]]], list[torch.Tensor]]:
-        """Per text: attribute scores (maximum over its windows), span-logit tokens, and its opening's states."""
+        """Per text: attribute scores (maximum over its windows: the worst window wins), span-logit tokens, and its
+        opening's states."""
         scores = [np.zeros(len(ATTRIBUTES)) for _ in range(n)]
         tokens: list[list[tuple[tuple[int, int], np.ndarray]]] = [[] for _ in range(n)]
         openings: list[torch.Tensor] = [torch.zeros(0)] * n
@@ -323,6 +340,9 @@ class Predictor:
 
     def _merge(self, texts: list[str], windows: list[_Window]) -> list[_Reading]:
         scores, tokens, openings = self._gather(len(texts), windows)
+        sentences = [sentence_scores(text, tokens[i]) for i, text in enumerate(texts)]
+        self._second_look(texts, sentences, scores)
+        incomplete = {w.owner for w in windows if not w.last_read}
         return [
             _Reading(
                 {a: round(float(s), 4) for a, s in zip(ATTRIBUTES, scores[i], strict=True)},
@@ -330,10 +350,36 @@ class Predictor:
                 if scores[i].max() >= self.config.span_gate
                 else [],
                 openings[i],
-                sentence_scores(text, tokens[i]),
+                sentences[i],
+                i not in incomplete,
             )
             for i, text in enumerate(texts)
         ]
+
+    def _second_look(
+        self, texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]], scores: list[np.ndarray]
+    ) -> None:
+        """Score the sentence the token head finds most toxic on its own, as one more window (the worst window
+        wins), for every comment of several sentences where that sentence reaches SECOND_LOOK_GATE.
+
+        A window's scores read its pooled states, so one abusive sentence among civil ones is diluted: "I will find
+        you and I will kill you." scored threat 0.99 alone, 0.36 between four civil sentences and 0.15 inside 190 of
+        them, while the token head still gave its words 0.86-0.88. Padding abuse with filler no longer hides it.
+        """
+        picks = {}
+        for i, text in enumerate(texts):
+            if len(sentences[i]) < 2:
+                continue
+            start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
+            if by_attribute["toxicity"] >= SECOND_LOOK_GATE:
+                picks[i] = text[start:end]
+        if not picks:
+            return
+        alone = list(dict.fromkeys(picks.values()))
+        looked, _, _ = self._gather(len(alone), self._read(alone))
+        by_sentence = dict(zip(alone, looked, strict=True))
+        for i, sentence in picks.items():
+            scores[i] = np.maximum(scores[i], by_sentence[sentence])
 
 
 @dataclass
@@ -345,6 +391,7 @@ class _Window:
     scores: Any = None
     span_logits: Any = None
     states: torch.Tensor | None = None
+    last_read: bool = True  # False on the last window read of a text that had more
 
 
 @dataclass
@@ -352,7 +399,8 @@ class _Reading:
     scores: dict[str, float]
     spans: list[Span]
     opening: torch.Tensor
-    sentences: list[tuple[int, int, float]]
+    sentences: list[tuple[int, int, dict[str, float]]]
+    complete: bool
 
 
 def _store_linear_weights_in_bf16(module: torch.nn.Module) -> None:
@@ -452,9 +500,11 @@ def extract_spans(text: str, tokens: list[tuple[tuple[int, int], np.ndarray]], t
 SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
 
-def sentence_scores(text: str, tokens: list[tuple[tuple[int, int], np.ndarray]]) -> list[tuple[int, int, float]]:
-    """Each sentence of ``text`` (trimmed of surrounding spaces) with the highest "toxic" probability the token head
-    gives any of its tokens."""
+def sentence_scores(
+    text: str, tokens: list[tuple[tuple[int, int], np.ndarray]]
+) -> list[tuple[int, int, dict[str, float]]]:
+    """Each sentence of ``text`` (trimmed of surrounding spaces) with, per span attribute, the highest probability the
+    token head gives any of its tokens: P(toxic) for toxicity, P(toxic) x P(that type | toxic) for the others."""
     out = []
     for match in SENTENCE.finditer(text):
         start, end = match.start(), match.end()
@@ -464,9 +514,15 @@ def sentence_scores(text: str, tokens: list[tuple[tuple[int, int], np.ndarray]])
             end -= 1
         if start == end:
             continue
-        logits = [float(logit[0]) for (s, _), logit in tokens if start <= s < end]
-        best = max(logits, default=-30.0)
-        out.append((start, end, round(1 / (1 + math.exp(-best)), 4)))
+        inside = [logit for (s, _), logit in tokens if start <= s < end]
+        best = np.zeros(len(SPAN_ATTRIBUTES))
+        for logit in inside:
+            toxic = 1 / (1 + math.exp(-float(logit[0])))
+            types = np.exp(logit[1:] - logit[1:].max())
+            by_type = toxic * types / types.sum()
+            by_type[SPAN_INDEX["toxicity"]] = toxic  # "toxicity" is any type; its own type slot is Toxic Spans' "other"
+            best = np.maximum(best, by_type)
+        out.append((start, end, {a: round(float(v), 4) for a, v in zip(SPAN_ATTRIBUTES, best, strict=True)}))
     return out
 
 

@@ -36,7 +36,9 @@ class CachedResult:
     spans: list[tuple[int, int, str]]
     stance: dict[str, Any] | None
     stance_to_parent: dict[str, Any] | None = None
-    sentences: list[tuple[int, int, float]] = field(default_factory=list)  # (start, end, score), normalised text
+    # (start, end, {span attribute: score}) in normalised text
+    sentences: list[tuple[int, int, dict[str, float]]] = field(default_factory=list)
+    complete: bool = True  # the model read the whole (normalised) text
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -45,8 +47,14 @@ class CachedResult:
     def from_json(cls, raw: str | bytes) -> CachedResult:
         data = json.loads(raw)
         spans = [(int(s), int(e), str(a)) for s, e, a in data["spans"]]
-        sentences = [(int(s), int(e), float(v)) for s, e, v in data.get("sentences", [])]
-        return cls(data["scores"], spans, data["stance"], data.get("stance_to_parent"), sentences)
+        # an entry written before sentences carried every attribute has the toxicity score alone
+        sentences = [
+            (int(s), int(e), v if isinstance(v, dict) else {"toxicity": float(v)})
+            for s, e, v in data.get("sentences", [])
+        ]
+        return cls(
+            data["scores"], spans, data["stance"], data.get("stance_to_parent"), sentences, data.get("complete", True)
+        )
 
 
 # One round trip before the model: every cached result asked for, and one more post counted for each text.

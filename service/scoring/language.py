@@ -8,6 +8,7 @@ confident enough (CONFIDENT); anything else is read as English, the language the
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,14 @@ CANDIDATES = (
 # en/es/de/fr/pt/it texts are placed right and 0.6 % of real English comments are taken for another language (sent
 # to review); 0.8 placed 81 %, 0.0 misread 3.1 % of English comments.
 CONFIDENT = 0.3
+# Up to four words say little about their language: "Ur weird." read as German at 0.51 and "What utter nonsense." as
+# Norwegian at 0.36, but English still had 0.26 and 0.23 of the probability, where a short insult in another
+# language leaves English almost none ("Eres un idiota.": Spanish 0.37, English 0.017). A short text counts as
+# another language only when English has under SHORT_ENGLISH_MAX. Chosen with bench/languages.py (bench/RESULTS.md).
+SHORT_WORDS = 4
+SHORT_ENGLISH_MAX = 0.05
+# Mentions, links and the placeholders data sets put in their place are no language's words.
+NOT_WORDS = re.compile(r"@\w+|https?://\S+|www\.\S+|\bURL\b|#")
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,16 @@ def _identifier() -> object:
 
 def detect(text: str) -> Language:
     """The comment's language; English unless the detector is confident it is another."""
+    words = NOT_WORDS.sub(" ", text)
+    if not any(c.isalpha() for c in words):
+        return Language("en", 1.0, True)
     with _lock:
-        code, confidence = _identifier().classify(text)  # type: ignore[attr-defined]
-    if code != "en" and confidence < CONFIDENT:
-        return Language("en", round(1 - float(confidence), 4), True)
+        code, confidence = _identifier().classify(words)  # type: ignore[attr-defined]
+        short_other = code != "en" and confidence >= CONFIDENT and len(words.split()) <= SHORT_WORDS
+        # the full ranking costs more than a classification: only for the few short texts read as another language
+        english = dict(_identifier().rank(words)).get("en", 0.0) if short_other else 0.0  # type: ignore[attr-defined]
+    if code != "en" and (confidence < CONFIDENT or english >= SHORT_ENGLISH_MAX):
+        return Language("en", round(max(float(english), 1 - float(confidence)), 4), True)
     return Language(str(code), round(float(confidence), 4), code in SUPPORTED)
 
 

@@ -58,11 +58,12 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def text_problem(text: str, max_chars: int) -> tuple[str, str] | None:
+def text_problem(text: str) -> tuple[str, str] | None:
     """Why a comment's text cannot be scored, as (code, message), or None when it can.
 
     Text with nothing visible (whitespace, zero-width and other format characters only) is empty; a lone UTF-16
-    surrogate (JSON's "\\ud800") is not Unicode text at all and could be neither hashed nor stored.
+    surrogate (JSON's "\\ud800") is not Unicode text at all and could be neither hashed nor stored. A text longer
+    than the model reads is not a problem here: it is scored on its opening and held for review (the scorer).
     """
     try:
         text.encode("utf-8")
@@ -70,6 +71,4 @@ def text_problem(text: str, max_chars: int) -> tuple[str, str] | None:
         return "invalid_text", f"text is not valid Unicode (a lone surrogate at character {exc.start})"
     if not any(unicodedata.category(c)[0] not in "ZC" for c in text):
         return "empty_text", "text is empty or only whitespace"
-    if len(text) > max_chars:
-        return "text_too_long", f"text has {len(text)} characters; the limit is {max_chars}"
     return None

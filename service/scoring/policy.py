@@ -49,11 +49,13 @@ class Policy:
         flood_count: int | None = None,
         flood_window_s: int | None = None,
         unsupported_language: str | None = None,
+        unread: str | None = None,
     ) -> Verdict:
         """:param unsupported_language: the comment's language when the model does not read it (its scores then
-        say little: the tenant's ``unsupported_language`` rule decides at least as strictly as they do)."""
+        say little: the tenant's ``unsupported_language`` rule decides at least as strictly as they do).
+        :param unread: why part of the text went unread (too long); such a comment is never allowed."""
         rejected = _crossed(scores, self.reject)
-        reviewed = _crossed(scores, self.review)
+        reviewed = _crossed(scores, self.review) + ([unread] if unread else [])
         flood = [f"flood: posted {flood_count} times in {flood_window_s} s"] if flood_count else []
         language = []
         if unsupported_language and self.unsupported_language != "allow":

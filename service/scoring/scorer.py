@@ -69,8 +69,9 @@ class ScoredComment:
     cached: bool
     stance_to_parent: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    sentences: list[tuple[int, int, float]] = field(default_factory=list)  # (start, end, score) in the caller's text
-    language: str = "en"  # ISO 639-1, declared by the caller or detected
+    # (start, end, {span attribute: score}) in the caller's text
+    sentences: list[tuple[int, int, dict[str, float]]] = field(default_factory=list)
+    language: str = "en"  # ISO 639-1, as detected (a caller's hint never overrides a confident detection)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Scorer:
 
     def check(self, comment: CommentIn) -> CommentError | None:
         """Per-comment validation: the errors that should not sink the comment's neighbours."""
-        problem = text_problem(comment.text, self.settings.max_comment_chars)
+        problem = text_problem(comment.text)
         return None if problem is None else CommentError(comment.id, *problem)
 
     async def analyze(
@@ -135,7 +136,8 @@ class Scorer:
         outcomes: list[Outcome | None] = [self.check(c) for c in comments]
         valid = [i for i, o in enumerate(outcomes) if o is None]
         refs = await self._article_refs(tenant, [comments[i] for i in valid], article, inline)
-        texts = {i: normalise(comments[i].text) for i in valid}
+        # the model reads a text up to max_comment_chars; a longer one is held for review (_outcome)
+        texts = {i: normalise(comments[i].text[: self.settings.max_comment_chars]) for i in valid}
         digests = {i: digest(self.model_version, texts[i].text, _context_key(comments[i], refs)) for i in valid}
         unique = list(dict.fromkeys(digests[i] for i in valid))
         # counting floods needs a key derived from the text: not for texts that must leave no trace
@@ -223,6 +225,7 @@ class Scorer:
             flood_count=flooded,
             flood_window_s=self.settings.flood_window_s,
             unsupported_language=None if language.supported else language.code,
+            unread=self._unread(comment.text, result),
         )
         self.metrics.comments_scored.labels(decision.decision).inc()
         spans = []
@@ -247,13 +250,24 @@ class Scorer:
             language.code,
         )
 
+    def _unread(self, text: str, result: CachedResult) -> str | None:
+        """Why part of a comment went unread, if it did: past the documented maximum, or past the model's windows."""
+        limit = self.settings.max_comment_chars
+        if len(text) > limit:
+            return f"text_too_long: {len(text)} characters, the model reads {limit}"
+        return None if result.complete else "text_unread: the model's windows ended before the text did"
+
 
 def language_of(comment: CommentIn) -> Language:
-    """The caller's declared language, else the detected one."""
-    if comment.language:
+    """The comment's language. Detection always runs: a caller's hint (Coral's Perspective integration sends
+    ``en`` for every comment) never makes text the model cannot read look readable. A hint of a language the model
+    does not read is believed (the caller knows its text is not English)."""
+    detected = detect(comment.text)
+    if comment.language and detected.supported:
         code = primary(comment.language)
-        return Language(code, 1.0, code in SUPPORTED)
-    return detect(comment.text)
+        if code not in SUPPORTED:
+            return Language(code, 1.0, False)
+    return detected
 
 
 def _context_key(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> str | None:
@@ -282,4 +296,5 @@ def _to_cached(prediction: Any, calibration: Calibration | None) -> CachedResult
         _stance_dict(prediction.stance),
         _stance_dict(prediction.stance_to_parent),
         list(prediction.sentences),
+        prediction.complete,
     )

@@ -203,6 +203,71 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+# Rows where raters agree, per attribute, from the held-out half: a type most of the panel marked (Toxic Spans), a
+# comment at least 80 % called toxic, ToxiGen's hateful statements; and the hand-written clear cases.
+AGREED_SHARE = {"toxicity": 0.8, "severe_toxicity": 0.8, "insult": 0.5, "threat": 0.5, "identity_attack": 0.5}
+CIVIL_SOURCES = ("ucc", "wiki_identity", "toxigen", "arc_civil")  # civil comments: their rows raters call clean
+HOLD_LEVELS = (0.7, 0.8, 0.9)
+
+
+def clear_positive_rows(data: Path) -> dict[str, list[str]]:
+    """Per attribute, the held-out texts raters agree carry it (Toxic Spans' shares, ToxiGen's hate label)."""
+    sources = toxicity_examples(data)
+    out: dict[str, list[str]] = {a: [] for a in AGREED_SHARE}
+    for ex in split_toxicity(sources["civil"])[1]:
+        if fit_half(ex.text):
+            continue
+        for attribute, share in AGREED_SHARE.items():
+            if ex.panel[attribute] >= share and ex.panel["toxicity"] >= 0.5:
+                out[attribute].append(ex.text)
+    out["identity_attack"] += [ex.text for ex in split_toxicity(sources["toxigen"])[1] if ex.targets[0] == 1.0]
+    return out
+
+
+def civil_rows(data: Path) -> list[str]:
+    """Held-out civil comments: UCC comments almost no rater called hostile or antagonizing, Wikipedia and ToxiGen
+    statements labelled not toxic, ARC's civil opinion posts."""
+    sources = toxicity_examples(data)
+    out = []
+    for name in CIVIL_SOURCES:
+        for ex in split_toxicity(sources[name])[1]:
+            toxic = ex.targets[ATTRIBUTE_INDEX["toxicity"]]
+            if name == "arc_civil" or toxic < 0.2:
+                out.append(ex.text)
+    return out
+
+
+def hold_rates(predictor: Predictor, calibration: Calibration, data: Path) -> dict[str, Any]:
+    """What a site's Perspective-era threshold keeps doing: per attribute, the share of clear positives scored at or
+    above 0.7 / 0.8 / 0.9 (rows where raters agree, and the hand-written clear cases apart), and the share of civil
+    comments scored at or above 0.5 and 0.7."""
+    from service.training.clear_cases import CLEAR_CASES
+
+    def calibrated(texts: list[str]) -> np.ndarray:
+        preds = predict_all(predictor, texts)
+        return np.array([[calibration.score(a, p.scores[a]) for a in ATTRIBUTES] for p in preds])
+
+    def shares(values: np.ndarray, levels: tuple[float, ...]) -> dict[str, float]:
+        return {str(level): round(float((values >= level).mean()), 4) for level in levels} if len(values) else {}
+
+    out: dict[str, Any] = {"clear_positives": {}, "civil": {}}
+    agreed = clear_positive_rows(data)
+    for attribute in AGREED_SHARE:
+        a = ATTRIBUTE_INDEX[attribute]
+        entry: dict[str, Any] = {}
+        if agreed[attribute]:
+            held = calibrated(agreed[attribute])[:, a]
+            entry["rows_raters_agree"] = {"rows": len(agreed[attribute]), **shares(held, HOLD_LEVELS)}
+        written = list(CLEAR_CASES.get(attribute, ())) or [t for texts in CLEAR_CASES.values() for t in texts]
+        entry["written_clear_cases"] = {"rows": len(written), **shares(calibrated(written)[:, a], HOLD_LEVELS)}
+        out["clear_positives"][attribute] = entry
+    civil = calibrated(civil_rows(data))
+    out["civil"] = {"rows": len(civil)} | {
+        attribute: shares(civil[:, ATTRIBUTE_INDEX[attribute]], (0.5, 0.7)) for attribute in ATTRIBUTES
+    }
+    return out
+
+
 def calibrate(data: Path, model: Path) -> dict[str, Any]:
     started = time.perf_counter()
     predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
@@ -236,6 +301,7 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
             "davidson (tweets, held-out half)": flagged_fractions(raw, calibrated, held & (sources == "davidson")),
         },
         "default_policy_decisions": decisions_moved(raw[held], calibrated[held], calibration),
+        "hold_rates": hold_rates(predictor, calibration, data),
     }
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (model / CALIBRATION_FILE).write_text(calibration.to_json())

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # encoder, threat ROC-AUC on the held-out templates: 0.856 before; 0.912 with a 0.03 share, 600 steps at lr 3e-4;
 # 0.943-0.953 with 0.06, 1,000 steps at 5e-4 (the defaults); 0.974 once the look-alikes held reports of violence.
 HEAD_TUNING_WEIGHTS = {**TOXICITY_WEIGHTS, "threat_templates": 0.06}
+# moderato-v8: plain insults as clear positives (service/training/insults.py), with Toxic Spans' subtypes read as
+# "seen by enough raters" (data.seen_share); the scale sites' Perspective thresholds need (model card).
+HEAD_TUNING_WEIGHTS["insult_templates"] = 0.04
 
 
 @dataclass
@@ -137,3 +140,17 @@ def retune_stance_head(data: Path, start: Path, out: Path, version: str, *, step
     config.version, config.stance_train_prior = version, prior
     save_model(net, config, out)
     return out
+
+
+def graft_stance_head(into: Path, source: Path) -> None:
+    """Put ``source``'s article stance head (and its training prior) into the model in ``into``. Both must share
+    one encoder bit for bit (each was tuned on a frozen copy of the same model), so the heads compose exactly."""
+    net, config = load_model(into)
+    donor, donor_config = load_model(source)
+    mine, theirs = net.trained_state(), donor.trained_state()
+    encoder = [name for name in mine if name.startswith("encoder.")]
+    if any(not torch.equal(mine[name], theirs[name]) for name in encoder):
+        raise ValueError(f"{into} and {source} do not share their encoder: their heads cannot be combined")
+    net.stance_head.load_state_dict(donor.stance_head.state_dict())
+    config.stance_train_prior = donor_config.stance_train_prior
+    save_model(net, config, into)

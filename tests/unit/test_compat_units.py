@@ -9,13 +9,16 @@ import hmac
 import numpy as np
 import pytest
 
-from service.api.compat.coral import safe_id, signed_by, story_claim
+from service.api.compat.coral import CoralRequest, safe_id, story_claim
 from service.api.compat.openai_moderations import NOT_SCORED, SCORED, _result
-from service.api.compat.perspective import utf16_offset
+from service.api.compat.perspective import sentence_spread, utf16_offset
+from service.api.deps import signed_by
 from service.model.labels import parent_scores
 from service.model.predict import sentence_scores
 from service.moderation.threads import with_reply_summaries
+from service.scoring.html_text import html_to_text
 from service.scoring.language import detect, primary
+from service.scoring.scorer import CommentIn, ScoredComment, language_of
 
 
 def _logit(p: float) -> np.ndarray:
@@ -26,7 +29,53 @@ def test_each_sentence_gets_its_most_toxic_token() -> None:
     text = "Nice work.  You idiot! Why?"
     tokens = [((0, 4), _logit(0.1)), ((5, 9), _logit(0.05)), ((12, 15), _logit(0.2)), ((16, 21), _logit(0.9)),
               ((23, 26), _logit(0.3))]  # fmt: skip
-    assert sentence_scores(text, tokens) == [(0, 10, 0.1), (12, 22, 0.9), (23, 27, 0.3)]
+    scored = sentence_scores(text, tokens)
+    assert [(s, e, v["toxicity"]) for s, e, v in scored] == [(0, 10, 0.1), (12, 22, 0.9), (23, 27, 0.3)]
+
+
+def test_sentence_scores_per_attribute_come_from_the_span_types() -> None:
+    insult_type = np.array([np.log(0.9 / 0.1), -5.0, 5.0, -5.0, -5.0, -5.0])  # toxic, and of type insult
+    threat_type = np.array([np.log(0.8 / 0.2), -5.0, -5.0, 5.0, -5.0, -5.0])
+    (first, second) = sentence_scores("Idiot. I will hurt you.", [((0, 5), insult_type), ((9, 13), threat_type)])
+    assert first[2]["toxicity"] == 0.9 and first[2]["insult"] > 0.89 and first[2]["threat"] < 0.01
+    assert second[2]["threat"] > 0.79 and second[2]["insult"] < 0.01
+
+
+def test_span_scores_spread_each_attributes_summary_over_its_sentences() -> None:
+    sentences = [(0, 6, {"toxicity": 0.9, "insult": 0.8}), (7, 20, {"toxicity": 0.3, "insult": 0.2})]
+    assert sentence_spread(sentences, "insult", 0.95) == [(0, 6, 0.95), (7, 20, 0.2375)]
+    # severe toxicity has no span type: it follows toxicity's reading, the worst sentence carrying the summary
+    assert sentence_spread(sentences, "severe_toxicity", 0.6) == [(0, 6, 0.6), (7, 20, 0.2)]
+    assert sentence_spread([(0, 3, {"toxicity": 0.0})], "insult", 0.1) == [(0, 3, 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("pa<b>the</b>tic mo<i>r</i>on", "pathetic moron"),
+        ("<p>One</p><p>two &amp; three</p>", "One\ntwo & three"),
+        ("first<br>second", "first\nsecond"),
+        ("x<script>alert(1)</script>y", "xy"),
+        ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
+        ("&lt;b&gt;shown&lt;/b&gt;", "<b>shown</b>"),
+    ],
+)
+def test_html_is_read_by_a_parser_not_a_regex(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
+
+
+def test_a_language_hint_never_skips_detection() -> None:
+    spanish = "Ojalá te mueras pronto, maldito imbécil."
+    assert not language_of(CommentIn("c", spanish, language="en")).supported  # Coral's Perspective setting sends en
+    assert language_of(CommentIn("c", "Great article, thanks!", language="en")).supported
+    assert not language_of(CommentIn("c", "Great article, thanks!", language="fr")).supported  # the caller knows
+
+
+def test_corals_older_payload_shape_is_read() -> None:
+    older = {"action": "NEW", "comment": {"body": "hi", "parentID": None}, "author": {"id": "u1"},
+             "story": {"id": "s1", "url": ""}, "tenant": {"id": "t1", "domain": "news.example"}}  # fmt: skip
+    parsed = CoralRequest.model_validate(older)
+    assert parsed.tenant_id == "t1" and parsed.tenant_domain == "news.example"
 
 
 def test_utf16_offsets_count_astral_characters_twice() -> None:
@@ -59,13 +108,19 @@ def test_openai_categories_come_from_the_right_attributes() -> None:
         "identity_attack": 0.5,
         "obscene": 0.1,
     }
-    result = _result(scores, {"insult": 0.6, "threat": 0.4, "identity_attack": 0.4})
+    outcome = ScoredComment("c", scores, [], None, "review", ["insult >= 0.60"], False)
+    result = _result(outcome, {"insult": 0.6, "threat": 0.4, "identity_attack": 0.4})
     assert result["category_scores"]["harassment"] == 0.8 and result["categories"]["harassment"]
     assert result["category_scores"]["hate/threatening"] == 0.05 and not result["categories"]["hate/threatening"]
     assert result["categories"]["hate"] and result["flagged"]
     for name in NOT_SCORED:
         assert result["category_scores"][name] == 0.0 and result["category_applied_input_types"][name] == []
     assert set(result["categories"]) == set(SCORED) | set(NOT_SCORED)
+    assert result["moderato"] == {"decision": "review", "reasons": ["insult >= 0.60"], "language": "en"}
+    # held for a reason no category names (a language the model does not read): still flagged, never allowed
+    quiet = {name: 0.01 for name in scores}
+    held = ScoredComment("c", quiet, [], None, "review", ["unsupported_language: es"], False, language="es")
+    assert _result(held, {"insult": 0.6})["flagged"] and not any(_result(held, {"insult": 0.6})["categories"].values())
 
 
 def test_parent_stance_folds_discuss_and_unrelated_into_neutral() -> None:

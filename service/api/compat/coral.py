@@ -1,41 +1,45 @@
 """Coral Talk's external moderation phase: Coral POSTs each new or edited comment here (Admin > Configure >
 Moderation > External moderation phase, URL ``/v1/coral/{tenant}/moderation``) and applies the answer.
 
-- The request is signed as Coral signs it (``X-Coral-Signature: sha256=<hex HMAC-SHA256(secret, body)>``, one
-  per active secret, comma-separated); an unsigned or wrongly signed request is refused.
+- The request is signed as Coral signs it (``X-Coral-Signature``); the signature is this route's credential, checked
+  by the same edge as every key (``api/deps.py``: ``CoralCallerDep``), with the tenant's rate limit.
 - The comment is scored by the same scorer as ``/v1/analyze`` (Coral's phase timeout is short: the answer does not
   wait for a queue), under the story as its article: a story registered through ``/v1/articles`` with the story's
   id gives stance its title and lead; otherwise the words of the story URL's last path segment are the claim.
-- Answer: reject -> ``REJECTED``, review -> ``SYSTEM_WITHHELD`` (both with a FLAG action), allow -> 204.
+  Coral sends the body as HTML or as text (the phase's setting): either is read through an HTML parser.
+- Answer: reject -> ``REJECTED``, review -> ``SYSTEM_WITHHELD`` (both with a FLAG action), allow -> 204. Fail
+  closed: a comment longer than the model reads, in a language it does not read, or one the model failed on, is
+  withheld (``SYSTEM_WITHHELD``), never allowed; only an empty body, which has nothing to moderate, is left to
+  Coral's own rules (204).
 - The comment is also queued in Moderato (thread = story, author, parent), so it reaches Moderato's review queue
-  and audit log too, and a site can moderate in Coral and in Moderato at once. Coral sends no comment id before
-  the comment exists, so Moderato's id is derived from the request (``coral-<digest>``): an edit is a new record.
+  and audit log too. Its id is Coral's comment id when the payload carries one (``comment.id``), else derived from
+  the request (``coral-<digest>``). Both payload shapes are read: ``tenantID``/``tenantDomain`` and the older
+  ``tenant: {id, domain}``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import html
 import json
 import re
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.api.deps import StateDep
+from service.api.deps import CoralCallerDep, RuntimeDep
+from service.api.schemas import Text
 from service.contract import ID_PATTERN, Decision
 from service.moderation.records import IncomingComment
 from service.scoring.articles import Article
+from service.scoring.html_text import html_to_text
 from service.scoring.scorer import CommentError, CommentIn
 
 router = APIRouter(prefix="/v1/coral", tags=["coral"])
 
-SIGNATURE_HEADER = "X-Coral-Signature"
-TAG = re.compile(r"<[^>]*>")
 SAFE_ID = re.compile(r"[^A-Za-z0-9._:-]")
 
 
@@ -44,22 +48,28 @@ class _Strict(BaseModel):
 
 
 class CoralComment(_Strict):
-    body: str = Field(max_length=100_000)
-    parent_id: str | None = Field(default=None, alias="parentID")
+    id: Text | None = None  # sent by Coral versions that include it: then Moderato's record is Coral's comment
+    body: Text
+    parent_id: Text | None = Field(default=None, alias="parentID")
 
 
 class CoralAuthor(_Strict):
-    id: str
-    role: str | None = None
+    id: Text
+    role: Text | None = None
 
 
 class CoralStory(_Strict):
-    id: str
-    url: str = ""
+    id: Text
+    url: Text = ""
 
 
 class CoralSite(_Strict):
-    id: str
+    id: Text
+
+
+class CoralTenant(_Strict):
+    id: Text
+    domain: Text | None = None
 
 
 class CoralRequest(_Strict):
@@ -68,15 +78,27 @@ class CoralRequest(_Strict):
     author: CoralAuthor
     story: CoralStory
     site: CoralSite | None = None
-    tenant_id: str = Field(alias="tenantID")
-    tenant_domain: str | None = Field(default=None, alias="tenantDomain")
+    tenant_id: Text = Field(alias="tenantID")
+    tenant_domain: Text | None = Field(default=None, alias="tenantDomain")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_shape(cls, data: Any) -> Any:
+        """Older Coral releases send ``tenant: {id, domain}`` instead of ``tenantID`` and ``tenantDomain``."""
+        if isinstance(data, dict) and "tenantID" not in data and isinstance(data.get("tenant"), dict):
+            tenant = CoralTenant.model_validate(data["tenant"])
+            return {**data, "tenantID": tenant.id, "tenantDomain": tenant.domain}
+        return data
 
 
-def signed_by(secrets: list[str], body: bytes, header: str) -> bool:
-    """Whether any of Coral's signatures in ``header`` is ours over ``body`` (constant-time compares)."""
-    expected = [f"sha256={hmac.new(s.encode(), body, hashlib.sha256).hexdigest()}".encode() for s in secrets]
-    given = [part.strip().encode("utf-8", "surrogateescape") for part in header.split(",") if part.strip()]
-    return any(hmac.compare_digest(e, g) for e in expected for g in given)
+def parse_request(raw: bytes) -> CoralRequest:
+    """The signed body as a CoralRequest; anything else is a 422 (never a 500: nesting too deep included)."""
+    try:
+        return CoralRequest.model_validate(json.loads(raw))
+    except (ValueError, RecursionError) as exc:
+        message = str(exc).splitlines()[0] if isinstance(exc, ValidationError | ValueError) else "JSON nested too deep"
+        problem = {"loc": ("body",), "msg": f"not a Coral moderation request: {message}", "type": "value_error"}
+        raise RequestValidationError([problem]) from exc
 
 
 def safe_id(raw: str) -> str:
@@ -94,6 +116,7 @@ def story_claim(url: str) -> str:
 
 
 def _answer(decision: str, reasons: list[str]) -> Response:
+    """Coral's answer to a decision: nothing (allowed), or a FLAG and a status."""
     if decision == Decision.ALLOW:
         return Response(status_code=204)
     only_flood = all(r.startswith("flood") for r in reasons)
@@ -105,26 +128,20 @@ def _answer(decision: str, reasons: list[str]) -> Response:
 @router.post(
     "/{tenant}/moderation",
     responses={200: {"description": "Coral's external moderation response"}, 204: {"description": "allowed"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CoralRequest.model_json_schema(by_alias=True)}},
+        }
+    },
 )
-async def coral_moderation(
-    request: Request, state: StateDep, tenant: str = Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")
-) -> Response:
+async def coral_moderation(request: Request, principal: CoralCallerDep, runtime: RuntimeDep) -> Response:
     """Coral Talk's external moderation phase for one Moderato tenant."""
-    secrets = [s.get_secret_value() for s in state.settings.coral_signing_secrets.get(tenant, [])]
-    raw = await request.body()
-    if not secrets or not signed_by(secrets, raw, request.headers.get(SIGNATURE_HEADER, "")):
-        return JSONResponse({"error": {"code": "bad_signature", "message": "not signed by this tenant's Coral"}}, 401)
-    try:
-        body = CoralRequest.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
-        return JSONResponse({"error": {"code": "invalid_request", "message": str(exc).splitlines()[0]}}, 422)
-    if state.runtime is None:
-        return JSONResponse({"error": {"code": "unavailable", "message": "the model is still loading"}}, 503)
-    return await _moderate(state.runtime, tenant, body, raw)
+    return await _moderate(runtime, principal.tenant, parse_request(await request.body()))
 
 
-async def _moderate(runtime: Any, tenant: str, body: CoralRequest, raw: bytes) -> Response:
-    text = html.unescape(TAG.sub(" ", body.comment.body)).strip()
+async def _moderate(runtime: Any, tenant: str, body: CoralRequest) -> Response:
+    text = html_to_text(body.comment.body)
     story_id = safe_id(body.story.id)
     inline, article_id = await _article(runtime, tenant, story_id, body.story.url)
     parent_id = safe_id(body.comment.parent_id) if body.comment.parent_id else None
@@ -132,8 +149,13 @@ async def _moderate(runtime: Any, tenant: str, body: CoralRequest, raw: bytes) -
     comment = CommentIn("coral", text, article_id, parent.get("text") or None)
     (outcome,) = await runtime.scorer.analyze(tenant, [comment], article=inline)
     if isinstance(outcome, CommentError):
-        return Response(status_code=204)  # nothing to score (an empty body): Coral's own rules apply
-    comment_id = "coral-" + hashlib.sha256(raw).hexdigest()[:32]
+        if outcome.code == "empty_text":
+            return Response(status_code=204)  # nothing to moderate: Coral's own rules apply
+        return _answer(Decision.REVIEW, [outcome.code])  # unreadable or failed: withheld, never published unseen
+    if body.comment.id:
+        comment_id = safe_id(body.comment.id)
+    else:
+        comment_id = "coral-" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()[:32]
     queued = IncomingComment(comment_id, text, story_id, article_id, safe_id(body.author.id), parent_id, None)
     await runtime.records.accept(tenant, [queued])  # the worker applies Moderato's rules (queue, audit, webhooks)
     return _answer(outcome.decision, outcome.reasons)

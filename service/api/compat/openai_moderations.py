@@ -1,11 +1,14 @@
 """OpenAI's ``POST /v1/moderations`` on Moderato's scorer: ``input`` as a string, a list of strings, or a list of
 ``{"type": "text", "text": ...}`` parts; the answer in OpenAI's shape. The `openai` SDK works with only
-``base_url`` changed (tests/api/test_compat.py runs it).
+``base_url`` changed (tests/api/test_compat.py runs it). The key, role and rate limit are checked by the same edge
+as every route (``api/deps.py``); errors leave in OpenAI's shape, translated in one place (the router's route class).
 
 Moderato scores what it was trained for; the categories it has no model for come back as 0.0, not flagged, and
 with no input types applied (``category_applied_input_types`` empty), so a client can tell "not scored" from
 "scored low". A category is flagged when its score reaches the tenant's review threshold for the attribute it
-comes from.
+comes from. ``flagged`` is true whenever the tenant's policy would not publish the text unreviewed: a category,
+and also a text in a language the model does not read, or one longer than it reads (fail closed). Why is in
+``moderato`` beside each result: ``{"decision", "reasons", "language"}`` (the SDK keeps unknown fields).
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.deps import StateDep
-from service.scoring.scorer import CommentError, CommentIn
-
-router = APIRouter(prefix="/v1", tags=["openai"])
+from service.api.compat.vendor import AsciiJSONResponse, Failure, vendor_route
+from service.api.deps import PlatformDep, RuntimeDep
+from service.contract import Decision
+from service.errors import InvalidInput
+from service.scoring.scorer import CommentError, CommentIn, ScoredComment
 
 # OpenAI category -> (Moderato attributes it is read from; the lowest of them counts).
 SCORED: dict[str, tuple[str, ...]] = {
@@ -50,7 +54,25 @@ class ModerationRequest(BaseModel):
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", param: str | None = "input") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": None}}, status_code=status)
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return AsciiJSONResponse(body, status_code=status)
+
+
+def _translate(failure: Failure) -> Response:
+    """Any failure in OpenAI's error shape."""
+    if failure.kind in ("auth_missing", "auth_invalid"):
+        return _error(401, "Incorrect API key provided.", param=None)
+    if failure.kind == "rate_limited":
+        response = _error(429, failure.message, "requests", None)
+    elif failure.kind == "unavailable":
+        response = _error(503, failure.message, "server_error", None)
+    else:
+        response = _error(failure.status, failure.message, param=None if failure.kind == "forbidden" else "input")
+    response.headers.update(failure.headers or {})
+    return response
+
+
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=vendor_route(_translate))
 
 
 def _texts(body: ModerationRequest) -> list[str]:
@@ -68,44 +90,37 @@ def _texts(body: ModerationRequest) -> list[str]:
 
 
 @router.post("/moderations", responses={200: {"description": "OpenAI's moderation object"}})
-async def moderations(request: Request, state: StateDep) -> JSONResponse:
+async def moderations(body: ModerationRequest, principal: PlatformDep, runtime: RuntimeDep) -> Response:
     """OpenAI's moderation endpoint: one result per input."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    principal = state.keyring.lookup(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if principal is None:
-        return _error(401, "Incorrect API key provided.", "invalid_request_error", None)
-    if principal.role not in ("platform", "admin"):
-        return _error(403, f"A {principal.role} key cannot moderate comments.", "invalid_request_error", None)
     try:
-        body = ModerationRequest.model_validate_json(await request.body())
         texts = _texts(body)
-    except (ValidationError, ValueError) as exc:
-        return _error(400, str(exc).splitlines()[0])
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
     if not texts or len(texts) > MAX_INPUTS:
-        return _error(400, f"input must hold 1 to {MAX_INPUTS} texts")
-    if state.runtime is None:
-        return _error(503, "the model is still loading", "server_error", None)
-    scorer = state.runtime.scorer
+        raise InvalidInput(f"input must hold 1 to {MAX_INPUTS} texts")
+    scorer = runtime.scorer
     comments = [CommentIn(f"input-{i}", text) for i, text in enumerate(texts)]
     outcomes = await scorer.analyze(principal.tenant, comments, store=True)
     thresholds = scorer.policy(principal.tenant).review
     results = []
     for outcome in outcomes:
         if isinstance(outcome, CommentError):
-            return _error(400, f"{outcome.id}: {outcome.message}")
-        results.append(_result(outcome.scores, thresholds))
-    return JSONResponse({"id": f"modr-{uuid.uuid4().hex}", "model": scorer.model_version, "results": results})
+            raise InvalidInput(f"{outcome.id}: {outcome.message}")
+        results.append(_result(outcome, thresholds))
+    return AsciiJSONResponse({"id": f"modr-{uuid.uuid4().hex}", "model": scorer.model_version, "results": results})
 
 
-def _result(scores: dict[str, float], thresholds: dict[str, float]) -> dict[str, Any]:
+def _result(outcome: ScoredComment, thresholds: dict[str, float]) -> dict[str, Any]:
+    scores = outcome.scores
     category_scores = {name: min(scores[a] for a in source) for name, source in SCORED.items()}
     categories = {name: all(scores[a] >= thresholds.get(a, 1.0) for a in source) for name, source in SCORED.items()}
     applied: dict[str, list[str]] = {name: ["text"] for name in SCORED}
     for name in NOT_SCORED:
         category_scores[name], categories[name], applied[name] = 0.0, False, []
     return {
-        "flagged": any(categories.values()),
+        "flagged": any(categories.values()) or outcome.decision != Decision.ALLOW,
         "categories": categories,
         "category_scores": category_scores,
         "category_applied_input_types": applied,
+        "moderato": {"decision": outcome.decision, "reasons": outcome.reasons, "language": outcome.language},
     }

@@ -1,27 +1,23 @@
 """Perspective API's ``comments:analyze`` and ``comments:suggestscore`` on Moderato, so a site leaving Perspective
-changes one URL. The key comes as ``?key=`` (how every Perspective client sends it) or the usual bearer header;
-errors are Google's shape (``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT"}}``).
+changes one URL. The key comes as ``?key=`` (how every Perspective client sends it) or the usual bearer header,
+through the same principal, roles and rate limit as every route (``api/deps.py``); errors are Google's shape
+(``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT", "details": [{"@type": ..., "errorType"}]}}``),
+translated from ours in one place (the router's route class).
 
 Scores come from the same scorer, batcher and cache as ``/v1/analyze``; ``doNotStore`` is ``store: false``.
-With ``spanAnnotations`` each sentence gets a score from the token head of the same pass (Perspective scores
-sentences; ``/v1/analyze`` keeps Moderato's word spans). Offsets are UTF-16 code units, as Perspective's are.
+With ``spanAnnotations`` each sentence gets a score per requested attribute from the span head of the same pass
+(Perspective scores sentences; ``/v1/analyze`` keeps Moderato's word spans). Offsets are UTF-16 code units, as
+Perspective's are. Language is always detected: a ``languages`` hint never makes a text the model cannot read look
+readable (Coral's Perspective integration sends ``["en"]`` for every comment).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
-import json
-import re
-import time
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from redis.exceptions import RedisError
+from fastapi import APIRouter, Response
 
-from service import redis_keys as keys
 from service.api.auth import Principal
 from service.api.compat.perspective_schema import (
     ATTRIBUTES,
@@ -31,128 +27,109 @@ from service.api.compat.perspective_schema import (
     Entry,
     SuggestCommentScoreRequest,
 )
-from service.api.deps import StateDep
-from service.errors import ModeratoError
+from service.api.compat.vendor import AsciiJSONResponse, Failure, vendor_route
+from service.api.deps import PerspectiveCallerDep, RuntimeDep
+from service.errors import InvalidInput
+from service.moderation.suggestions import Suggestion, record_suggestion
 from service.scoring.articles import Article
+from service.scoring.html_text import html_to_text
 from service.scoring.language import SUPPORTED, detect, primary
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment
 
-router = APIRouter(prefix="/v1alpha1", tags=["perspective"])
+MAX_COMMENT_BYTES = 20_480  # Perspective's limit on a comment's text (UTF-8 bytes)
+ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
+CANONICAL = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+             429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}  # fmt: skip
 
-TAG = re.compile(r"<[^>]*>")
 
+class GoogleError(InvalidInput):
+    """A 400 that Perspective's clients branch on: ``error_type`` goes into ``details[].errorType`` (with ``extra``
+    fields beside it, e.g. ``languageNotSupportedByAttributeError``)."""
 
-class GoogleError(Exception):
-    """An error in Google's API shape: HTTP ``code``, canonical ``status`` (INVALID_ARGUMENT, ...)."""
-
-    def __init__(self, code: int, status: str, message: str) -> None:
+    def __init__(self, message: str, error_type: str | None = None, **extra: Any) -> None:
         super().__init__(message)
-        self.code, self.status, self.message = code, status, message
+        self.error_type, self.extra = error_type, extra
 
-    def response(self) -> JSONResponse:
-        body = {"error": {"code": self.code, "message": self.message, "status": self.status}}
-        return JSONResponse(body, status_code=self.code)
+
+def google_error(failure: Failure, error_type: str | None = None, extra: dict[str, Any] | None = None) -> Response:
+    """Any failure in Google's error shape."""
+    code, message = failure.status, failure.message
+    if failure.kind == "auth_missing":
+        code, message = 403, "The request is missing a valid API key."
+    elif failure.kind == "auth_invalid":
+        code, message = 400, "API key not valid. Please pass a valid API key."
+    error: dict[str, Any] = {"code": code, "message": message, "status": CANONICAL.get(code, "UNKNOWN")}
+    if error_type:
+        error["details"] = [{"@type": ERROR_TYPE, "errorType": error_type, **(extra or {})}]
+    return AsciiJSONResponse({"error": error}, status_code=code, headers=failure.headers)
+
+
+def _translate(failure: Failure) -> Response:
+    return google_error(failure)
+
+
+router = APIRouter(prefix="/v1alpha1", tags=["perspective"], route_class=vendor_route(_translate))
 
 
 @router.post("/comments:analyze", responses={200: {"description": "Perspective's AnalyzeCommentResponse"}})
-async def analyze(request: Request, state: StateDep) -> JSONResponse:
+async def analyze(body: AnalyzeCommentRequest, principal: PerspectiveCallerDep, runtime: RuntimeDep) -> Response:
     """Perspective's AnalyzeComment: scores for the requested attributes."""
     try:
-        principal = _principal(request, state)
-        body = await _parse(request, AnalyzeCommentRequest)
-        return JSONResponse(await _analyze(state, principal, body))
+        return AsciiJSONResponse(await _analyze(runtime, principal, body))
     except GoogleError as exc:
-        return exc.response()
+        return google_error(Failure("invalid", 400, exc.message), exc.error_type, exc.extra)
 
 
 @router.post("/comments:suggestscore", responses={200: {"description": "Perspective's SuggestCommentScoreResponse"}})
-async def suggest_score(request: Request, state: StateDep) -> JSONResponse:
+async def suggest_score(
+    body: SuggestCommentScoreRequest, principal: PerspectiveCallerDep, runtime: RuntimeDep
+) -> Response:
     """Perspective's SuggestCommentScore: a label for training, stored with the tenant and exported by
     `moderato export-labels` beside moderators' decisions."""
-    try:
-        principal = _principal(request, state)
-        body = await _parse(request, SuggestCommentScoreRequest)
-        unknown = sorted(set(body.attribute_scores) - set(ATTRIBUTES))
-        if unknown:
-            raise GoogleError(400, "INVALID_ARGUMENT", f"Unknown attribute(s): {', '.join(unknown)}")
-        runtime = _runtime(state)
-        entry = {
-            "text": _plain(body.comment),
-            "scores": json.dumps(
-                {n: s.summary_score.value for n, s in body.attribute_scores.items() if s.summary_score is not None}
-            ),
-            "client_token": body.client_token or "",
-            "community_id": body.community_id or "",
-            "session_id": body.session_id or "",
-            "at": f"{time.time():.3f}",
-        }
-        try:
-            await runtime.redis.sadd(keys.TENANTS, principal.tenant)
-            await runtime.redis.xadd(keys.suggested_scores(principal.tenant), entry)
-        except RedisError as exc:
-            raise GoogleError(503, "UNAVAILABLE", "the data store is not answering; retry shortly") from exc
-        out: dict[str, Any] = {"detectedLanguages": [detect(entry["text"]).code]}
-        if body.languages:
-            out["requestedLanguages"] = body.languages
-        if body.client_token:
-            out["clientToken"] = body.client_token
-        return JSONResponse(out)
-    except GoogleError as exc:
-        return exc.response()
+    unknown = sorted(set(body.attribute_scores) - set(ATTRIBUTES))
+    if unknown:
+        raise InvalidInput(f"Unknown attribute(s): {', '.join(unknown)}")
+    text = plain_text(body.comment)
+    scores = {n: s.summary_score.value for n, s in body.attribute_scores.items() if s.summary_score is not None}
+    suggestion = Suggestion(
+        text, scores, body.client_token or "", body.community_id or "", body.session_id or ""
+    )
+    await record_suggestion(runtime.redis, principal.tenant, suggestion)
+    out: dict[str, Any] = {"detectedLanguages": [detect(text).code]}
+    if body.languages:
+        out["requestedLanguages"] = body.languages
+    if body.client_token:
+        out["clientToken"] = body.client_token
+    return AsciiJSONResponse(out)
 
 
-def _principal(request: Request, state: Any) -> Principal:
-    token = request.query_params.get("key", "")
-    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    token = token or (bearer.strip() if scheme.lower() == "bearer" else "")
-    if not token:
-        raise GoogleError(403, "PERMISSION_DENIED", "The request is missing a valid API key.")
-    principal: Principal | None = state.keyring.lookup(token)
-    if principal is None:
-        raise GoogleError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
-    if principal.role not in ("platform", "admin"):
-        raise GoogleError(403, "PERMISSION_DENIED", f"A {principal.role} key cannot analyze comments.")
-    return principal
+def plain_text(entry: Entry) -> str:
+    """The text a TextEntry says: HTML is read by an HTML parser (its tags and entities are not words)."""
+    return html_to_text(entry.text) if entry.type == "HTML" else entry.text
 
 
-async def _parse(request: Request, model: Any) -> Any:
-    try:
-        raw = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GoogleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received.") from exc
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise GoogleError(400, "INVALID_ARGUMENT", f"Invalid JSON payload received. {where}: {first['msg']}") from exc
-
-
-def _runtime(state: Any) -> Any:
-    if state.runtime is None:
-        raise GoogleError(503, "UNAVAILABLE", "The service is starting; retry shortly.")
-    return state.runtime
-
-
-def _plain(entry: Entry) -> str:
-    """The text a TextEntry says: HTML loses its tags (and its entities are decoded)."""
-    return html.unescape(TAG.sub(" ", entry.text)) if entry.type == "HTML" else entry.text
-
-
-def _attributes(body: AnalyzeCommentRequest, language: str) -> dict[str, str]:
+def _attributes(body: AnalyzeCommentRequest, unreadable: list[str], detected: str) -> dict[str, str]:
     """Requested Perspective names -> Moderato attributes; what cannot be scored is Perspective's 400 (or dropped,
-    with dropUnsupportedAttributes)."""
+    with dropUnsupportedAttributes). ``unreadable``: the languages (requested or detected) the model does not read."""
     wanted = {}
     for name, params in body.requested_attributes.items():
-        problem = None
+        problem: GoogleError | None = None
         if name not in ATTRIBUTES:
-            problem = f"Attribute {name} is not supported by this service."
-        elif language not in SUPPORTED:
-            problem = f"Attribute {name} does not support request languages: {language}"
+            problem = GoogleError(f"Attribute {name} is not supported by this service.")
+        elif unreadable:
+            problem = GoogleError(
+                f"Attribute {name} does not support request languages: {','.join(unreadable)}",
+                "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
+                languageNotSupportedByAttributeError={
+                    "detectedLanguages": [detected],
+                    "requestedLanguages": body.languages or [],
+                    "attribute": name,
+                },
+            )
         elif params.score_type and params.score_type not in SCORE_TYPES:
-            problem = f"Attribute {name} does not support score type {params.score_type}"
+            problem = GoogleError(f"Attribute {name} does not support score type {params.score_type}")
         if problem and not body.drop_unsupported_attributes:
-            raise GoogleError(400, "INVALID_ARGUMENT", problem)
+            raise problem
         if not problem:
             wanted[name] = ATTRIBUTES[name]
     return wanted
@@ -164,13 +141,13 @@ def _context(body: AnalyzeCommentRequest) -> tuple[Article | None, str | None]:
     if context is None:
         return None, None
     if context.entries and context.article_and_parent_comment:
-        raise GoogleError(400, "INVALID_ARGUMENT", "Context: populate only one of entries, articleAndParentComment.")
+        raise GoogleError("Context: populate only one of entries, articleAndParentComment.")
     parent = None
-    texts = [_plain(e) for e in context.entries or []]
+    texts = [plain_text(e) for e in context.entries or []]
     if context.article_and_parent_comment is not None:
         pair = context.article_and_parent_comment
-        texts = [_plain(pair.article)] if pair.article else []
-        parent = _plain(pair.parent_comment) if pair.parent_comment else None
+        texts = [plain_text(pair.article)] if pair.article else []
+        parent = plain_text(pair.parent_comment) if pair.parent_comment else None
     texts = [t.strip() for t in texts if t.strip()]
     if not texts:
         return None, parent
@@ -179,35 +156,28 @@ def _context(body: AnalyzeCommentRequest) -> tuple[Article | None, str | None]:
     return Article(f"ctx-{digest}", title, rest[:100_000]), parent
 
 
-async def _analyze(state: Any, principal: Principal, body: AnalyzeCommentRequest) -> dict[str, Any]:
-    text = _plain(body.comment)
-    declared = [primary(code) for code in body.languages or []]
-    detected = detect(text).code
-    language = next((code for code in declared if code in SUPPORTED), declared[0] if declared else detected)
-    wanted = _attributes(body, language)
+async def _analyze(runtime: Any, principal: Principal, body: AnalyzeCommentRequest) -> dict[str, Any]:
+    text = plain_text(body.comment)
+    if not text.strip():
+        raise GoogleError("Comment must be non-empty.", "COMMENT_EMPTY")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_COMMENT_BYTES:
+        raise GoogleError(f"Comment text too long: the limit is {MAX_COMMENT_BYTES} bytes.", "COMMENT_TOO_LONG")
+    detected = detect(text)
+    requested = [primary(code) for code in body.languages or []]
+    unreadable = [code for code in requested if code not in SUPPORTED]
+    if not detected.supported:  # whatever the caller declared
+        unreadable.append(detected.code)
+    wanted = _attributes(body, unreadable, detected.code)
     article, parent = _context(body)
-    runtime = _runtime(state)
-    comment = CommentIn("comment", text, article.id if article else None, parent, language)
-    try:
-        (outcome,) = await runtime.scorer.analyze(
-            principal.tenant, [comment], article=article, store=not body.do_not_store
-        )
-    except ModeratoError as exc:  # an article Moderato cannot take, or a store that is down
-        if exc.code == "invalid_article":
-            raise GoogleError(400, "INVALID_ARGUMENT", f"Context: {exc.message}") from exc
-        raise GoogleError(503, "UNAVAILABLE", exc.message) from exc
+    comment = CommentIn("comment", text, article.id if article else None, parent)
+    (outcome,) = await runtime.scorer.analyze(principal.tenant, [comment], article=article, store=not body.do_not_store)
     if isinstance(outcome, CommentError):
-        raise GoogleError(400, "INVALID_ARGUMENT", f"Comment text: {outcome.message}")
-    return _response(body, outcome, wanted, text, declared, detected)
+        raise GoogleError(f"Comment text: {outcome.message}")
+    return _response(body, outcome, wanted, text, detected.code)
 
 
 def _response(
-    body: AnalyzeCommentRequest,
-    outcome: ScoredComment,
-    wanted: dict[str, str],
-    text: str,
-    declared: list[str],
-    detected: str,
+    body: AnalyzeCommentRequest, outcome: ScoredComment, wanted: dict[str, str], text: str, detected: str
 ) -> dict[str, Any]:
     scores: dict[str, Any] = {}
     for name, attribute in wanted.items():
@@ -217,29 +187,39 @@ def _response(
             continue  # Perspective leaves out scores under the caller's threshold
         entry: dict[str, Any] = {"summaryScore": {"value": value, "type": "PROBABILITY"}}
         if body.span_annotations:
-            # One score per sentence from the token head; for attributes other than toxicity it is the same
-            # sentence score, bounded by that attribute's own summary.
             entry["spanScores"] = [
                 {
                     "begin": utf16_offset(text, start),
                     "end": utf16_offset(text, end),
-                    "score": {
-                        "value": round(min(score, value) if attribute != "toxicity" else score, 4),
-                        "type": "PROBABILITY",
-                    },
+                    "score": {"value": score, "type": "PROBABILITY"},
                 }
-                for start, end, score in outcome.sentences
+                for start, end, score in sentence_spread(outcome.sentences, attribute, value)
             ]
         scores[name] = entry
-    # as Perspective: the languages the scores are for (the request's, else the detected one), and the detected
+    # as Perspective: the languages as the caller sent them (else the detected one), and the detected one
     out: dict[str, Any] = {
         "attributeScores": scores,
-        "languages": declared or [detected],
+        "languages": body.languages or [detected],
         "detectedLanguages": [detected],
     }
     if body.client_token:
         out["clientToken"] = body.client_token
     return out
+
+
+def sentence_spread(
+    sentences: list[tuple[int, int, dict[str, float]]], attribute: str, summary: float
+) -> list[tuple[int, int, float]]:
+    """Each sentence's score for ``attribute``: the comment's (calibrated) summary score spread over its sentences
+    by the span head's reading of each, so the worst sentence carries the summary and a sentence the span head
+    finds nothing in scores near zero. Severe toxicity has no span type of its own: it follows toxicity's reading."""
+    reading = attribute if all(attribute in s for _, _, s in sentences) else "toxicity"
+    raw = [s.get(reading, 0.0) for _, _, s in sentences]
+    top = max(raw, default=0.0)
+    return [
+        (start, end, round(summary * r / top, 4) if top > 0 else 0.0)
+        for (start, end, _), r in zip(sentences, raw, strict=True)
+    ]
 
 
 def utf16_offset(text: str, index: int) -> int:

@@ -24,7 +24,7 @@ class Entry(BaseModel):
     """A TextEntry: text and its type (PLAIN_TEXT, HTML, TEXT_TYPE_UNSPECIFIED)."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(default="", max_length=100_000)
+    text: str = ""  # no length bound here: Perspective's own limit answers COMMENT_TOO_LONG (the body limit bounds it)
     type: Literal["PLAIN_TEXT", "HTML", "TEXT_TYPE_UNSPECIFIED"] | None = None
 
 

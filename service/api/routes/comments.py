@@ -41,7 +41,7 @@ async def post_comments(
     seen: set[str] = set()
     unsafe = await unsafe_callbacks(body.comments, allow_list(settings, principal.tenant))
     for c in body.comments:
-        problem = text_problem(c.text, settings.max_comment_chars)
+        problem = text_problem(c.text)
         if problem is not None:
             items.append(IngestItem(id=c.id, status="rejected", error=problem[1]))
         elif c.callback_url in unsafe:

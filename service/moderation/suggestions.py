@@ -1,0 +1,43 @@
+"""Scores a site suggests for a comment (Perspective's ``comments:suggestscore``): kept as training labels beside
+moderators' decisions, read back by ``moderato export-labels``. The one writer of the tenant's suggestions stream."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service import redis_keys as keys
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """:param scores: attribute name as the site sent it (Perspective's, e.g. TOXICITY) -> the score it suggests."""
+
+    text: str
+    scores: dict[str, float]
+    client_token: str = ""
+    community_id: str = ""
+    session_id: str = ""
+
+
+async def record_suggestion(
+    redis: aioredis.Redis, tenant: str, suggestion: Suggestion, *, cap: int = keys.SUGGESTED_SCORES_MAX
+) -> None:
+    """Append one suggestion to the tenant's stream, trimmed to its ``cap`` newest entries, registering the tenant,
+    in one transaction."""
+    entry: dict[Any, Any] = {  # redis-py's field types
+        "text": suggestion.text,
+        "scores": json.dumps(suggestion.scores),
+        "client_token": suggestion.client_token,
+        "community_id": suggestion.community_id,
+        "session_id": suggestion.session_id,
+        "at": f"{time.time():.3f}",
+    }
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.sadd(keys.TENANTS, tenant)
+        pipe.xadd(keys.suggested_scores(tenant), entry, maxlen=cap, approximate=False)
+        await pipe.execute()
