@@ -47,8 +47,9 @@ class Status(StrEnum):
 
 
 # Every id a client gives (comment, thread, article, author, parent) and every id in a path: letters, digits and
-# `._:-`, so any id the API accepts can be addressed in a URL and in a Redis key.
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,256}$"
+# `._:-`, so any id the API accepts can be addressed in a URL and in a Redis key; "." and ".." cannot (a client's
+# URL library resolves them as path segments), so they are refused.
+ID_PATTERN = r"^(?:[A-Za-z0-9._:-]{3,256}|[A-Za-z0-9_:-][A-Za-z0-9._:-]?|\.[A-Za-z0-9_:-])$"
 
 QUEUES: tuple[str, ...] = tuple(Queue)
 ACTIONS: tuple[str, ...] = tuple(Action)

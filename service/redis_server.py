@@ -3,13 +3,20 @@
 It listens on a Unix socket only (no TCP port to clash with or expose), keeps an append-only file with
 ``appendfsync always`` under its folder, so anything acknowledged survives a crash or restart, and is shut down
 (with a final fsync) when the process that started it exits.
+
+One process owns a folder's server: a lock file (``redis.lock``, an exclusive ``flock`` held for the server's life,
+released by the kernel however the owner dies) keeps a second ``moderato serve`` on the same data folder from
+starting a second redis-server on the same append-only file (each would see only its own writes) or deleting the
+first one's socket. The second is refused with the owner's pid and how to share the first server instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -31,6 +38,10 @@ PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 class RedisServerError(RuntimeError):
     """The embedded redis-server could not be found or did not start."""
+
+
+class FolderInUse(RedisServerError):
+    """Another process already runs the embedded redis-server of this data folder."""
 
 
 def redis_server_binary() -> str:
@@ -70,12 +81,14 @@ class EmbeddedRedis:
         self.restarts: list[float] = []
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._lock: int | None = None  # the lock file's descriptor while this process owns the folder
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
     def start(self) -> EmbeddedRedis:
+        self._take_folder()
         self._spawn()
         if self.supervise and self._supervisor is None:
             self._supervisor = threading.Thread(target=self._watch, name="redis-supervisor", daemon=True)
@@ -100,9 +113,33 @@ class EmbeddedRedis:
             except RedisServerError:
                 log.exception("embedded redis-server did not restart")
 
+    def _take_folder(self) -> None:
+        """Own the folder (its lock), or refuse: another live process runs its server."""
+        if self._lock is not None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / "redis.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise FolderInUse(
+                f"the embedded Redis in {self.folder} is already run by another process (pid {owner}); stop it, "
+                f"share it with MODERATO_REDIS_URL={self.url}, or give this one another MODERATO_DATA_DIR"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock = fd
+
+    def _release_folder(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
     def _spawn(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.socket.unlink(missing_ok=True)
+        self.socket.unlink(missing_ok=True)  # only the folder's owner gets here: the socket is its own
         args = [
             redis_server_binary(),
             "--port",
@@ -155,6 +192,7 @@ class EmbeddedRedis:
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
         if self.process is None or self.process.poll() is not None:
+            self._release_folder()
             return
         # SHUTDOWN closes the connection under us: the error that follows is expected
         with (
@@ -167,13 +205,15 @@ class EmbeddedRedis:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._release_folder()
         log.info("embedded redis-server stopped")
 
     def kill(self) -> None:
-        """Die as in a crash (SIGKILL): for tests of durability."""
+        """Die as in a crash (SIGKILL): for tests of durability. The folder is free again, as after a real crash."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+        self._release_folder()
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

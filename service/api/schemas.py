@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from service.contract import ID_PATTERN
 
@@ -165,13 +165,13 @@ class DecisionOut(BaseModel):
 
 
 class ClaimBody(RequestModel):
-    count: int = Field(default=10, ge=1, le=100)
-    lease_s: int | None = Field(default=None, ge=1, le=3600)
+    count: StrictInt = Field(default=10, ge=1, le=100)
+    lease_s: StrictInt | None = Field(default=None, ge=1, le=3600)  # strict: `true` is not one second
 
 
 class LeasesBody(RequestModel):
     ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(min_length=1, max_length=200)
-    lease_s: int | None = Field(default=None, ge=1, le=3600)
+    lease_s: StrictInt | None = Field(default=None, ge=1, le=3600)
 
 
 class LeasesOut(BaseModel):
@@ -286,7 +286,8 @@ class ReadyOut(BaseModel):
     status: Literal["ready", "not_ready"]
     model: str
     redis: str
-    workers: list[dict[str, Any]] = []
+    workers_live: int = 0
+    workers: list[dict[str, Any]] = []  # names, hosts and counters: for callers who may read /metrics
 
 
 class ReplySummary(BaseModel):

@@ -84,8 +84,9 @@ def _is_ip(host: str) -> bool:
 
 def address_problem(address: IPAddress) -> str | None:
     """Why a webhook must not go to ``address`` (None: a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address_problem(address.ipv4_mapped)
+    wrapped = _wrapped_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+    if wrapped is not None:  # an IPv6 form that reaches an IPv4 host: that host decides
+        return address_problem(wrapped)
     for kind in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
         if getattr(address, f"is_{kind}"):
             return f"{kind.replace('_', '-')} address"
@@ -93,6 +94,23 @@ def address_problem(address: IPAddress) -> str | None:
         return "site-local address"
     if not address.is_global:
         return "non-public address"
+    return None
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+
+
+def _wrapped_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries: IPv4-mapped (::ffff:a.b.c.d), 6to4 (2002:AABB:CCDD::), Teredo's
+    client, or NAT64's well-known prefix. "2002:7f00:1::" is 127.0.0.1 reached through a 6to4 relay."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 

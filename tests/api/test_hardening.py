@@ -81,7 +81,7 @@ def test_duplicate_ids_in_one_request_are_reported_per_id(client: TestClient, re
     assert again["accepted"] == 0 and again["items"][0]["status"] == "duplicate"
 
 
-@pytest.mark.parametrize("bad_id", ["a/b", "a b", "é", "x" * 257, "", "a\u0000b", "%2F"])
+@pytest.mark.parametrize("bad_id", ["a/b", "a b", "é", "x" * 257, "", "a\u0000b", "%2F", ".", ".."])
 def test_ids_outside_the_alphabet_are_refused_everywhere(client: TestClient, bad_id: str) -> None:
     ingest = {"comments": [{"id": bad_id, "text": "hi", "thread_id": "t"}]}
     assert client.post("/v1/comments", json=ingest, headers=auth("pk-a")).status_code == 422
@@ -91,6 +91,12 @@ def test_ids_outside_the_alphabet_are_refused_everywhere(client: TestClient, bad
         client.post("/v1/analyze", json={"comments": [{"id": bad_id, "text": "hi"}]}, headers=auth("pk-a")).status_code
         == 422
     )
+
+
+def test_claim_counts_and_leases_are_strict_integers(client: TestClient) -> None:
+    for body in ({"lease_s": True}, {"count": True}, {"lease_s": "30"}, {"lease_s": 1.5}):
+        assert client.post("/v1/queues/review/claim", json=body, headers=auth("mk-a")).status_code == 422, body
+    assert client.post("/v1/queues/review/claim", json={"lease_s": 30}, headers=auth("mk-a")).status_code == 200
 
 
 def test_odd_path_ids_answer_4xx_not_5xx(client: TestClient) -> None:
@@ -253,6 +259,30 @@ def test_redis_hung_answers_503_within_the_socket_timeout(settings: Settings, ru
 
 
 @pytest.mark.slow
+def test_a_second_server_on_the_same_data_folder_is_refused_and_harms_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from service.redis_server import FolderInUse
+
+    first = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        client = redis.Redis.from_url(first.url)
+        client.set("kept", "1")
+        with pytest.raises(FolderInUse, match="pid"):
+            EmbeddedRedis(tmp_path / "redis").start()
+        # `moderato serve` on the same data folder: a clear refusal, not a second server on the same append-only file
+        env = {"MODERATO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+        serve = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "0"], env=env,
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert serve.returncode != 0 and "already run by another process" in serve.stderr
+        assert first.socket.exists() and client.get("kept") == b"1"  # its socket was left alone
+        client.close()
+    finally:
+        first.stop()
+    EmbeddedRedis(tmp_path / "redis").start().stop()  # once the owner stops, the folder is free
+
+
 def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path: Path) -> None:
     server = EmbeddedRedis(tmp_path / "sup", supervise=True).start()
     try:

@@ -157,6 +157,15 @@ def test_sign_out_ends_the_session_everywhere(client: TestClient) -> None:
     assert '<form method="post" action="/moderate/session">' in client.get("/moderate").text
 
 
+def test_sign_out_without_the_pages_token_is_refused_and_ends_nothing(client: TestClient) -> None:
+    sign_in(client)
+    cookie = client.cookies[COOKIE]
+    for data in ({}, {"csrf": "forged"}):  # another site's form cannot read the token
+        assert client.post("/moderate/signout", data=data, follow_redirects=False).status_code == 403
+        use_cookie(client, cookie)
+        assert client.get("/v1/queues/review").status_code == 200  # neither ended nor half-ended
+
+
 def test_tampered_cookies_and_removed_keys_end_the_session(make_client: Callable[..., TestClient]) -> None:
     client = make_client()
     sign_in(client)

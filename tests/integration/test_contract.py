@@ -81,6 +81,18 @@ def test_worker_health_is_read_by_the_probe_readyz_and_metrics(
     assert redis_client.ttl(keys.worker_health(worker["name"])) <= keys.WORKER_HEALTH_TTL_S
 
 
+def test_readyz_names_workers_only_to_callers_who_may_read_metrics(make_client: Callable[..., TestClient]) -> None:
+    from pydantic import SecretStr
+
+    client = make_client(inprocess_worker=True, metrics_token=SecretStr("scrape-me"))
+    wait_for(lambda: client.get("/readyz").json()["workers_live"] == 1, 20, "the worker's first health beat")
+    assert client.get("/readyz").json()["workers"] == []  # counted, not named: host names are not public
+    for credential in ("scrape-me", "ak-a"):
+        (worker,) = client.get("/readyz", headers=auth(credential)).json()["workers"]
+        assert worker["name"]
+    assert client.get("/readyz", headers=auth("pk-a")).json()["workers"] == []
+
+
 def test_fairness_counts_each_comment_once_by_its_latest_state(make_client: Callable[..., TestClient]) -> None:
     client = make_client(inprocess_worker=True)
     article = {"id": "fair", "title": "Council votes to close the central library"}

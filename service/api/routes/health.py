@@ -42,7 +42,9 @@ async def healthz(state: StateDep) -> JSONResponse:
 
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
-async def readyz(state: StateDep) -> JSONResponse:
+async def readyz(state: StateDep, request: Request) -> JSONResponse:
+    """Readiness: the model loaded and Redis answering. Live workers are counted for every caller; their names,
+    hosts and counters only for a caller who may read /metrics (the metrics token or an admin key, where set)."""
     runtime = state.runtime
     ready = ReadyOut(status="not_ready", model="loading", redis="unavailable: not connected")
     if runtime is not None:
@@ -51,7 +53,9 @@ async def readyz(state: StateDep) -> JSONResponse:
             await asyncio.wait_for(runtime.redis.ping(), READY_TIMEOUT_S)
             ready.redis = "ok"
             state.outage.recovered()
-            ready.workers = await asyncio.wait_for(worker_health.live_workers(runtime.redis), READY_TIMEOUT_S)
+            workers = await asyncio.wait_for(worker_health.live_workers(runtime.redis), READY_TIMEOUT_S)
+            ready.workers_live = len(workers)
+            ready.workers = workers if _may_read_metrics(state, request) else []
         except (RedisError, OSError, TimeoutError) as exc:
             ready.redis = f"unavailable: {type(exc).__name__}"
     if ready.redis == "ok":
@@ -80,6 +84,14 @@ async def metrics(state: StateDep, request: Request) -> Response:
     except (RedisError, OSError):
         pass  # /metrics still answers with everything else when Redis is down
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _may_read_metrics(state: AppState, request: Request) -> bool:
+    try:
+        check_metrics_access(state, request.headers.get("authorization", ""))
+    except AuthError:
+        return False
+    return True
 
 
 def check_metrics_access(state: AppState, authorization: str) -> None:

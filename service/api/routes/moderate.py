@@ -109,8 +109,12 @@ async def csrf_token(session: PageSessionDep) -> JSONResponse:
 async def sign_out(
     state: StateDep, session: PageSessionDep, csrf: Annotated[str, Form(max_length=128)] = ""
 ) -> Response:
-    """End the session everywhere (it is deleted in Redis) and drop the cookie."""
-    if session is not None and state.sessions is not None and csrf_ok(session, csrf):
+    """End the session everywhere (it is deleted in Redis) and drop the cookie. Without the page's CSRF token the
+    request is refused and the session stays as it was: dropping only the cookie would leave a session that
+    another copy of the cookie can still use, while the moderator believes they signed out."""
+    if session is not None and not csrf_ok(session, csrf):
+        return _signin("Sign-out was not confirmed by this page: reload it and sign out again.", status=403)
+    if session is not None and state.sessions is not None:
         await state.sessions.close(session)
     response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
