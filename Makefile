@@ -3,9 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
-MODEL ?= model_cards/moderato-v4
+MODEL ?= model_cards/moderato-v8
 
-.PHONY: install run test test-fast browser train train-stance eval calibrate bench lint
+.PHONY: install run test test-fast browser train train-base train-stance eval calibrate bench lint
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,17 +34,29 @@ test-fast: install
 	$(PY) -m pytest -m "not slow and not model"
 
 # Stages one and two train the encoder and the stance head (~65 min); stage three retunes the toxicity and span
-# heads on the frozen encoder with the threat templates (~4 min; stance stays bit-identical).
+# heads on the frozen encoder with the threat templates (~4 min; stance stays bit-identical). This made moderato-v4.
+BASE ?= model_cards/moderato-v4
+train-base: install
+	$(BIN)/moderato train --data $(DATA) --out $(BASE)-base
+	$(BIN)/moderato tune-heads --data $(DATA) --start $(BASE)-base --out $(BASE)
+	$(BIN)/moderato calibrate --data $(DATA) --model $(BASE)
+
+# moderato-v8 on moderato-v4's frozen encoder (stance_to_parent's adapters stay exact): the toxicity and span heads
+# retuned with rater-agreement subtype targets and the insult templates (1,000 steps, ~12 min), the article stance
+# head retuned with on-topic reactions and off-topic chatter (400 steps, ~30 min on one core), the two grafted
+# together and calibrated (model card).
 train: install
-	$(BIN)/moderato train --data $(DATA) --out $(MODEL)-base
-	$(BIN)/moderato tune-heads --data $(DATA) --start $(MODEL)-base --out $(MODEL)
+	$(BIN)/moderato tune-heads --data $(DATA) --start $(BASE) --out $(MODEL) --version moderato-v8 --steps 1000
+	$(BIN)/moderato retune-stance-head --data $(DATA) --start $(BASE) --out $(MODEL)-stance-head --version moderato-v7 \
+		--steps 400
+	$(BIN)/moderato graft-stance-head --into $(MODEL) --source $(MODEL)-stance-head
 	$(BIN)/moderato calibrate --data $(DATA) --model $(MODEL)
 
 # The cross-encoded stance pass (replies toward their parent), on the shipped encoder: 2,800 steps (moderato-v5-stance,
 # ~65 min), continued to 5,000 (moderato-v6-stance, ~45 min more), then per-class offsets chosen on dev. Resumable.
 train-stance: install
-	$(BIN)/moderato train-stance --data $(DATA) --encoder $(MODEL) --out model_cards/moderato-v5-stance --steps 2800
-	$(BIN)/moderato train-stance --data $(DATA) --encoder $(MODEL) --out model_cards/moderato-v6-stance --steps 5000 \
+	$(BIN)/moderato train-stance --data $(DATA) --encoder $(BASE) --out model_cards/moderato-v5-stance --steps 2800
+	$(BIN)/moderato train-stance --data $(DATA) --encoder $(BASE) --out model_cards/moderato-v6-stance --steps 5000 \
 		--continue-from model_cards/moderato-v5-stance
 	$(BIN)/moderato evaluate-stance --data $(DATA) --model $(MODEL) --stance-model model_cards/moderato-v6-stance \
 		--out model_cards/moderato-v6-stance/metrics.json --limit 1000 --tune

@@ -17,20 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import print_table, write_result  # noqa: E402
 from service.config import DEFAULT_STANCE_PRIOR  # noqa: E402
 from service.model.predict import Predictor  # noqa: E402
-from tests.model.topicality_set import ARTICLES, counts  # noqa: E402
-
-
-def unrelated_shares(predictor: Predictor) -> dict[str, float]:
-    """Share of each kind of comment whose article stance is `unrelated`."""
-    called: dict[str, list[bool]] = {"insults": [], "civil": [], "off_topic": []}
-    for article in ARTICLES:
-        state = predictor.encode_article(article.title, article.lead)
-        for kind in called:
-            texts = list(getattr(article, kind))
-            for p in predictor.predict(texts, state):
-                assert p.stance is not None
-                called[kind].append(p.stance.label == "unrelated")
-    return {kind: sum(v) / len(v) for kind, v in called.items()}
+from tests.model.topicality_set import counts, unrelated_shares  # noqa: E402
 
 
 def main() -> None:

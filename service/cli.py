@@ -279,10 +279,7 @@ def parser() -> argparse.ArgumentParser:
     heads = sub.add_parser(
         "tune-heads", help="retune a model's toxicity and span heads on its frozen encoder (stance stays identical)"
     )
-    heads.add_argument("--data", type=Path, required=True)
-    heads.add_argument("--start", type=Path, default=DEFAULT_MODEL_DIR, help="model whose encoder is kept")
-    heads.add_argument("--out", type=Path, required=True, help="new model folder")
-    heads.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
+    _frozen_encoder_args(heads)
     heads.add_argument("--steps", type=int, default=1000)
     heads.add_argument("--seed", type=int, default=21)
     heads.add_argument("--limit-per-source", type=int, default=None, help="cap examples per source (smoke runs)")
@@ -292,10 +289,7 @@ def parser() -> argparse.ArgumentParser:
         "retune-stance-head",
         help="continue a model's article stance head alone on its frozen encoder (toxicity stays identical)",
     )
-    retune.add_argument("--data", type=Path, required=True)
-    retune.add_argument("--start", type=Path, default=DEFAULT_MODEL_DIR, help="model whose encoder is kept")
-    retune.add_argument("--out", type=Path, required=True, help="new model folder")
-    retune.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
+    _frozen_encoder_args(retune)
     retune.add_argument("--steps", type=int, default=600)
     retune.set_defaults(func=_retune_stance_head)
 
@@ -366,11 +360,24 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _frozen_encoder_args(command: argparse.ArgumentParser) -> None:
+    """What every command that retunes heads on a model's frozen encoder takes."""
+    command.add_argument("--data", type=Path, required=True)
+    command.add_argument("--start", type=Path, default=DEFAULT_MODEL_DIR, help="model whose encoder is kept")
+    command.add_argument("--out", type=Path, required=True, help="new model folder")
+    command.add_argument("--version", default=None, help="model version string (default: moderato-<out name>)")
+
+
 def main(argv: list[str] | None = None) -> None:
+    from service.redis_server import FolderInUse
+
     args = parser().parse_args(argv)
     if args.command not in ("serve", "worker"):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    args.func(args)
+    try:
+        args.func(args)
+    except FolderInUse as exc:
+        raise SystemExit(f"moderato {args.command}: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -1,11 +1,22 @@
-"""``moderato calibrate``: fit each attribute's map from raw score to the share of annotators who called the comment
-that, on dev rows that carry annotator proportions, and measure it on other dev rows.
+"""``moderato calibrate``: fit each attribute's map from the model's raw score to the scale sites set thresholds
+on, on dev rows, and measure it on other dev rows.
 
-Rows: the dev splits of the three sources that record how many of a panel said what: Civil Comments Toxic Spans
-(share not saying "not toxic", and per type the share marking a span of it), Davidson et al. (share voting hate or
-offensive; hate alone for identity attack and severe toxicity) and the Unhealthy Comments Corpus (hostile, with the
-annotators' confidence turned into the share who said hostile). A second hash splits those dev rows in half: the
-map is fitted on one half (isotonic regression) and every number reported comes from the other.
+Toxicity is the share of annotators who would call the comment toxic (Perspective's definition of its scores),
+fitted by isotonic regression on the dev rows that record a panel's shares: Civil Comments Toxic Spans (share not
+saying "not toxic"), Davidson et al. (share voting hate or offensive) and the Unhealthy Comments Corpus (hostile,
+the annotators' confidence turned into a share).
+
+The finer attributes (severe toxicity, insult, threat, identity attack, obscene) cannot be read that way: the panels
+chose one type per span, or one label per tweet, so a plain insult that some raters typed "insult" and others
+"other" had an insult share near one half, and a site's Perspective rule ``INSULT >= 0.8`` could never fire (issue
+22). Each is instead the probability that raters agree the attribute is there (a type at least SEEN_BY of the panel
+marked on a comment most called toxic, a hateful ToxiGen statement, a tweet most voted hate, OLID's targeted
+insults), against comments no rater gave it and civil comments: Platt scaling with the positives weighted up (the
+prior they would have at even odds), as far as the civil false-flag budget allows (at most CIVIL_BUDGET of the fit
+half's civil comments at 0.7 or above).
+
+A second hash splits the dev rows in half: maps are fitted on one half and every number reported comes from the
+other, and from hand-written clear cases no map or model ever saw (service/training/clear_cases.py).
 
 Writes ``calibration.json`` (the map serving applies), ``calibration-metrics.json`` and ``reliability.png`` into
 the model folder.
@@ -18,6 +29,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +43,7 @@ from service.model.predict import Predictor
 from service.scoring.policy import Policy
 from service.system import git_commit, machine
 from service.training.data import (
+    SEEN_BY,
     ToxicityExample,
     normalise,
     split_toxicity,
@@ -43,6 +56,8 @@ from service.training.evaluate import predict_all
 log = logging.getLogger(__name__)
 
 PROPORTION_SOURCES = ("civil", "davidson", "ucc")
+Knots = tuple[tuple[float, ...], tuple[float, ...]]
+CIVIL_BUDGET = 0.008  # the share of the fit half's civil comments a finer attribute may score at 0.7 or above
 BINS = 10
 FLAG_LEVELS = (0.7, 0.8, 0.9)
 
@@ -72,6 +87,61 @@ def proportion_rows(data: Path) -> tuple[list[ToxicityExample], np.ndarray]:
             rows.append(ex)
             targets.append(target)
     return rows, np.array(targets, dtype=float)
+
+
+AGREEMENT_SOURCES = ("civil", "davidson", "olid", "toxigen", "ucc", "wiki_identity", "arc_civil")
+
+
+@dataclass
+class Agreement:
+    """Dev rows labelled by rater agreement for the finer attributes (module docstring).
+
+    :param labels: rows x attributes: 1 raters agree it is there, 0 it is not, nan unknown (toxicity: always nan).
+    :param civil: civil comments (``is_civil``), 0 for every finer attribute.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    civil: np.ndarray
+    fit: np.ndarray
+    raw: np.ndarray = field(default_factory=lambda: np.zeros((0, len(ATTRIBUTES))))
+
+
+def is_civil(ex: ToxicityExample) -> bool:
+    """A comment raters call clean: UCC's that (almost) none called hostile or antagonizing, Wikipedia's and
+    ToxiGen's labelled not toxic, ARC's civil opinion posts."""
+    toxic = ex.targets[ATTRIBUTE_INDEX["toxicity"]]
+    return ex.source == "arc_civil" or (ex.source in ("ucc", "wiki_identity", "toxigen") and toxic < 0.2)
+
+
+def agreement_label(ex: ToxicityExample, attribute: str) -> float:
+    """1 where raters agree ``attribute`` is in ``ex``, 0 where none gave it, nan where the source cannot say."""
+    a = ATTRIBUTE_INDEX[attribute]
+    target = ex.targets[a]
+    if is_civil(ex):
+        return 0.0
+    if ex.source == "civil":
+        seen = 0.5 if attribute == "severe_toxicity" else SEEN_BY
+        if ex.panel["toxicity"] >= 0.5 and ex.panel[attribute] >= seen:
+            return 1.0
+        return 0.0 if ex.panel[attribute] == 0 or ex.panel["toxicity"] < 0.3 else np.nan
+    if ex.source == "davidson" and attribute in ("identity_attack", "severe_toxicity"):
+        return 1.0 if target >= 0.5 else 0.0 if target == 0 else np.nan  # most voted hate / none did
+    if (ex.source == "davidson" or (ex.source, attribute) in (("toxigen", "identity_attack"), ("olid", "insult"))):
+        return target  # 0/1 where the source labels it, nan where not
+    return np.nan
+
+
+def agreement_rows(data: Path) -> Agreement:
+    sources = toxicity_examples(data)
+    rows = [ex for name in AGREEMENT_SOURCES for ex in split_toxicity(sources[name])[1]]
+    labels = np.array([[np.nan] + [agreement_label(ex, a) for a in ATTRIBUTES[1:]] for ex in rows], dtype=float)
+    return Agreement(
+        [ex.text for ex in rows],
+        labels,
+        np.array([is_civil(ex) for ex in rows]),
+        np.array([fit_half(ex.text) for ex in rows]),
+    )
 
 
 def _bin_of(predicted: np.ndarray, bins: int) -> np.ndarray:
@@ -104,17 +174,58 @@ def reliability(predicted: np.ndarray, observed: np.ndarray, bins: int = BINS) -
     ]
 
 
-def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, version: str) -> Calibration:
+def fit_share(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray) -> Knots:
+    """Toxicity's knots: isotonic regression of the panel's share on the raw score."""
     from sklearn.isotonic import IsotonicRegression
 
-    knots = {}
-    for a, name in enumerate(ATTRIBUTES):
-        known = fit_mask & ~np.isnan(targets[:, a])
-        if known.sum() < 200:
-            log.info("%s: %d fit rows with proportions; left uncalibrated", name, known.sum())
-            continue
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw[known, a], targets[known, a])
-        knots[name] = strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
+    a = ATTRIBUTE_INDEX["toxicity"]
+    known = fit_mask & ~np.isnan(targets[:, a])
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw[known, a], targets[known, a])
+    return strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
+
+
+def fit_agreement(raw: np.ndarray, labels: np.ndarray, civil: np.ndarray) -> Knots | None:
+    """One finer attribute's knots: Platt scaling of "raters agree it is there" on the raw score's logit, positives
+    weighted up by the largest factor (from the full class ratio down to none) that keeps at most CIVIL_BUDGET of
+    the civil rows at 0.7 or above. None when the fit rows are too few or the score does not rise with the label."""
+    from sklearn.linear_model import LogisticRegression
+
+    known = ~np.isnan(labels)
+    positives = int((labels[known] >= 0.5).sum())
+    if positives < 20 or known.sum() - positives < 200:
+        return None
+    z = _logit(raw[known]).reshape(-1, 1)
+    y = (labels[known] >= 0.5).astype(int)
+    ratio = (len(y) - positives) / positives
+    civil_z = _logit(raw[civil]).reshape(-1, 1)
+    for weight in np.geomspace(max(ratio, 1.0), 1.0, 25):
+        model = LogisticRegression(C=100.0).fit(z, y, sample_weight=np.where(y == 1, weight, 1.0))
+        if model.coef_[0, 0] <= 0:
+            return None
+        if (model.predict_proba(civil_z)[:, 1] >= 0.7).mean() <= CIVIL_BUDGET:
+            break
+    xs = np.concatenate([[0.0], 1 / (1 + np.exp(-np.linspace(-9.2, 9.2, 62))), [1.0]])
+    return strictly_increasing(xs, model.predict_proba(_logit(xs).reshape(-1, 1))[:, 1])
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(q / (1 - q))
+
+
+def fit(
+    raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: Agreement, version: str
+) -> Calibration:
+    """Toxicity from the panels' shares; each finer attribute from rater agreement (the module docstring)."""
+    knots = {"toxicity": fit_share(raw, targets, fit_mask)}
+    mask = agreement.fit
+    for name in ATTRIBUTES[1:]:
+        a = ATTRIBUTE_INDEX[name]
+        fitted = fit_agreement(agreement.raw[mask, a], agreement.labels[mask, a], agreement.civil[mask])
+        if fitted is None:
+            log.info("%s: too few agreed rows, or a score that does not rise with them: left uncalibrated", name)
+        else:
+            knots[name] = fitted
     return Calibration(version, knots)
 
 
@@ -206,7 +317,6 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
 # Rows where raters agree, per attribute, from the held-out half: a type most of the panel marked (Toxic Spans), a
 # comment at least 80 % called toxic, ToxiGen's hateful statements; and the hand-written clear cases.
 AGREED_SHARE = {"toxicity": 0.8, "severe_toxicity": 0.8, "insult": 0.5, "threat": 0.5, "identity_attack": 0.5}
-CIVIL_SOURCES = ("ucc", "wiki_identity", "toxigen", "arc_civil")  # civil comments: their rows raters call clean
 HOLD_LEVELS = (0.7, 0.8, 0.9)
 
 
@@ -225,27 +335,29 @@ def clear_positive_rows(data: Path) -> dict[str, list[str]]:
 
 
 def civil_rows(data: Path) -> list[str]:
-    """Held-out civil comments: UCC comments almost no rater called hostile or antagonizing, Wikipedia and ToxiGen
-    statements labelled not toxic, ARC's civil opinion posts."""
+    """Held-out civil comments (``is_civil``) of the half no map was fitted on."""
     sources = toxicity_examples(data)
-    out = []
-    for name in CIVIL_SOURCES:
-        for ex in split_toxicity(sources[name])[1]:
-            toxic = ex.targets[ATTRIBUTE_INDEX["toxicity"]]
-            if name == "arc_civil" or toxic < 0.2:
-                out.append(ex.text)
-    return out
+    return [
+        ex.text
+        for name in AGREEMENT_SOURCES
+        for ex in split_toxicity(sources[name])[1]
+        if is_civil(ex) and not fit_half(ex.text)
+    ]
 
 
-def hold_rates(predictor: Predictor, calibration: Calibration, data: Path) -> dict[str, Any]:
+def hold_rates(
+    predictor: Predictor, calibration: Calibration, data: Path, scored: dict[str, list[float]]
+) -> dict[str, Any]:
     """What a site's Perspective-era threshold keeps doing: per attribute, the share of clear positives scored at or
     above 0.7 / 0.8 / 0.9 (rows where raters agree, and the hand-written clear cases apart), and the share of civil
     comments scored at or above 0.5 and 0.7."""
     from service.training.clear_cases import CLEAR_CASES
 
     def calibrated(texts: list[str]) -> np.ndarray:
-        preds = predict_all(predictor, texts)
-        return np.array([[calibration.score(a, p.scores[a]) for a in ATTRIBUTES] for p in preds])
+        missing = [t for t in dict.fromkeys(texts) if t not in scored]  # the written cases: scored here only
+        for t, p in zip(missing, predict_all(predictor, missing), strict=True):
+            scored[t] = [p.scores[a] for a in ATTRIBUTES]
+        return np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, scored[t], strict=True)] for t in texts])
 
     def shares(values: np.ndarray, levels: tuple[float, ...]) -> dict[str, float]:
         return {str(level): round(float((values >= level).mean()), 4) for level in levels} if len(values) else {}
@@ -272,12 +384,16 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
     started = time.perf_counter()
     predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
     rows, targets = proportion_rows(data)
-    log.info("scoring %d dev rows with annotator proportions", len(rows))
-    raw = np.array([[p.scores[a] for a in ATTRIBUTES] for p in predict_all(predictor, [r.text for r in rows])])
+    agreement = agreement_rows(data)
+    texts = list(dict.fromkeys([r.text for r in rows] + agreement.texts))
+    log.info("scoring %d dev rows", len(texts))
+    scored = {t: [p.scores[a] for a in ATTRIBUTES] for t, p in zip(texts, predict_all(predictor, texts), strict=True)}
+    raw = np.array([scored[r.text] for r in rows])
+    agreement.raw = np.array([scored[t] for t in agreement.texts])
     fit_mask = np.array([fit_half(r.text) for r in rows])
     sources = np.array([r.source for r in rows])
-    version = "cal-" + hashlib.sha256(raw.tobytes() + targets.tobytes()).hexdigest()[:8]
-    calibration = fit(raw, targets, fit_mask, version)
+    version = "cal-" + hashlib.sha256(raw.tobytes() + targets.tobytes() + agreement.raw.tobytes()).hexdigest()[:8]
+    calibration = fit(raw, targets, fit_mask, agreement, version)
     calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
     held = ~fit_mask
     metrics: dict[str, Any] = {
@@ -301,7 +417,7 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
             "davidson (tweets, held-out half)": flagged_fractions(raw, calibrated, held & (sources == "davidson")),
         },
         "default_policy_decisions": decisions_moved(raw[held], calibrated[held], calibration),
-        "hold_rates": hold_rates(predictor, calibration, data),
+        "hold_rates": hold_rates(predictor, calibration, data, scored),
     }
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (model / CALIBRATION_FILE).write_text(calibration.to_json())

@@ -275,32 +275,33 @@ def load_identity_templates() -> list[ToxicityExample]:
     return out
 
 
+def _span_templates(
+    sentences: list[tuple[str, tuple[int, int] | None]], source: str, attribute: str, positive: list[float]
+) -> list[ToxicityExample]:
+    """Generated sentences: those with a span are positives (``positive`` targets, the span typed ``attribute``), the
+    rest are clean for every attribute."""
+    span_type = SPAN_INDEX[attribute]
+    out = []
+    for text, span in sentences:
+        if span:
+            out.append(ToxicityExample(text, source, positive, [(span[0], span[1], span_type)]))
+        else:
+            out.append(ToxicityExample(text, source, _targets(**{name: 0.0 for name in ATTRIBUTES}), []))
+    return out
+
+
 def load_threat_templates() -> list[ToxicityExample]:
     """Generated threats (the threatening phrase as a ``threat`` span) and harmless sentences built the same way."""
-    threat = SPAN_INDEX["threat"]
-    out = []
-    for s in training_threats():
-        if s.threat and s.span:
-            targets = _targets(toxicity=1.0, threat=1.0, identity_attack=0.0, obscene=0.0)
-            spans = [(s.span[0], s.span[1], threat)]
-        else:
-            targets, spans = _targets(**{name: 0.0 for name in ATTRIBUTES}), []
-        out.append(ToxicityExample(s.text, "threat_templates", targets, spans))
-    return out
+    sentences = [(s.text, s.span if s.threat else None) for s in training_threats()]
+    positive = _targets(toxicity=1.0, threat=1.0, identity_attack=0.0, obscene=0.0)
+    return _span_templates(sentences, "threat_templates", "threat", positive)
 
 
 def load_insult_templates() -> list[ToxicityExample]:
     """Generated plain insults (the insulting phrase as an ``insult`` span) and civil sentences in the same frames."""
-    insult = SPAN_INDEX["insult"]
-    out = []
-    for s in training_insults():
-        if s.insult and s.span:
-            targets = _targets(toxicity=1.0, insult=1.0, threat=0.0, identity_attack=0.0)
-            spans = [(s.span[0], s.span[1], insult)]
-        else:
-            targets, spans = _targets(**{name: 0.0 for name in ATTRIBUTES}), []
-        out.append(ToxicityExample(s.text, "insult_templates", targets, spans))
-    return out
+    sentences = [(s.text, s.span if s.insult else None) for s in training_insults()]
+    positive = _targets(toxicity=1.0, insult=1.0, threat=0.0, identity_attack=0.0)
+    return _span_templates(sentences, "insult_templates", "insult", positive)
 
 
 def load_arc_civil(folder: Path) -> list[ToxicityExample]:

@@ -9,6 +9,10 @@ Issue 23's targets: on-topic insults called `unrelated` <= 10 %, off-topic chatt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.model.predict import Predictor
 
 
 @dataclass(frozen=True)
@@ -180,3 +184,16 @@ def counts() -> dict[str, int]:
         "civil": sum(len(a.civil) for a in ARTICLES),
         "off_topic": sum(len(a.off_topic) for a in ARTICLES),
     }
+
+
+def unrelated_shares(predictor: Predictor) -> dict[str, float]:
+    """Share of each kind of comment whose article stance is `unrelated`."""
+    called: dict[str, list[bool]] = {"insults": [], "civil": [], "off_topic": []}
+    for article in ARTICLES:
+        state = predictor.encode_article(article.title, article.lead)
+        for kind in called:
+            texts = list(getattr(article, kind))
+            for p in predictor.predict(texts, state):
+                assert p.stance is not None
+                called[kind].append(p.stance.label == "unrelated")
+    return {kind: sum(v) / len(v) for kind, v in called.items()}

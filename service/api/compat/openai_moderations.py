@@ -58,7 +58,7 @@ def _error(status: int, message: str, kind: str = "invalid_request_error", param
     return AsciiJSONResponse(body, status_code=status)
 
 
-def _translate(failure: Failure) -> Response:
+def _translate(failure: Failure, exc: Exception) -> Response:
     """Any failure in OpenAI's error shape."""
     if failure.kind in ("auth_missing", "auth_invalid"):
         return _error(401, "Incorrect API key provided.", param=None)

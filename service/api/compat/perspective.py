@@ -64,7 +64,9 @@ def google_error(failure: Failure, error_type: str | None = None, extra: dict[st
     return AsciiJSONResponse({"error": error}, status_code=code, headers=failure.headers)
 
 
-def _translate(failure: Failure) -> Response:
+def _translate(failure: Failure, exc: Exception) -> Response:
+    if isinstance(exc, GoogleError):
+        return google_error(failure, exc.error_type, exc.extra)
     return google_error(failure)
 
 
@@ -74,10 +76,7 @@ router = APIRouter(prefix="/v1alpha1", tags=["perspective"], route_class=vendor_
 @router.post("/comments:analyze", responses={200: {"description": "Perspective's AnalyzeCommentResponse"}})
 async def analyze(body: AnalyzeCommentRequest, principal: PerspectiveCallerDep, runtime: RuntimeDep) -> Response:
     """Perspective's AnalyzeComment: scores for the requested attributes."""
-    try:
-        return AsciiJSONResponse(await _analyze(runtime, principal, body))
-    except GoogleError as exc:
-        return google_error(Failure("invalid", 400, exc.message), exc.error_type, exc.extra)
+    return AsciiJSONResponse(await _analyze(runtime, principal, body))
 
 
 @router.post("/comments:suggestscore", responses={200: {"description": "Perspective's SuggestCommentScoreResponse"}})

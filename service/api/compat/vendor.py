@@ -47,7 +47,7 @@ class Failure:
     headers: dict[str, str] | None = None
 
 
-Translate = Callable[[Failure], Response]
+Translate = Callable[[Failure, Exception], Response]  # the failure, and the exception it was read from
 
 
 def failure_of(request: Request, exc: Exception) -> Failure | None:
@@ -89,7 +89,7 @@ def vendor_route(translate: Translate) -> type[APIRoute]:
                     failure = failure_of(request, exc)
                     if failure is None:
                         raise
-                    return translate(failure)
+                    return translate(failure, exc)
 
             return route
 
