@@ -151,6 +151,10 @@ def test_the_openai_sdk_works_with_only_base_url_changed(live: tuple[str, str]) 
     assert not kind.flagged and kind.category_scores.harassment < 0.2
     assert toxic.category_applied_input_types.harassment == ["text"]
     assert toxic.category_scores.self_harm == 0.0 and toxic.category_applied_input_types.self_harm == []
+    # why, in the documented field the SDK keeps: the decision and its reasons (docs/migrating.md)
+    why = toxic.model_extra["moderato"]
+    assert why["decision"] in ("review", "reject") and why["reasons"]
+    assert kind.model_extra["moderato"] == {"decision": "allow", "reasons": [], "language": "en"}
     parts = client.moderations.create(input=[{"type": "text", "text": TOXIC}])
     assert parts.results[0].flagged
     with pytest.raises(openai.AuthenticationError):
