@@ -23,7 +23,7 @@ BODY_PARSE_ERROR = "There was an error parsing the body"  # fastapi.routing's de
 STATUS = {InvalidInput: 400, TooLarge: 413, NotFound: 404, Conflict: 409, Unavailable: 503, Backpressure: 429}
 # A comment's own error inside a batch answer (the request itself succeeded): its code, and the status it would have
 # had alone. Scoring names the problem; only the API knows HTTP.
-COMMENT_ERROR_STATUS = {"empty_text": 400, "invalid_text": 422, "text_too_long": 413, "model_error": 500}
+COMMENT_ERROR_STATUS = {"empty_text": 400, "invalid_text": 422, "model_error": 500}
 
 
 def comment_error_status(code: str) -> int:
