@@ -25,7 +25,12 @@ async def get_queue(
     attribute: str | None = Query(default=None, pattern=_one_of(ATTRIBUTES)),
     stance: str | None = Query(default=None, pattern=_one_of(STANCES)),
     stance_to_parent: str | None = Query(default=None, pattern=_one_of(PARENT_STANCES)),
-    cursor: str | None = None,
+    cursor: str | None = Query(
+        default=None,
+        description='the previous page\'s `next_cursor`, passed back unchanged: `"SCORE:ID"`, the last entry\'s '
+        "priority score (a decimal number) and comment id; anything else is a 400 `invalid_cursor`",
+        examples=["0.9731:c-1024"],
+    ),
     limit: int = Query(default=50, ge=1, le=200),
 ) -> QueuePageOut:
     """Comments waiting in a queue, most urgent first."""
