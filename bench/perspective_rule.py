@@ -19,6 +19,7 @@ from service.model.calibration import Calibration  # noqa: E402
 from service.model.predict import Predictor  # noqa: E402
 from service.training.calibration import civil_rows  # noqa: E402
 from service.training.clear_cases import IDENTITY_ATTACK, INSULT  # noqa: E402
+from service.training.data import toxicity_examples  # noqa: E402
 from service.training.evaluate import predict_all  # noqa: E402
 
 RULE = {"toxicity": 0.8, "identity_attack": 0.8, "insult": 0.8}
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     args = parser.parse_args()
     abusive = list(INSULT + IDENTITY_ATTACK)
-    civil = civil_rows(args.data)
+    civil = civil_rows(toxicity_examples(args.data))
     rows: list[dict[str, Any]] = []
     for folder in args.models:
         predictor, calibration = Predictor(folder), Calibration.load(folder)

@@ -72,9 +72,11 @@ def ucc_hostile_shares(data: Path) -> dict[str, float]:
     return {text: ucc_share(row, "hostile") for text, row in ucc_labels(data).items()}
 
 
-def proportion_rows(data: Path) -> tuple[list[ToxicityExample], np.ndarray]:
+Sources = dict[str, list[ToxicityExample]]  # every toxicity source by name (data.toxicity_examples), loaded once
+
+
+def proportion_rows(data: Path, sources: Sources) -> tuple[list[ToxicityExample], np.ndarray]:
     """Dev rows with annotator proportions, and their targets (rows x attributes; nan where unknown)."""
-    sources = toxicity_examples(data)
     ucc = ucc_hostile_shares(data)
     rows: list[ToxicityExample] = []
     targets: list[list[float]] = []
@@ -132,8 +134,7 @@ def agreement_label(ex: ToxicityExample, attribute: str) -> float:
     return np.nan
 
 
-def agreement_rows(data: Path) -> Agreement:
-    sources = toxicity_examples(data)
+def agreement_rows(sources: Sources) -> Agreement:
     rows = [ex for name in AGREEMENT_SOURCES for ex in split_toxicity(sources[name])[1]]
     labels = np.array([[np.nan] + [agreement_label(ex, a) for a in ATTRIBUTES[1:]] for ex in rows], dtype=float)
     return Agreement(
@@ -320,9 +321,8 @@ AGREED_SHARE = {"toxicity": 0.8, "severe_toxicity": 0.8, "insult": 0.5, "threat"
 HOLD_LEVELS = (0.7, 0.8, 0.9)
 
 
-def clear_positive_rows(data: Path) -> dict[str, list[str]]:
+def clear_positive_rows(sources: Sources) -> dict[str, list[str]]:
     """Per attribute, the held-out texts raters agree carry it (Toxic Spans' shares, ToxiGen's hate label)."""
-    sources = toxicity_examples(data)
     out: dict[str, list[str]] = {a: [] for a in AGREED_SHARE}
     for ex in split_toxicity(sources["civil"])[1]:
         if fit_half(ex.text):
@@ -334,9 +334,8 @@ def clear_positive_rows(data: Path) -> dict[str, list[str]]:
     return out
 
 
-def civil_rows(data: Path) -> list[str]:
+def civil_rows(sources: Sources) -> list[str]:
     """Held-out civil comments (``is_civil``) of the half no map was fitted on."""
-    sources = toxicity_examples(data)
     return [
         ex.text
         for name in AGREEMENT_SOURCES
@@ -346,7 +345,7 @@ def civil_rows(data: Path) -> list[str]:
 
 
 def hold_rates(
-    predictor: Predictor, calibration: Calibration, data: Path, scored: dict[str, list[float]]
+    predictor: Predictor, calibration: Calibration, sources: Sources, scored: dict[str, list[float]]
 ) -> dict[str, Any]:
     """What a site's Perspective-era threshold keeps doing: per attribute, the share of clear positives scored at or
     above 0.7 / 0.8 / 0.9 (rows where raters agree, and the hand-written clear cases apart), and the share of civil
@@ -363,7 +362,7 @@ def hold_rates(
         return {str(level): round(float((values >= level).mean()), 4) for level in levels} if len(values) else {}
 
     out: dict[str, Any] = {"clear_positives": {}, "civil": {}}
-    agreed = clear_positive_rows(data)
+    agreed = clear_positive_rows(sources)
     for attribute in AGREED_SHARE:
         a = ATTRIBUTE_INDEX[attribute]
         entry: dict[str, Any] = {}
@@ -373,7 +372,7 @@ def hold_rates(
         written = list(CLEAR_CASES.get(attribute, ())) or [t for texts in CLEAR_CASES.values() for t in texts]
         entry["written_clear_cases"] = {"rows": len(written), **shares(calibrated(written)[:, a], HOLD_LEVELS)}
         out["clear_positives"][attribute] = entry
-    civil = calibrated(civil_rows(data))
+    civil = calibrated(civil_rows(sources))
     out["civil"] = {"rows": len(civil)} | {
         attribute: shares(civil[:, ATTRIBUTE_INDEX[attribute]], (0.5, 0.7)) for attribute in ATTRIBUTES
     }
@@ -383,8 +382,9 @@ def hold_rates(
 def calibrate(data: Path, model: Path) -> dict[str, Any]:
     started = time.perf_counter()
     predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
-    rows, targets = proportion_rows(data)
-    agreement = agreement_rows(data)
+    examples = toxicity_examples(data)
+    rows, targets = proportion_rows(data, examples)
+    agreement = agreement_rows(examples)
     texts = list(dict.fromkeys([r.text for r in rows] + agreement.texts))
     log.info("scoring %d dev rows", len(texts))
     scored = {t: [p.scores[a] for a in ATTRIBUTES] for t, p in zip(texts, predict_all(predictor, texts), strict=True)}
@@ -417,7 +417,7 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
             "davidson (tweets, held-out half)": flagged_fractions(raw, calibrated, held & (sources == "davidson")),
         },
         "default_policy_decisions": decisions_moved(raw[held], calibrated[held], calibration),
-        "hold_rates": hold_rates(predictor, calibration, data, scored),
+        "hold_rates": hold_rates(predictor, calibration, examples, scored),
     }
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (model / CALIBRATION_FILE).write_text(calibration.to_json())

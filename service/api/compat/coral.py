@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.api.deps import CoralCallerDep, RuntimeDep
 from service.api.schemas import Text
@@ -96,7 +96,7 @@ def parse_request(raw: bytes) -> CoralRequest:
     try:
         return CoralRequest.model_validate(json.loads(raw))
     except (ValueError, RecursionError) as exc:
-        message = str(exc).splitlines()[0] if isinstance(exc, ValidationError | ValueError) else "JSON nested too deep"
+        message = "JSON nested too deep" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
         problem = {"loc": ("body",), "msg": f"not a Coral moderation request: {message}", "type": "value_error"}
         raise RequestValidationError([problem]) from exc
 
