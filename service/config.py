@@ -80,9 +80,14 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Proxies whose X-Forwarded-Proto/-For are believed (uvicorn's forwarded_allow_ips): behind a TLS-terminating
-    # ingress, its address (or "*"), so the page's session cookie is marked Secure.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-Proto/-For are believed: addresses or networks, comma-separated, or "*" (any peer:
+    # only where nothing but the proxy can reach the service). Empty: none, the socket's address is the client.
+    # Behind a TLS-terminating ingress, set it so the page's session cookie is marked Secure.
+    forwarded_allow_ips: str = ""
+    # How many trusted proxies append to X-Forwarded-For in front of the service: the client is the entry this many
+    # from the right. Entries further left were written by the client and are never believed (the sign-in limit
+    # counts per client address: a forged header must not give an attacker a fresh address per try).
+    proxy_hops: int = Field(default=1, ge=0, le=10)
     log_level: str = "INFO"
 
     # Redis: with no URL, `moderato serve` starts an embedded redis-server with its files under `data_dir`.
@@ -93,6 +98,9 @@ class Settings(BaseSettings):
     health_redis_grace_s: float = 30.0
     # A command's longest wait; a hung Redis answers 503 after this. Above the worker's 1 s XREADGROUP block.
     redis_socket_timeout_s: float = 2.0
+    # After a command times out, commands fail at once for this long (a hung Redis costs each request one timeout,
+    # not one per command); the first command after it tries Redis again.
+    redis_fail_fast_s: float = 5.0
 
     # API keys: "KEY=TENANT:ROLE,KEY2=TENANT2:ROLE2", or a file with one such entry per line (for secrets).
     api_keys: SecretStr | None = None
@@ -190,6 +198,19 @@ class Settings(BaseSettings):
             raise ValueError("stance_prior needs four positive numbers (agree, disagree, discuss, unrelated)")
         total = sum(value)
         return [p / total for p in value]
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (v.strip() for v in value.split(",")):
+            if item and item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"forwarded_allow_ips: {item!r} is not an address or network (or '*')") from exc
+        return value
 
     @field_validator("default_rate_limit", "rate_limits", "sign_in_failure_limit")
     @classmethod

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -39,6 +42,13 @@ class Metrics:
         self.queue_depth = Gauge(
             "moderato_ingest_queue_depth", "Comments waiting in the ingest stream", ["tenant"], registry=r
         )
+        self.review_depth = Gauge(
+            "moderato_review_queue_depth", "Comments waiting for a moderator", ["tenant", "queue"], registry=r
+        )
+        # Read from Redis at scrape time (every replica and worker writes the same counts): a counter family of its
+        # own, since prometheus-client's Counter can only count what this process saw
+        self.decisions = DecisionCounts()
+        r.register(self.decisions)
 
         # Every live worker's counters (in-process or not), read from their health keys at scrape time
         self.worker_events = Gauge(
@@ -47,6 +57,9 @@ class Metrics:
             ["worker", "counter"],
             registry=r,
         )
+
+    def set_decisions(self, counts: dict[str, dict[str, int]]) -> None:
+        self.decisions.counts = counts
 
     def set_workers(self, states: list[dict[str, Any]]) -> None:
         self.worker_events.clear()  # a worker whose health key expired is gone, not frozen at its last count
@@ -61,3 +74,21 @@ class Metrics:
 
     def observe_gc(self, generation: int, seconds: float) -> None:
         self.gc_pause_seconds.labels(str(generation)).observe(seconds)
+
+
+class DecisionCounts(Collector):
+    """``moderato_decisions_total{tenant, actor, action}``: every decision taken, by the model (allow, review,
+    reject) or by a moderator or admin key (approve, reject, escalate), as last read from Redis."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}  # tenant -> "actor:action" -> count
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "moderato_decisions", "Decisions taken, by actor kind and action", labels=["tenant", "actor", "action"]
+        )
+        for tenant, counts in sorted(self.counts.items()):
+            for field, value in sorted(counts.items()):
+                actor, _, action = field.partition(":")
+                family.add_metric([tenant, actor, action], value)
+        yield family

@@ -1,9 +1,11 @@
-"""The one Redis connection pool of a process: explicit timeouts, a bounded and logged connect retry."""
+"""The one Redis connection pool of a process: explicit timeouts, a bounded and logged connect retry, and a fail-fast
+window after a timeout, so a hung Redis costs a request one socket timeout however many commands its path sends."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +32,8 @@ async def connect(url: str, settings: Settings) -> aioredis.Redis:
         # costs a request one socket timeout, not redis-py's default of several with backoff.
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1, supported_errors=(RedisConnectionError,)),
     )
+    pool = client.connection_pool  # from_url chose the class for the scheme (TCP, unix socket, TLS): guard that one
+    pool.connection_class = _guarded(pool.connection_class, HungRedisBreaker(settings.redis_fail_fast_s))
     for attempt in range(settings.redis_connect_retries + 1):
         try:
             await client.ping()
@@ -42,6 +46,43 @@ async def connect(url: str, settings: Settings) -> aioredis.Redis:
                 raise
             await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
     raise AssertionError("unreachable")
+
+
+class HungRedisBreaker:
+    """Open for ``open_s`` after a command timed out: commands sent meanwhile fail at once with a timeout error of
+    their own, instead of each waiting out the socket timeout (a path that sends five commands took five timeouts).
+    The first command after the window goes through: it closes the breaker if Redis answers, or opens it again."""
+
+    def __init__(self, open_s: float) -> None:
+        self.open_s = open_s
+        self.open_until = 0.0
+
+    def check(self) -> None:
+        if time.monotonic() < self.open_until:
+            raise RedisTimeoutError("Redis timed out moments ago; failing fast until it answers again")
+
+    def trip(self) -> None:
+        self.open_until = time.monotonic() + self.open_s
+
+
+def _guarded(base: type[Any], breaker: HungRedisBreaker) -> type[Any]:
+    async def send_packed_command(self: Any, command: Any, check_health: bool = True) -> None:
+        breaker.check()
+        try:
+            await base.send_packed_command(self, command, check_health)
+        except RedisTimeoutError:
+            breaker.trip()
+            raise
+
+    async def read_response(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await base.read_response(self, *args, **kwargs)
+        except RedisTimeoutError:
+            breaker.trip()
+            raise
+
+    methods = {"send_packed_command": send_packed_command, "read_response": read_response}
+    return type(f"FailFast{base.__name__}", (base,), methods)
 
 
 def _safe(url: str) -> str:

@@ -114,6 +114,11 @@ def audit(tenant: str) -> str:
     return _key(tenant, "audit")
 
 
+def decision_counts(tenant: str) -> str:
+    """Hash of decisions taken, 'ACTOR_KIND:ACTION' -> count (model:allow, moderator:reject, admin:escalate...)."""
+    return _key(tenant, "decisions")
+
+
 def fairness(tenant: str, article_id: str) -> str:
     """Hash of per-stance counters for one article: '<stance>:<counter>' -> count."""
     return _key(tenant, "fairness", article_id)

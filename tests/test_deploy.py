@@ -127,6 +127,7 @@ TENANT_KEYS = [
     keys.premoderated("t"),
     keys.audit("t"),
     keys.fairness("t", "a"),
+    keys.decision_counts("t"),
     keys.webhook_due("t"),
     keys.webhook_job("t", "j"),
     keys.webhook_dead("t"),

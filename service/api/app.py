@@ -14,7 +14,7 @@ from service import ui
 from service.api import errors
 from service.api.auth import KeyRing
 from service.api.compat import coral, discovery, openai_moderations, perspective
-from service.api.middleware import BodyLimit, RequestContext
+from service.api.middleware import BodyLimit, RequestContext, TrustedProxies
 from service.api.rate_limits import RateLimits
 from service.api.routes import (
     analyze,
@@ -111,6 +111,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
     app.mount(ui.STATIC_PATH, StaticFiles(directory=ui.STATIC_DIR), name="moderate-static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=state.metrics)
+    app.add_middleware(TrustedProxies, trusted=settings.forwarded_allow_ips, hops=settings.proxy_hops)
     return app
 
 

@@ -3,6 +3,7 @@ and a request body size limit."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -110,3 +111,55 @@ async def _too_large(send: Send, max_bytes: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": raw})
+
+
+class TrustedProxies:
+    """The client's address and scheme as the proxies in front of us saw them, believing only what they can vouch
+    for: the headers count only when the peer is a configured proxy (``forwarded_allow_ips``), and the client is
+    the ``X-Forwarded-For`` entry that many hops from the right (each proxy appends the address it was reached
+    from; anything further left was written by the client and may be forged). Without a trusted peer the socket's
+    address stands."""
+
+    def __init__(self, app: ASGIApp, trusted: str, hops: int) -> None:
+        self.app = app
+        self.any_peer = trusted.strip() == "*"
+        self.networks = [
+            ipaddress.ip_network(t.strip(), strict=False) for t in trusted.split(",") if t.strip() != "*" and t.strip()
+        ]
+        self.hops = hops
+
+    def _trusts(self, peer: str | None) -> bool:
+        if self.any_peer:
+            return True
+        address = _address(peer or "")
+        return address is not None and any(address in net for net in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.hops > 0:
+            peer = scope.get("client")
+            if self._trusts(peer[0] if peer else None):
+                scope = dict(scope)
+                self._apply(scope)
+        await self.app(scope, receive, send)
+
+    def _apply(self, scope: dict[str, Any]) -> None:
+        forwarded_for: list[str] = []
+        proto = None
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                forwarded_for += [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+            elif name == b"x-forwarded-proto":
+                proto = value.decode("latin-1").split(",")[-1].strip().lower()  # the nearest proxy's word
+        if proto in ("http", "https"):
+            scope["scheme"] = proto if scope["type"] == "http" else proto.replace("http", "ws")
+        if len(forwarded_for) >= self.hops:
+            client = forwarded_for[-self.hops]
+            if _address(client) is not None:
+                scope["client"] = (client, 0)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None

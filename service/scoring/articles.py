@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from service import redis_keys as keys
-from service.errors import InvalidInput, Unavailable
+from service.errors import InvalidInput
 from service.metrics import Metrics
 from service.redis_client import text_map
 
@@ -98,9 +98,9 @@ class ArticleStore:
                 pipe.expire(keys.article(tenant, article.id), self.ttl_s)
                 pipe.set(keys.article_states(tenant, self.model_version, article.id), self._pack(ref), ex=self.ttl_s)
                 await pipe.execute()
-        except RedisError as exc:
+        except RedisError:
             self.metrics.redis_errors.labels("article_register").inc()
-            raise Unavailable(f"could not store article {article.id!r}: {exc}") from exc
+            raise  # the API's Redis handler: 503 redis_unavailable with Retry-After, as on every other path
         self._remember(tenant, article.id, ref)
         return ref
 

@@ -311,6 +311,22 @@ def test_guessing_keys_on_the_sign_in_form_is_slowed_down(make_client: Callable[
     assert blocked.status_code == 429 and "Too many" in blocked.text  # even the right key waits its turn
 
 
+def test_a_forged_forwarded_for_gives_no_fresh_address_per_guess(make_client: Callable[..., TestClient]) -> None:
+    def guess(client: TestClient, forwarded: str, key: str = "guess") -> int:
+        headers = {"X-Forwarded-For": forwarded}
+        return client.post("/moderate/session", data={"key": key}, headers=headers, follow_redirects=False).status_code
+
+    # no proxy configured (the default): the header is ignored, the socket's peer is the client
+    direct = make_client(sign_in_failure_limit="3/minute")
+    assert [guess(direct, f"198.51.100.{i}") for i in range(3)] == [401] * 3
+    assert guess(direct, "198.51.100.99", key="mk-a") == 429
+    # behind one trusted proxy: the client is the entry the proxy appended; what the client wrote before it is not
+    proxied = make_client(sign_in_failure_limit="3/minute", forwarded_allow_ips="*", proxy_hops=1)
+    assert [guess(proxied, f"198.51.100.{i}, 203.0.113.7") for i in range(3)] == [401] * 3
+    assert guess(proxied, "198.51.100.50, 203.0.113.7", key="mk-a") == 429
+    assert guess(proxied, "203.0.113.8", key="mk-a") == 303  # a colleague at another address is not locked out
+
+
 def test_a_page_from_an_earlier_session_picks_up_the_new_token(client: TestClient) -> None:
     old = sign_in(client)
     new = sign_in(client)  # signed in again (another tab): a new session, a new token

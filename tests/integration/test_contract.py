@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from service import redis_keys as keys
-from service.config import WebhookSettings
+from service.config import PolicySettings, WebhookSettings
 from service.redis_server import EmbeddedRedis
 from tests.conftest import auth
 from tests.utils.processes import ROOT, WebhookReceiver, wait_for
@@ -106,9 +106,10 @@ def test_fairness_counts_each_comment_once_by_its_latest_state(make_client: Call
         assert response.status_code == 200, response.text
 
     def rejected() -> int:
-        stances = client.get("/v1/stats/fairness?article_id=fair", headers=auth("mk-a")).json()["stances"]
-        assert sum(s["total"] for s in stances.values()) == 1
-        return sum(s["moderator_rejected"] for s in stances.values())
+        report = client.get("/v1/stats/fairness?article_id=fair", headers=auth("mk-a")).json()
+        stances = [*report["stances"].values(), report["unsure"]]  # confident labels, and the unsure ones apart
+        assert sum(s["total"] for s in stances) == 1
+        return sum(s["moderator_rejected"] for s in stances)
 
     decide("reject")
     for _ in range(3):  # report -> reject, three times: still one rejected comment
@@ -118,6 +119,40 @@ def test_fairness_counts_each_comment_once_by_its_latest_state(make_client: Call
     assert client.post("/v1/comments/f1/report", json={}, headers=auth("pk-a")).status_code == 202
     decide("approve")  # its latest state: approved
     assert rejected() == 0
+
+
+def test_a_model_rejection_a_moderator_upholds_is_one_rejection_in_one_column(
+    make_client: Callable[..., TestClient],
+) -> None:
+    # a policy under which the model itself rejects a plain insult
+    strict = PolicySettings(review={"toxicity": 0.3}, reject={"toxicity": 0.5})
+    client = make_client(inprocess_worker=True, policies={"tenant-a": strict})
+    article = {"id": "both", "title": "Council votes to close the central library"}
+    assert client.post("/v1/articles", json=article, headers=auth("pk-a")).status_code == 201
+    batch = [{"id": "m1", "text": "You are a complete idiot and a liar.", "thread_id": "t", "article_id": "both"}]
+    assert client.post("/v1/comments", json={"comments": batch}, headers=auth("pk-a")).status_code == 202
+    wait_for(lambda: _status(client, "m1")["status"] == "decided", 60, "scoring")
+    assert _status(client, "m1")["decision"] == "reject"
+
+    def columns() -> tuple[int, int, int]:
+        report = client.get("/v1/stats/fairness?article_id=both", headers=auth("mk-a")).json()
+        rows = [*report["stances"].values(), report["unsure"]]
+        return tuple(sum(r[c] for r in rows) for c in ("total", "model_rejected", "moderator_rejected"))  # type: ignore[return-value]
+
+    assert columns() == (1, 1, 0)
+    assert client.post("/v1/comments/m1/report", json={"reason": "abuse"}, headers=auth("pk-a")).status_code == 202
+    response = client.post("/v1/comments/m1/decision", json={"decision": "reject"}, headers=auth("mk-a"))
+    assert response.status_code == 200, response.text
+    assert columns() == (1, 0, 1)  # the moderator's rejection supersedes the model's: counted once
+    assert client.post("/v1/comments/m1/report", json={}, headers=auth("pk-a")).status_code == 202
+    approve = client.post("/v1/comments/m1/decision", json={"decision": "approve"}, headers=auth("mk-a"))
+    assert approve.status_code == 200
+    assert columns() == (1, 0, 0)
+    # /metrics counts every decision by who took it, across processes (read from Redis), and the review queues
+    metrics = client.get("/metrics", headers=auth("ak-a")).text
+    for actor, action in (("model", "reject"), ("moderator", "reject"), ("moderator", "approve")):
+        assert f'moderato_decisions_total{{action="{action}",actor="{actor}",tenant="tenant-a"}} 1.0' in metrics
+    assert 'moderato_review_queue_depth{queue="reported",tenant="tenant-a"} 0.0' in metrics
 
 
 def test_a_thread_shows_who_is_piled_on(make_client: Callable[..., TestClient]) -> None:
@@ -139,7 +174,8 @@ def test_a_thread_shows_who_is_piled_on(make_client: Callable[..., TestClient]) 
         "neutral",
     )
     replies = by_id["root"]["replies"]
-    assert replies["count"] == 3 and replies["agree"] + replies["disagree"] + replies["neutral"] == 3
+    counted = replies["agree"] + replies["disagree"] + replies["neutral"] + replies["unsure"]
+    assert replies["count"] == 3 and counted == 3
     if replies["disagree"]:
         assert replies["disagreeing_max_toxicity"] >= replies["disagreeing_mean_toxicity"] > 0
     assert client.get("/v1/threads/pile", headers=auth("pk-a")).status_code == 403

@@ -85,7 +85,12 @@ async def report_comment(
 @router.post("/comments/{comment_id}/decision", response_model=DecisionOut)
 async def decide(comment_id: CommentId, body: DecisionBody, principal: ModeratorDep, queues: QueuesDep) -> DecisionOut:
     previous = await queues.decide(
-        principal.tenant, comment_id, moderator=principal.name, action=body.decision, reason=body.reason
+        principal.tenant,
+        comment_id,
+        moderator=principal.name,
+        action=body.decision,
+        reason=body.reason,
+        actor_kind=principal.role,
     )
     return DecisionOut(id=comment_id, decision=body.decision, previous=previous, decided_by=principal.name)
 

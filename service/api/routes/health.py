@@ -16,8 +16,10 @@ from service.api.deps import StateDep
 from service.api.errors import AuthError
 from service.api.schemas import ErrorEnvelope, HealthOut, ReadyOut
 from service.api.state import AppState
+from service.contract import QUEUES
 from service.moderation import worker_health
 from service.moderation.records import registered_tenants
+from service.redis_client import text_map
 
 router = APIRouter(tags=["operations"])
 
@@ -78,8 +80,19 @@ async def metrics(state: StateDep, request: Request) -> Response:
     runtime = state.runtime
     try:  # the ingest backlog is read at scrape time: the stream length is exactly the unacknowledged work
         if runtime is not None:
+            decisions = {}
             for tenant in await registered_tenants(runtime.redis):
-                registry.queue_depth.labels(tenant).set(await runtime.redis.xlen(keys.ingest(tenant)))
+                async with runtime.redis.pipeline(transaction=False) as pipe:  # one round trip per tenant
+                    pipe.xlen(keys.ingest(tenant))
+                    for queue in QUEUES:
+                        pipe.zcard(keys.queue(tenant, queue))
+                    pipe.hgetall(keys.decision_counts(tenant))
+                    ingest, *depths, counts = await pipe.execute()
+                registry.queue_depth.labels(tenant).set(ingest)
+                for queue, depth in zip(QUEUES, depths, strict=True):
+                    registry.review_depth.labels(tenant, queue).set(depth)
+                decisions[tenant] = {k: int(v) for k, v in text_map(counts).items()}
+            registry.set_decisions(decisions)
             registry.set_workers(await worker_health.live_workers(runtime.redis))
     except (RedisError, OSError):
         pass  # /metrics still answers with everything else when Redis is down
