@@ -10,8 +10,9 @@ import logging
 import socket
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-from service.config import DEFAULT_MODEL_DIR, Settings
+from service.config import DEFAULT_MODEL_DIR, DEFAULT_STANCE_MODEL_DIR, Settings
 
 
 def prepare(settings: Settings, stack: ExitStack) -> Settings:
@@ -70,8 +71,7 @@ def _serve(args: argparse.Namespace) -> None:
             port=port,
             log_config=None,
             timeout_graceful_shutdown=30,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
+            proxy_headers=False,  # the app reads them itself, trusting only the configured hops (TrustedProxies)
         )
         DrainingServer(config).run()
 
@@ -203,6 +203,11 @@ def _train_stance(args: argparse.Namespace) -> None:
         seed=args.seed,
         limit_per_source=args.limit_per_source,
         continue_from=args.continue_from,
+        init_from=args.init_from,
+        stated_openings=args.stated_openings,
+        adapter_lr=args.adapter_lr,
+        head_lr=args.head_lr,
+        dev_limit=args.dev_limit,
     )
     train_cross_stance(opts)
 
@@ -214,6 +219,25 @@ def _evaluate_stance(args: argparse.Namespace) -> None:
 
     result = evaluate_stance_command(args.data, args.model, args.stance_model, args.out, args.limit, args.tune)
     print(json.dumps({k: v for k, v in result["sets"].items() if not isinstance(v, dict)}, indent=2))
+
+
+def _calibrate_stance(args: argparse.Namespace) -> None:
+    import json
+
+    from service.training.stance_confidence import calibrate_stance_command
+
+    result = calibrate_stance_command(
+        args.data, args.model, args.stance_model, args.cross_article, args.limit, args.answers
+    )
+    summary = {
+        name: {"confident_at": r["confident_at"], "held_out": {s: _brief(v) for s, v in r["held_out"].items()}}
+        for name, r in result.items()
+    }
+    print(json.dumps(summary, indent=1))
+
+
+def _brief(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: report[k] for k in ("confident_polar_precision", "polar_coverage", "confident_polar_labels")}
 
 
 def _measure_deep_stance(args: argparse.Namespace) -> None:
@@ -314,6 +338,15 @@ def parser() -> argparse.ArgumentParser:
     stance.add_argument(
         "--continue-from", type=Path, default=None, help="start from this stance run's last checkpoint (a longer run)"
     )
+    stance.add_argument(
+        "--init-from", type=Path, default=None, help="start from a shipped stance model's adapters and head"
+    )
+    stance.add_argument(
+        "--stated-openings", action="store_true", help="explicit-agreement augmentation (stance_cues.py)"
+    )
+    stance.add_argument("--dev-limit", type=int, default=1500, help="dev pairs per set in the run's own report")
+    stance.add_argument("--adapter-lr", type=float, default=5e-4)
+    stance.add_argument("--head-lr", type=float, default=1e-3)
     stance.set_defaults(func=_train_stance)
 
     stance_eval = sub.add_parser(
@@ -328,6 +361,20 @@ def parser() -> argparse.ArgumentParser:
         "--tune", action="store_true", help="choose per-class logit offsets on dev and write them into the stance model"
     )
     stance_eval.set_defaults(func=_evaluate_stance)
+
+    confidence = sub.add_parser(
+        "calibrate-stance",
+        help="fit how sure each stance pass is, and its confident threshold, on the grouped dev splits",
+    )
+    confidence.add_argument("--data", type=Path, required=True)
+    confidence.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    confidence.add_argument("--stance-model", type=Path, default=DEFAULT_STANCE_MODEL_DIR, help="cross-encoded pass")
+    confidence.add_argument("--cross-article", action="store_true", help="the article stance through the cross pass")
+    confidence.add_argument("--limit", type=int, default=1000, help="dev rows per set (sampled, seeded)")
+    confidence.add_argument(
+        "--answers", type=Path, default=None, help="npz of the served dev answers: written once, then reused"
+    )
+    confidence.set_defaults(func=_calibrate_stance)
 
     deep = sub.add_parser(
         "measure-deep-stance", help="train and measure stance design (b), a deeper head on the frozen encoder"

@@ -67,6 +67,17 @@ class SpanOut(BaseModel):
 class StanceOut(BaseModel):
     label: str
     scores: dict[str, float]
+    confidence: float | None = Field(
+        default=None,
+        description="the chance that `label` is right, calibrated on the grouped stance dev sets (the model card "
+        "says which); null on answers stored before confidence existed",
+    )
+    confident: bool = Field(
+        default=False,
+        description="whether `confidence` is above the point chosen on dev where confident agree and disagree "
+        "labels are right at least 85 % of the time on every comment set; an unsure label is shown as unsure and "
+        "is not counted in the fairness report, the thread summary or the queue's stance filters",
+    )
 
 
 class ResultOut(BaseModel):
@@ -270,7 +281,8 @@ class StanceCounts(BaseModel):
 
 class FairnessOut(BaseModel):
     article_id: str
-    stances: dict[str, StanceCounts]
+    stances: dict[str, StanceCounts] = Field(description="per stance label, the comments confidently labelled so")
+    unsure: StanceCounts = Field(description="comments whose stance label was unsure: counted under no label")
 
 
 class PremoderationOut(BaseModel):
@@ -291,10 +303,14 @@ class ReadyOut(BaseModel):
 
 
 class ReplySummary(BaseModel):
+    """Replies by their confident stance toward this comment; ``unsure`` ones are counted under no label, and the
+    disagreeing toxicity reads confident disagreements only."""
+
     count: int
     agree: int
     disagree: int
     neutral: int
+    unsure: int = 0
     disagreeing_max_toxicity: float | None
     disagreeing_mean_toxicity: float | None
 

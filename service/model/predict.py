@@ -12,7 +12,7 @@ import math
 import re
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from service.model.cross_stance import CrossStance
 from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, SPAN_INDEX, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
+from service.model.stance_confidence import ConfidenceMap, load_maps, stance_confidence
 from service.system import cpu_has_bf16
 
 WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
@@ -51,6 +52,10 @@ class Span:
 class Stance:
     label: str
     scores: dict[str, float]
+    # P(label right) from the pass's confidence map (service/model/stance_confidence.py), and whether that is above
+    # the point where the label is presented as confident
+    confidence: float = 0.0
+    confident: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,13 @@ class Predictor:
         self.hidden = self.net.encoder.config.hidden_size
         article_reader = self.cross.config.train_prior if self.cross and self.cross_article_stance else None
         self.stance_shift = _prior_shift(article_reader or self.config.stance_train_prior, stance_prior)
+        # each pass's confidence map lives with the weights that pass runs on
+        head_maps = load_maps(folder)
+        cross_maps = {} if stance_folder is None or self.cross is None else load_maps(stance_folder)
+        self.confidence_maps = {
+            "article": (cross_maps if self.cross_article_stance else head_maps).get("article"),
+            "parent": (cross_maps if self.cross is not None else head_maps).get("parent"),
+        }
 
     def _stance_base_encoder(self, stance_folder: Path) -> torch.nn.Module:
         """The encoder the stance adapters were trained on. The stance pass runs its own merged copy either way, so
@@ -153,6 +165,11 @@ class Predictor:
         if self.bf16:
             _store_linear_weights_in_bf16(encoder)
         return _traced_encoder(encoder, self.bf16) if traced else _LastHiddenState(encoder)
+
+    @property
+    def confidence_fit(self) -> str:
+        """The confidence maps in use (they change answers without changing the weights)."""
+        return ",".join(m.fit if m else "none" for m in self.confidence_maps.values())
 
     @property
     def version(self) -> str:
@@ -212,8 +229,8 @@ class Predictor:
             Prediction(
                 by_text[t].scores,
                 by_text[t].spans,
-                stance,
-                _toward_parent(to_parent),
+                _with_confidence(stance, self.confidence_maps["article"]),
+                _with_confidence(_toward_parent(to_parent), self.confidence_maps["parent"]),
                 by_text[t].sentences,
                 by_text[t].complete,
             )
@@ -473,6 +490,13 @@ def _toward_parent(stance: Stance | None) -> Stance | None:
         return None
     scores = parent_scores(stance.scores)
     return Stance(max(scores, key=scores.__getitem__), scores)
+
+
+def _with_confidence(stance: Stance | None, confidence_map: ConfidenceMap | None) -> Stance | None:
+    if stance is None:
+        return None
+    confidence, confident = stance_confidence(confidence_map, stance.scores[stance.label])
+    return replace(stance, confidence=confidence, confident=confident)
 
 
 def _stance_result(probs: np.ndarray) -> Stance:

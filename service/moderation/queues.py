@@ -15,6 +15,7 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.contract import ACTIONS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
+from service.model.labels import counted_stance
 from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
@@ -70,10 +71,10 @@ return done
 """
 )
 
-# KEYS: comment, claim, review, escalated, reported, audit, webhook due, events.
+# KEYS: comment, claim, review, escalated, reported, audit, webhook due, events, decision counts.
 # ARGV: moderator, action, reason, now, hook prefix, webhook url ('' = none), fairness key prefix, webhook body,
 # audit entry (JSON, without the previous status and decision: read here, atomically with the checks), author prefix,
-# queue key prefix.
+# queue key prefix, actor kind (the deciding key's role).
 DECIDE = (
     WEBHOOK_LUA
     + EVENT_LUA
@@ -105,19 +106,27 @@ else
   redis.call('HDEL', KEYS[1], 'escalated_by')
   -- Fairness counts comments, not decisions: a comment rejected, reported and rejected again is one rejection,
   -- and one approved after a rejection is none. 'fair_rejected' remembers whether this comment is counted.
+  -- A moderator's decision supersedes the model's: a comment the model rejected leaves the model's column the
+  -- first time a moderator decides it ('fair_model_superseded'), so it is never counted in both.
   local stance = redis.call('HGET', KEYS[1], 'stance_label') or ''
   local counted = redis.call('HGET', KEYS[1], 'fair_rejected') == '1'
   local rejected = ARGV[2] == 'reject'
+  local article = redis.call('HGET', KEYS[1], 'article_id') or '-'
   if stance ~= '' and counted ~= rejected then
-    local article = redis.call('HGET', KEYS[1], 'article_id') or '-'
     redis.call('HINCRBY', ARGV[7] .. article, stance .. ':moderator_rejected', rejected and 1 or -1)
     redis.call('HSET', KEYS[1], 'fair_rejected', rejected and '1' or '0')
+  end
+  if stance ~= '' and redis.call('HGET', KEYS[1], 'model_decision') == 'reject'
+      and redis.call('HGET', KEYS[1], 'fair_model_superseded') ~= '1' then
+    redis.call('HINCRBY', ARGV[7] .. article, stance .. ':model_rejected', -1)
+    redis.call('HSET', KEYS[1], 'fair_model_superseded', '1')
   end
   count_rejection(KEYS[1], ARGV[10], rejected)
   enqueue_webhook(KEYS[1], KEYS[7], ARGV[5], ARGV[6], ARGV[8], now)
   emit_counted(KEYS[8], ARGV[11], 'decided', id, 'decision', ARGV[2], 'moderator', ARGV[1])
 end
 redis.call('DEL', KEYS[2])
+redis.call('HINCRBY', KEYS[9], ARGV[12] .. ':' .. ARGV[2], 1)
 local entry = cjson.decode(ARGV[9])
 entry['previous_status'] = st
 entry['previous_decision'] = previous
@@ -214,8 +223,11 @@ class ReviewQueues:
         held = await self.redis.mget([keys.claim(tenant, c) for c in comment_ids])
         return [text(h) if h else None for h in held]
 
-    async def decide(self, tenant: str, comment_id: str, *, moderator: str, action: str, reason: str) -> str:
-        """Apply a moderator's action; returns the previous decision."""
+    async def decide(
+        self, tenant: str, comment_id: str, *, moderator: str, action: str, reason: str, actor_kind: str = "moderator"
+    ) -> str:
+        """Apply a moderator's action (``actor_kind``: the deciding key's role, for the decision counts); returns the
+        previous decision."""
         if action not in ACTIONS:
             raise InvalidInput(f"decision must be one of {ACTIONS}", code="invalid_decision")
         # The payloads read the comment's scores, thread and callback URL, which never change once it is scored;
@@ -233,6 +245,7 @@ class ReviewQueues:
                 keys.audit(tenant),
                 keys.webhook_due(tenant),
                 keys.events(tenant),
+                keys.decision_counts(tenant),
             ],
             args=[
                 moderator,
@@ -246,6 +259,7 @@ class ReviewQueues:
                 json.dumps(audit),
                 keys.author(tenant, ""),
                 keys.queue(tenant, ""),
+                actor_kind,
             ],
         )
         status, *rest = [text(r) for r in reply]
@@ -344,9 +358,10 @@ def matches(
         return False
     if attribute and not any(r.startswith(f"{attribute} ") for r in item["reasons"]):
         return False
-    if stance_to_parent and (item["stance_to_parent"] or {}).get("label") != stance_to_parent:
+    # a stance filter means a confident label: an unsure `disagree` is not a disagreement to act on
+    if stance_to_parent and counted_stance(item["stance_to_parent"]) != stance_to_parent:
         return False
-    return not (stance and (item["stance"] or {}).get("label") != stance)
+    return not (stance and counted_stance(item["stance"]) != stance)
 
 
 async def list_queue(

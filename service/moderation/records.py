@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from service import redis_keys as keys
 from service.contract import Queue
 from service.errors import Backpressure, Conflict, InvalidInput, NotFound
+from service.model.labels import counted_stance
 from service.moderation.events import EVENT_LUA
 from service.moderation.rules import ModelVerdict
 from service.redis_client import text, text_map
@@ -100,10 +101,10 @@ local function count_rejection(comment_key, author_prefix, rejected)
 end
 """
 
-# KEYS: comment, review queue, fairness, audit, webhook due, events. ARGV: result JSON, status, priority ('' = not
-# queued), stance label ('' = none), model decision, now, audit JSON, webhook body ('' = none), webhook url, hook
-# prefix, flagged (0/1), author prefix, queue key prefix. Returns 1 when stored, 0 when this comment was already
-# stored (a redelivery).
+# KEYS: comment, review queue, fairness, audit, webhook due, events, decision counts. ARGV: result JSON, status,
+# priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
+# webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix. Returns 1 when
+# stored, 0 when this comment was already stored (a redelivery).
 STORE_RESULT = (
     WEBHOOK_LUA
     + EVENT_LUA
@@ -128,6 +129,7 @@ if ARGV[4] ~= '' then
   if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':flagged', 1) end
   if ARGV[5] == 'reject' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':model_rejected', 1) end
 end
+redis.call('HINCRBY', KEYS[7], 'model:' .. ARGV[5], 1)
 if ARGV[2] == 'decided' then
   redis.call('HSET', KEYS[1], 'decision', ARGV[5], 'decided_by', 'model', 'decided_at', now)
   local entry = cjson.decode(ARGV[7])
@@ -209,7 +211,7 @@ class Records:
         webhook_url: str | None,
     ) -> bool:
         """Write a scored result once; False if it had been written already (the message was redelivered)."""
-        stance = (verdict.result.get("stance") or {}).get("label")
+        stance = counted_stance(verdict.result.get("stance"))  # the fairness report counts confident labels
         reply = await self._store(
             keys=[
                 keys.comment(tenant, comment_id),
@@ -218,6 +220,7 @@ class Records:
                 keys.audit(tenant),
                 keys.webhook_due(tenant),
                 keys.events(tenant),
+                keys.decision_counts(tenant),
             ],
             args=[
                 json.dumps(verdict.result),

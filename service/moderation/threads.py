@@ -8,6 +8,7 @@ import json
 from typing import Any, cast
 
 from service import redis_keys as keys
+from service.model.labels import UNSURE, counted_stance
 from service.moderation.records import Records
 from service.redis_client import text
 
@@ -67,7 +68,7 @@ def with_reply_summaries(comments: list[dict[str, Any]]) -> list[dict[str, Any]]
             replies.setdefault(c["parent_id"], []).append(c)
     for c in comments:
         mine = replies.get(c["id"], [])
-        labels = [(r["stance_to_parent"] or {}).get("label") for r in mine]
+        labels = [counted_stance(r["stance_to_parent"]) for r in mine]  # confident labels only
         hostile = [
             r["scores"].get("toxicity", 0.0) for r, label in zip(mine, labels, strict=True) if label == "disagree"
         ]
@@ -76,6 +77,7 @@ def with_reply_summaries(comments: list[dict[str, Any]]) -> list[dict[str, Any]]
             "agree": labels.count("agree"),
             "disagree": labels.count("disagree"),
             "neutral": labels.count("neutral"),
+            "unsure": labels.count(UNSURE),
             "disagreeing_max_toxicity": round(max(hostile), 4) if hostile else None,
             "disagreeing_mean_toxicity": round(sum(hostile) / len(hostile), 4) if hostile else None,
         }

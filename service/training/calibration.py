@@ -129,7 +129,7 @@ def agreement_label(ex: ToxicityExample, attribute: str) -> float:
         return 0.0 if ex.panel[attribute] == 0 or ex.panel["toxicity"] < 0.3 else np.nan
     if ex.source == "davidson" and attribute in ("identity_attack", "severe_toxicity"):
         return 1.0 if target >= 0.5 else 0.0 if target == 0 else np.nan  # most voted hate / none did
-    if (ex.source == "davidson" or (ex.source, attribute) in (("toxigen", "identity_attack"), ("olid", "insult"))):
+    if ex.source == "davidson" or (ex.source, attribute) in (("toxigen", "identity_attack"), ("olid", "insult")):
         return target  # 0/1 where the source labels it, nan where not
     return np.nan
 
@@ -214,9 +214,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
-def fit(
-    raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: Agreement, version: str
-) -> Calibration:
+def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: Agreement, version: str) -> Calibration:
     """Toxicity from the panels' shares; each finer attribute from rater agreement (the module docstring)."""
     knots = {"toxicity": fit_share(raw, targets, fit_mask)}
     mask = agreement.fit

@@ -28,6 +28,7 @@ from service.model.lora import adapter_state, add_adapters
 from service.model.network import Encoded
 from service.system import cpu_has_bf16
 from service.training.schedules import warmup_times_linear_decay
+from service.training.stance_cues import with_openings
 from service.training.stance_eval import set_metrics
 from service.training.stance_pairs import StancePair, load_pairs, split
 from service.training.train import Sampler
@@ -43,6 +44,7 @@ SOURCE_WEIGHTS = {
     "vast": 0.26,
     "arc": 0.12,
     "fnc": 0.14,
+    "ibm_claim_stance": 0.08,  # claims with no reply cues: polarity read from meaning
 }
 
 
@@ -66,6 +68,9 @@ class CrossStanceOptions:
     # Another stance run's folder: start from its last checkpoint and train on to ``steps`` (a longer run; the
     # learning rate restarts where the longer schedule stands). Ignored once this run has a checkpoint of its own.
     continue_from: Path | None = None
+    # A shipped stance model's folder: start from its adapters and head with a fresh optimizer and schedule.
+    init_from: Path | None = None
+    stated_openings: bool = False  # service/training/stance_cues.py's augmentation
 
 
 def class_weights(pools: dict[str, list[StancePair]]) -> tuple[torch.Tensor, list[float]]:
@@ -114,12 +119,16 @@ def train_cross_stance(opts: CrossStanceOptions) -> Path:
     if opts.continue_from is not None and not state_path.exists():
         state_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(opts.continue_from / "checkpoint" / "stance_state.pt", state_path)
+    if opts.init_from is not None and not state_path.exists():
+        _start_from(opts.init_from, adapters, head, encoder.config.hidden_size)
     step = _resume(state_path, adapters, head, optimizer, scheduler, sampler)
     bf16 = cpu_has_bf16()
     model.train()
     started, losses = time.monotonic(), []
     while step < opts.steps:
         batch = sampler.draw(opts.batch)
+        if opts.stated_openings:  # seeded by step, so a resumed run draws the same openings
+            batch = with_openings(batch, np.random.default_rng((opts.seed, step)))
         enc = encode_pairs(tokenizer, [p.target for p in batch], [p.text for p in batch], config)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(enc["input_ids"], enc["attention_mask"])
@@ -177,6 +186,15 @@ def evaluate_pairs(
         out[source] = set_metrics(source, np.array([p.label for p in dev]), logits)
         log.info("%s: %s", source, {k: v for k, v in out[source].items() if k != "confusion"})
     return out
+
+
+def _start_from(folder: Path, adapters: Any, head: CrossStanceHead, hidden: int) -> None:
+    _, state, saved_head = cross_stance.load(folder, hidden)
+    for name, adapter in adapters.items():
+        adapter.lora_a.data.copy_(state[f"{name}.lora_a"])
+        adapter.lora_b.data.copy_(state[f"{name}.lora_b"])
+    head.load_state_dict(saved_head.state_dict())
+    log.info("started from %s", folder)
 
 
 def _save_state(

@@ -1,11 +1,11 @@
 """Stance pairs for the cross-encoded stance pass: what a person wrote, what it answers, and the label, from every
 stance set in the data folder, with dev splits that keep a conversation, claim, story or article on one side only.
 
-Sets and their split keys: the reply sets (DEBAGREEMENT, SubReddit agreement, RumourEval 2019, Perspectrum) by
-``parent_id_or_thread``; VAST by ``article_id``; ARC by claim (``Headline``); FNC by story: headlines and bodies
-joined by a related pair form one story, and a whole story is dev or train. An unrelated pair (FNC's random
-pairings) is kept where its headline's and its body's stories fall on the same side and dropped otherwise, so no
-headline and no body is on both sides.
+Sets and their split keys: the reply sets (DEBAGREEMENT, SubReddit agreement, RumourEval 2019, Perspectrum) and IBM
+claim stance by ``parent_id_or_thread`` (IBM: the debate topic); VAST by ``article_id``; ARC by claim
+(``Headline``); FNC by story: headlines and bodies joined by a related pair form one story, and a whole story is dev
+or train. An unrelated pair (FNC's random pairings) is kept where its headline's and its body's stories fall on the
+same side and dropped otherwise, so no headline and no body is on both sides.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from service.model.claim import first_sentences
 from service.model.labels import STANCE_INDEX
 
-REPLY_SETS = ("debagreement", "subreddit_agreement", "rumoureval2019", "perspectrum")
+# ibm_claim_stance has the same columns: a debate motion, a Wikipedia claim, the topic as the group (split by topic)
+REPLY_SETS = ("debagreement", "subreddit_agreement", "rumoureval2019", "perspectrum", "ibm_claim_stance")
 DEV_PERCENT = 15
 TEXT_CHARS = 1200  # FNC bodies and ARC posts are read from their opening, as a comment is
 TARGET_CHARS = 600

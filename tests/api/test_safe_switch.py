@@ -47,18 +47,18 @@ def _raw_post(client: TestClient, path: str, raw: str, key: str = "pk-a") -> Any
 def test_a_threat_deep_inside_a_long_comment_is_read(client: TestClient) -> None:
     text = FILLER * 150 + THREAT + FILLER * 40  # the threat past character 13,000, inside what the model reads
     assert 15_000 < len(text) < 20_000
-    (result,) = client.post(
-        "/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")
-    ).json()["results"]
+    (result,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
+        "results"
+    ]
     assert result["decision"] != "allow" and result["scores"]["threat"] > 0.5
 
 
 def test_text_past_the_maximum_is_held_on_every_surface(make_client: Callable[..., TestClient]) -> None:
     client = _coral_client(make_client)
     text = FILLER * 240 + THREAT * 3  # 20,000+ characters: the threat is past what the model reads
-    (native,) = client.post(
-        "/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")
-    ).json()["results"]
+    (native,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
+        "results"
+    ]
     assert native["decision"] == "review" and any(r.startswith("text_too_long") for r in native["reasons"])
     coral = _coral(client, text)
     assert coral.status_code == 200 and coral.json()["status"] == "SYSTEM_WITHHELD"  # was 204: published unread
@@ -86,9 +86,9 @@ def test_a_language_the_model_does_not_read_is_held_on_every_surface(
 ) -> None:
     client = _coral_client(make_client)
     text = DEATH_WISHES[language]
-    (native,) = client.post(
-        "/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")
-    ).json()["results"]
+    (native,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
+        "results"
+    ]
     assert native["decision"] == "review" and native["language"] == language
     openai = client.post("/v1/moderations", json={"input": [text]}, headers=auth("pk-a")).json()["results"][0]
     assert openai["flagged"] and f"unsupported_language: {language}" in openai["moderato"]["reasons"]
@@ -183,8 +183,11 @@ NESTED = '{"comment": {"text": "hi"}, "requestedAttributes": ' + "[" * 50_000 + 
         ('{"comment": {"text": "hi"}, "requestedAttributes": {"\\ud800": {}}}', 400),
         ('{"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["\\ud800"]}', 400),
         # dropped as asked: answered, with the languages echoed as sent (escaped)
-        ('{"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY\\udfff": {}}, "languages": ["en\\udfff"], '
-         '"dropUnsupportedAttributes": true}', 200),
+        (
+            '{"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY\\udfff": {}}, "languages": ["en\\udfff"], '
+            '"dropUnsupportedAttributes": true}',
+            200,
+        ),
         (NESTED, 400),
     ],
 )

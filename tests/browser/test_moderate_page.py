@@ -196,6 +196,10 @@ def test_the_thread_view_finds_the_worst_comment_rejects_it_and_switches_premode
     assert page.locator("#stance-chart svg rect").count() >= 4
     assert "null" not in page.locator("#thread-comments").inner_text()
     assert "comments" in page.locator("#fairness").inner_text()
+    assert "unsure (counted under no label)" in page.locator("#fairness").inner_text()
+    # every stance label says how sure it is, and an unsure one says so before its label
+    reply = page.locator("#thread-comments li.item[data-id='b2'] p.stance").first.inner_text()
+    assert re.search(r"toward its parent: (unsure, leans )?(agree|disagree|neutral) \(\d+ % sure\)", reply), reply
     page.screenshot(path=str(artifacts / "thread.png"), full_page=True)
 
     worst = page.locator("#thread-comments li.item:has(> .head > .badge.worst)")

@@ -198,6 +198,7 @@ class PoisonedRunner:
     def __init__(self, runner: Any) -> None:
         self.inner = runner
         self.version = runner.version
+        self.cache_version = runner.cache_version
         self.state_to_bytes = runner.state_to_bytes
         self.state_from_bytes = runner.state_from_bytes
 

@@ -264,3 +264,22 @@ def test_a_stance_model_without_its_encoder_is_refused(tmp_path: Path) -> None:
     (stance / "stance_config.json").write_text(json.dumps({**config, "encoder_version": "moderato-elsewhere"}))
     with pytest.raises(CheckpointError, match="moderato-elsewhere"):
         Predictor(SHIPPED_MODEL, stance_folder=stance)
+
+
+def test_each_stance_answer_says_how_sure_it_is(predictor: Predictor) -> None:
+    """Both passes serve with a confidence map fitted on dev (`moderato calibrate-stance`): plain agreement is a
+    confident label; the known miss, an explicit disagreement read as agreeing, is at least not presented as sure."""
+    assert all(predictor.confidence_maps.values())
+    parent = predictor.encode_parent("The library should stay open, it is the heart of this town.")
+    article = predictor.encode_article(ARTICLE_TITLE, ARTICLE_BODY)
+    replies = ["Completely agree, keep it open.", "I disagree, the numbers are fudged."]
+    agree, fudged = (p.stance_to_parent for p in predictor.predict(replies, [article] * 2, [parent] * 2))
+    assert agree is not None and agree.label == "agree" and agree.confident and agree.confidence >= 0.9
+    assert fudged is not None and (fudged.label == "disagree" or not fudged.confident)
+    for prediction in predictor.predict(replies, [article] * 2, [parent] * 2):
+        for stance, name in ((prediction.stance, "article"), (prediction.stance_to_parent, "parent")):
+            assert stance is not None
+            confidence_map = predictor.confidence_maps[name]
+            assert confidence_map is not None
+            assert stance.confidence == confidence_map.confidence(stance.scores[stance.label])
+            assert stance.confident == (stance.confidence >= confidence_map.confident_at)

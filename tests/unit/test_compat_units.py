@@ -129,9 +129,9 @@ def test_parent_stance_folds_discuss_and_unrelated_into_neutral() -> None:
     }  # fmt: skip
 
 
-def test_reply_summary_counts_stances_and_hostility() -> None:
-    def comment(cid: str, parent: str | None, label: str | None, tox: float) -> dict[str, object]:
-        stance = {"label": label} if label else None
+def test_reply_summary_counts_confident_stances_and_hostility() -> None:
+    def comment(cid: str, parent: str | None, label: str | None, tox: float, sure: bool = True) -> dict[str, object]:
+        stance = {"label": label, "confident": sure} if label else None
         return {"id": cid, "parent_id": parent, "stance_to_parent": stance, "scores": {"toxicity": tox}}
 
     rows = with_reply_summaries(
@@ -140,12 +140,13 @@ def test_reply_summary_counts_stances_and_hostility() -> None:
             comment("a", "p", "agree", 0.0),
             comment("b", "p", "disagree", 0.8),
             comment("c", "p", "disagree", 0.4),
+            comment("u", "p", "disagree", 0.9, sure=False),  # an unsure disagreement: counted, under no label
             comment("d", "b", "neutral", 0.2),
         ]  # fmt: skip
     )
     root = rows[0]["replies"]
-    assert root == {"count": 3, "agree": 1, "disagree": 2, "neutral": 0, "disagreeing_max_toxicity": 0.8,
-                    "disagreeing_mean_toxicity": 0.6}  # fmt: skip
+    assert root == {"count": 4, "agree": 1, "disagree": 2, "neutral": 0, "unsure": 1,
+                    "disagreeing_max_toxicity": 0.8, "disagreeing_mean_toxicity": 0.6}  # fmt: skip
     assert rows[2]["replies"]["count"] == 1 and rows[1]["replies"]["disagreeing_max_toxicity"] is None
 
 

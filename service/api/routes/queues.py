@@ -27,7 +27,7 @@ async def get_queue(
     stance_to_parent: str | None = Query(default=None, pattern=_one_of(PARENT_STANCES)),
     cursor: str | None = Query(
         default=None,
-        description='the previous page\'s `next_cursor`, passed back unchanged: `"SCORE:ID"`, the last entry\'s '
+        description="the previous page's `next_cursor`, passed back unchanged: `\"SCORE:ID\"`, the last entry's "
         "priority score (a decimal number) and comment id; anything else is a 400 `invalid_cursor`",
         examples=["0.9731:c-1024"],
     ),

@@ -118,10 +118,21 @@ function scoreBars(scores) {
   return list;
 }
 
+// A stance label the model is unsure of is shown as unsure, with the way it leans; counts and filters skip it.
+function countedStance(stance) {
+  if (!stance) return null;
+  return stance.confident ? stance.label : "unsure";
+}
+
+function stanceLabelText(stance) {
+  const sure = stance.confidence === null || stance.confidence === undefined ? "" : ` (${Math.round(stance.confidence * 100)} % sure)`;
+  return stance.confident ? stance.label + sure : `unsure, leans ${stance.label}${sure}`;
+}
+
 function stanceText(item) {
   const parts = [];
-  if (item.stance) parts.push("toward the article: " + item.stance.label);
-  if (item.stance_to_parent) parts.push("toward its parent: " + item.stance_to_parent.label);
+  if (item.stance) parts.push("toward the article: " + stanceLabelText(item.stance));
+  if (item.stance_to_parent) parts.push("toward its parent: " + stanceLabelText(item.stance_to_parent));
   return parts.join(" · ");
 }
 
@@ -272,8 +283,8 @@ function matchesFilters(item) {
   const f = view.filters;
   if (f.thread && item.thread_id !== f.thread) return false;
   if (f.attribute && !item.reasons.some((r) => r.startsWith(f.attribute + " "))) return false;
-  if (f.stance && (item.stance || {}).label !== f.stance) return false;
-  if (f.stance_to_parent && (item.stance_to_parent || {}).label !== f.stance_to_parent) return false;
+  if (f.stance && countedStance(item.stance) !== f.stance) return false;
+  if (f.stance_to_parent && countedStance(item.stance_to_parent) !== f.stance_to_parent) return false;
   return true;
 }
 
@@ -515,7 +526,7 @@ function drawThreadComments() {
       el("div", { class: "facts" }, scoreBars(c.scores),
         el("div", {},
           el("p", { class: "stance", text: stanceText(c) }),
-          r.count ? el("p", { class: "replies", text: `${r.count} replies: ${r.agree} agree, ${r.disagree} disagree` +
+          r.count ? el("p", { class: "replies", text: `${r.count} replies: ${r.agree} agree, ${r.disagree} disagree` + (r.unsure ? `, ${r.unsure} unsure` : "") +
             (r.disagreeing_max_toxicity !== null ? ` (most toxic disagreeing reply ${r.disagreeing_max_toxicity.toFixed(2)})` : "") }) : null,
           c.reasons && c.reasons.length ? el("p", { class: "reasons", text: "flagged: " + c.reasons.join(", ") }) : null)),
       c.queue ? actionButtons(c.id) : null].filter(Boolean));
@@ -547,8 +558,9 @@ function drawThreadComments() {
 function drawStanceChart(comments) {
   const counts = {};
   for (const s of data.stances) counts[s] = 0;
+  counts["unsure"] = 0;
   counts["none"] = 0;
-  for (const c of comments) counts[c.stance ? c.stance.label : "none"] += 1;
+  for (const c of comments) counts[countedStance(c.stance) || "none"] += 1;
   const names = Object.keys(counts);
   const max = Math.max(1, ...Object.values(counts));
   const rowH = 22, width = 320, labelW = 80;
@@ -571,7 +583,7 @@ function drawFairness(f) {
   const caption = el("caption", { text: "Flagged and rejected by stance" + (f ? " (article " + f.article_id + ")" : "") });
   const head = el("tr", {}, ...["stance", "comments", "flagged", "rejected by model", "rejected by moderators"].map((h) => el("th", { scope: "col", text: h })));
   const pct = (v) => (v === null || v === undefined ? "–" : Math.round(v * 100) + " %");
-  const rows = f ? Object.entries(f.stances).map(([s, c]) => el("tr", {},
+  const rows = f ? [...Object.entries(f.stances), ["unsure (counted under no label)", f.unsure]].map(([s, c]) => el("tr", {},
     el("th", { scope: "row", text: s }), el("td", { text: String(c.total) }),
     el("td", { text: `${c.flagged} (${pct(c.flagged_rate)})` }),
     el("td", { text: `${c.model_rejected} (${pct(c.model_rejected_rate)})` }),
