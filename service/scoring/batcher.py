@@ -6,6 +6,11 @@ batch is collected only when a stream is free, so while all are busy the next on
 on their own, and an idle service answers a lone comment after at most ``max_wait_ms``. Work that arrives while
 several streams are idle is shared out among them (a request of 32 comments on an idle service runs as two
 batches of 16 side by side, not one of 32 next to an idle stream).
+
+Fair between tenants: each submitter names its lane (the tenant), and batches are filled by fair queuing over the
+lanes, each lane's turn weighed by the model work its items cost (``cost``: a long comment is several windows),
+so a lone comment joins the next batch instead of waiting behind another tenant's backlog; and a batch holds at
+most ``max_cost`` of work, so the batch it waits for is short even when the backlog is of long texts.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +45,75 @@ class _Pending(Generic[Item, Result]):
     item: Item
     future: asyncio.Future[Result]
     queued_at: float  # time.monotonic() when submitted
+    cost: float = 1.0
+
+
+class FairQueue(Generic[Item, Result]):
+    """Pending items in lanes, taken by start-time fair queuing: the next item is from the lane that has been served
+    the least work so far. A lane that was idle joins at the current virtual time, so idleness banks no credit."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[str, deque[_Pending[Item, Result]]] = {}
+        self._served: dict[str, float] = {}
+        self._clock = 0.0  # the virtual time: the served work of the lane taken last
+        self._size = 0
+        self._cost = 0.0
+        self._arrived = asyncio.Event()
+
+    def qsize(self) -> int:
+        return self._size
+
+    def queued_cost(self) -> float:
+        return self._cost
+
+    def empty(self) -> bool:
+        return self._size == 0
+
+    def put(self, lane: str, pending: _Pending[Item, Result]) -> None:
+        waiting = self._lanes.setdefault(lane, deque())
+        if not waiting:
+            self._served[lane] = max(self._served.get(lane, 0.0), self._clock)
+        waiting.append(pending)
+        self._size += 1
+        self._cost += pending.cost
+        self._arrived.set()
+
+    def peek(self) -> _Pending[Item, Result]:
+        return self._lanes[self._next_lane()][0]
+
+    def get_nowait(self) -> _Pending[Item, Result]:
+        lane = self._next_lane()
+        pending = self._lanes[lane].popleft()
+        if not self._lanes[lane]:
+            del self._lanes[lane]
+        self._clock = self._served[lane]
+        self._served[lane] += pending.cost
+        self._size -= 1
+        self._cost -= pending.cost
+        if not self._size:
+            self._arrived.clear()
+        return pending
+
+    def _next_lane(self) -> str:
+        return min(self._lanes, key=self._served.__getitem__)
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until something is queued (at most ``timeout`` s); whether something is."""
+        if self._size:
+            return True
+        try:
+            await asyncio.wait_for(self._arrived.wait(), timeout)
+        except TimeoutError:
+            return False
+        return bool(self._size)
+
+    def wake(self) -> None:
+        self._arrived.set()
+
+    def forget_idle(self) -> None:
+        """Drop the served counters of lanes with nothing queued (they rejoin at the clock anyway)."""
+        for lane in [lane for lane in self._served if lane not in self._lanes]:
+            del self._served[lane]
 
 
 class MicroBatcher(Generic[Item, Result]):
@@ -49,6 +124,11 @@ class MicroBatcher(Generic[Item, Result]):
     :param max_wait_ms: longest a batch waits for more items after its first.
     :param on_batch: called with (batch size, seconds) after each batch (metrics).
     :param streams: batches run concurrently (``run_batch`` must then be thread-safe).
+    :param cost: the model work of one item, in units of the smallest (a comment of one window): lanes are served
+        by it, and a batch holds at most ``max_cost`` of it. Default: every item costs 1.
+    :param max_cost: most work per batch; default ``max_items``.
+    :param on_idle: run on a model thread when the last running batch ends with nothing queued (the runner gives
+        the memory a burst took back to the system).
     """
 
     def __init__(
@@ -59,13 +139,18 @@ class MicroBatcher(Generic[Item, Result]):
         max_wait_ms: float,
         on_batch: Callable[[int, float], None] | None = None,
         streams: int = 1,
+        cost: Callable[[Item], float] | None = None,
+        max_cost: float | None = None,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.run_batch = run_batch
         self.max_items = max_items
         self.max_wait_s = max_wait_ms / 1000
         self.on_batch = on_batch
-        # None is the close sentinel: everything queued before it is still run
-        self._queue: asyncio.Queue[_Pending[Item, Result] | None] = asyncio.Queue()
+        self.cost = cost or (lambda _: 1.0)
+        self.max_cost = float(max_cost if max_cost is not None else max_items)
+        self.on_idle = on_idle
+        self._queue: FairQueue[Item, Result] = FairQueue()
         self.streams = streams
         self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
@@ -80,58 +165,62 @@ class MicroBatcher(Generic[Item, Result]):
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="micro-batcher")
 
-    def _enqueue(self, items: list[Item]) -> list[asyncio.Future[Result]]:
+    def _enqueue(self, items: list[Item], lane: str) -> list[asyncio.Future[Result]]:
         if self._closing or self._task is None:
             raise BatcherClosed("the model is shutting down")
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        pending = [_Pending(item, loop.create_future(), now) for item in items]
+        pending = [_Pending(item, loop.create_future(), now, max(0.0, float(self.cost(item)))) for item in items]
         for p in pending:
-            self._queue.put_nowait(p)
+            self._queue.put(lane, p)
         return [p.future for p in pending]
 
-    async def submit_many(self, items: list[Item]) -> list[Result]:
-        return list(await asyncio.gather(*self._enqueue(items)))
+    async def submit_many(self, items: list[Item], lane: str = "") -> list[Result]:
+        """Results in order; ``lane`` (the tenant) is the unit of fairness."""
+        return list(await asyncio.gather(*self._enqueue(items, lane)))
 
-    async def submit_each(self, items: list[Item]) -> list[Result | Exception]:
+    async def submit_each(self, items: list[Item], lane: str = "") -> list[Result | Exception]:
         """As ``submit_many``, but an item the model failed on comes back as its exception instead of raising:
         one bad input must not sink its neighbours."""
-        outcomes = await asyncio.gather(*self._enqueue(items), return_exceptions=True)
+        outcomes = await asyncio.gather(*self._enqueue(items, lane), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 raise outcome  # cancellation is not an item's failure
         return cast(list[Result | Exception], outcomes)
 
-    def _share(self) -> int:
-        """Most items for the batch being collected: an even share of what is queued among the idle streams."""
+    def _share(self, first: _Pending[Item, Result]) -> tuple[int, float]:
+        """Most items and work for the batch being collected: an even share of what is queued among the idle
+        streams."""
         idle = self.streams - len(self._running)  # this batch's stream included
-        return max(1, min(self.max_items, math.ceil((1 + self._queue.qsize()) / idle)))
+        items = max(1, min(self.max_items, math.ceil((1 + self._queue.qsize()) / idle)))
+        work = min(self.max_cost, max(first.cost, (first.cost + self._queue.queued_cost()) / idle))
+        return items, work
 
     async def _collect(self) -> tuple[list[_Pending[Item, Result]], bool]:
-        """The next batch, and whether the close sentinel came after it."""
+        """The next batch, and whether the batcher is closed with nothing left after it."""
         batch: list[_Pending[Item, Result]] = []
         deadline: float | None = None
-        limit = self.max_items
+        limit, budget, work = self.max_items, self.max_cost, 0.0
         while len(batch) < limit:
-            if not self._queue.empty():
-                got = self._queue.get_nowait()
-            else:
+            if self._queue.empty():
+                if self._closing:
+                    break
                 timeout = None if deadline is None else deadline - time.monotonic()
                 if timeout is not None and timeout <= 0:
                     break
-                try:
-                    got = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
-                    break
-            if got is None:
-                return batch, True
+                if not await self._queue.wait(timeout):
+                    continue  # timed out (the loop then ends the batch) or woken by close
+            if batch and work + self._queue.peek().cost > budget:
+                break  # the batch is full of work: the next item starts the next batch
+            got = self._queue.get_nowait()
             batch.append(got)
+            work += got.cost
             if deadline is None:
                 # from the first item's arrival: items that queued behind a running batch have waited already
                 deadline = got.queued_at + self.max_wait_s
                 if not self._queue.empty():  # a burst already waiting: share it out
-                    limit = self._share()
-        return batch, False
+                    limit, budget = self._share(got)
+        return batch, self._closing and self._queue.empty()
 
     async def _loop(self) -> None:
         free = asyncio.Semaphore(self.streams)
@@ -139,6 +228,8 @@ class MicroBatcher(Generic[Item, Result]):
         def finished(task: asyncio.Task[None]) -> None:
             self._running.discard(task)
             free.release()
+            if self.on_idle is not None and not self._running and self._queue.empty() and not self._closing:
+                asyncio.get_running_loop().run_in_executor(self._executor, self.on_idle)
 
         stop = False
         while not stop:
@@ -147,6 +238,8 @@ class MicroBatcher(Generic[Item, Result]):
             if not batch:
                 free.release()
                 continue
+            if self._queue.empty():
+                self._queue.forget_idle()
             task = asyncio.create_task(self._run(batch))
             task.add_done_callback(finished)
             self._running.add(task)
@@ -186,7 +279,7 @@ class MicroBatcher(Generic[Item, Result]):
         """Stop taking work, finish everything already queued (in-flight batches included), then stop."""
         self._closing = True
         if self._task is not None:
-            self._queue.put_nowait(None)
+            self._queue.wake()  # a collect waiting for work sees the close
             await self._task
         self._executor.shutdown(wait=True)
         log.info("batcher closed: %r", self)

@@ -11,7 +11,7 @@ from service.model.calibration import Calibration
 from service.scoring.articles import ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import ResultCache
-from service.scoring.scorer import ArticleJob, Scorer
+from service.scoring.scorer import ArticleJob, Scorer, job_cost
 
 
 def build_scorer(
@@ -24,6 +24,9 @@ def build_scorer(
         max_wait_ms=settings.batch_max_wait_ms,
         on_batch=metrics.observe_batch,
         streams=settings.stream_layout()[0],
+        cost=job_cost,  # tenants share model time by windows read, and a batch holds batch_max_items windows
+        max_cost=settings.batch_max_items,
+        on_idle=getattr(runner, "release_memory", None),
     )
 
     async def encode(title: str, body: str) -> Any:

@@ -38,10 +38,23 @@ class ArticleJob:
     parent: bool = False  # a parent comment as a stance target (its text is the title)
 
 
+# A model window is 256 tokens, 32 of them shared with the next: ~900 characters of English text each.
+CHARS_PER_WINDOW = 900
+
+
+def job_cost(job: CommentJob | ArticleJob) -> float:
+    """The model work of a job in windows (what the batcher shares out fairly and bounds per batch): a comment reads
+    one window per ~900 characters; an article's claim is one short window."""
+    if isinstance(job, CommentJob):
+        return float(1 + len(job.text) // CHARS_PER_WINDOW)
+    return 1.0
+
+
 class ModelRunner(Protocol):
     """What the scorer needs of the model (the torch side stays behind this seam)."""
 
     version: str
+    cache_version: str  # the version and whatever else changes answers without changing it (confidence maps)
 
     def run(self, jobs: list[CommentJob | ArticleJob]) -> Sequence[Any]: ...
 
@@ -114,6 +127,11 @@ class Scorer:
         """The model and, when scores are calibrated, the calibration: both are in every cache key."""
         return self.runner.version + (f"+{self.calibration.version}" if self.calibration else "")
 
+    @property
+    def cache_version(self) -> str:
+        """What a cached answer must have been made under: the model version and the stance confidence maps."""
+        return self.runner.cache_version + (f"+{self.calibration.version}" if self.calibration else "")
+
     def policy(self, tenant: str) -> Policy:
         if tenant not in self._policies:
             self._policies[tenant] = Policy.from_settings(self.settings.policy_for(tenant), self.calibration)
@@ -138,7 +156,7 @@ class Scorer:
         refs = await self._article_refs(tenant, [comments[i] for i in valid], article, inline)
         # the model reads a text up to max_comment_chars; a longer one is held for review (_outcome)
         texts = {i: normalise(comments[i].text[: self.settings.max_comment_chars]) for i in valid}
-        digests = {i: digest(self.model_version, texts[i].text, _context_key(comments[i], refs)) for i in valid}
+        digests = {i: digest(self.cache_version, texts[i].text, _context_key(comments[i], refs)) for i in valid}
         unique = list(dict.fromkeys(digests[i] for i in valid))
         # counting floods needs a key derived from the text: not for texts that must leave no trace
         flood_texts = [text_digest(texts[i].text) for i in valid] if store else []
@@ -186,25 +204,25 @@ class Scorer:
             if found[digests[i]] is None:
                 misses.setdefault(digests[i], i)
         self.metrics.cache_misses.inc(len(misses))
-        parents = await self._parent_states([comments[i].parent_text for i in misses.values()])
+        parents = await self._parent_states(tenant, [comments[i].parent_text for i in misses.values()])
         jobs = [
             CommentJob(texts[i].text, _state(comments[i], refs), parent)
             for i, parent in zip(misses.values(), parents, strict=True)
         ]
-        outcomes = dict(zip(misses, await self.batcher.submit_each(jobs), strict=True)) if jobs else {}
+        outcomes = dict(zip(misses, await self.batcher.submit_each(jobs, lane=tenant), strict=True)) if jobs else {}
         fresh = {d: _to_cached(o, self.calibration) for d, o in outcomes.items() if not isinstance(o, Exception)}
         failed = {d: o for d, o in outcomes.items() if isinstance(o, Exception)}
         if store:
             await self.cache.put_many(tenant, fresh)
         return {i: found[digests[i]] or fresh.get(digests[i]) or failed[digests[i]] for i in valid}
 
-    async def _parent_states(self, parent_texts: list[str | None]) -> list[Any | None]:
+    async def _parent_states(self, tenant: str, parent_texts: list[str | None]) -> list[Any | None]:
         """Each distinct parent text encoded once (like an article's claim; free when stance is cross-encoded)."""
         wanted = list(dict.fromkeys(normalise(t).text for t in parent_texts if t))
         if not wanted:
             return [None] * len(parent_texts)
         jobs = [ArticleJob(t, "", parent=True) for t in wanted]
-        states = dict(zip(wanted, await self.batcher.submit_many(jobs), strict=True))
+        states = dict(zip(wanted, await self.batcher.submit_many(jobs, lane=tenant), strict=True))
         return [states[normalise(t).text] if t else None for t in parent_texts]
 
     def _outcome(
@@ -285,7 +303,14 @@ def _state(comment: CommentIn, refs: dict[str, ArticleRef | None]) -> Any | None
 
 
 def _stance_dict(stance: Any | None) -> dict[str, Any] | None:
-    return None if stance is None else {"label": stance.label, "scores": stance.scores}
+    if stance is None:
+        return None
+    return {
+        "label": stance.label,
+        "scores": stance.scores,
+        "confidence": stance.confidence,
+        "confident": stance.confident,
+    }
 
 
 def _to_cached(prediction: Any, calibration: Calibration | None) -> CachedResult:

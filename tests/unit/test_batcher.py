@@ -115,3 +115,56 @@ async def test_a_burst_on_idle_streams_is_shared_out_among_them() -> None:
     assert await batcher.submit_many(list(range(32))) == list(range(32))
     assert sorted(sizes) == [16, 16]
     await batcher.close()
+
+
+async def test_a_lone_item_of_another_lane_does_not_wait_behind_a_backlog() -> None:
+    """One tenant queues 40 items of work; another's single item is in the very next batch, not the last."""
+    batches: list[list[str]] = []
+
+    def run(items: list[str]) -> list[str]:
+        batches.append(items)
+        time.sleep(0.02)
+        return items
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(run, max_items=4, max_wait_ms=1)
+    batcher.start()
+    backlog = asyncio.ensure_future(batcher.submit_many([f"heavy-{i}" for i in range(40)], lane="a"))
+    await asyncio.sleep(0.03)  # the backlog is being served
+    assert await batcher.submit_many(["lone"], lane="b") == ["lone"]
+    served_before = next(i for i, b in enumerate(batches) if "lone" in b)
+    assert served_before <= 2, batches  # the batch running when it came, then the next one
+    await backlog
+    await batcher.close()
+
+
+async def test_lanes_share_the_model_by_work_not_by_item_count() -> None:
+    """Lane a sends items costing 4, lane b items costing 1: per batch of work 8, a gets 1 item per 4 of b's."""
+    batches: list[list[str]] = []
+
+    def run(items: list[str]) -> list[str]:
+        batches.append(items)
+        return items
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(
+        run, max_items=32, max_wait_ms=1, cost=lambda item: 4.0 if item.startswith("a") else 1.0, max_cost=8
+    )
+    batcher.start()
+    await asyncio.gather(
+        batcher.submit_many([f"a{i}" for i in range(8)], lane="a"),
+        batcher.submit_many([f"b{i}" for i in range(32)], lane="b"),
+    )
+    assert all(sum(4 if i.startswith("a") else 1 for i in b) <= 8 for b in batches)  # no batch over its work
+    first_half = [i for b in batches[: len(batches) // 2] for i in b]
+    work_a = 4 * sum(i.startswith("a") for i in first_half)
+    work_b = sum(i.startswith("b") for i in first_half)
+    assert abs(work_a - work_b) <= 4, batches  # while both are queued, each lane gets about half the work
+    await batcher.close()
+
+
+async def test_an_item_costlier_than_a_batch_still_runs_alone() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        lambda items: items, max_items=8, max_wait_ms=1, cost=float, max_cost=4
+    )
+    batcher.start()
+    assert await batcher.submit_many([10, 1, 2]) == [10, 1, 2]
+    await batcher.close()
