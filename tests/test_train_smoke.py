@@ -117,3 +117,17 @@ def test_stance_training_continues_from_another_run(tmp_path: Path) -> None:
     assert short["step"] == 2 and longer["step"] == 3  # one step on from the short run's checkpoint
     assert any((short["adapters"][k] != longer["adapters"][k]).any() for k in short["adapters"])
     assert (tmp_path / "longer" / "stance_config.json").exists()
+    # a run that starts from a finished one's adapters and head, with stated openings, then both passes calibrated
+    started = CrossStanceOptions(data=data, encoder_model=encoder, out=tmp_path / "init", version="init", steps=1,
+                                 batch=4, warmup_steps=1, dev_limit=4, limit_per_source=8,
+                                 init_from=tmp_path / "longer", stated_openings=True)  # fmt: skip
+    train_cross_stance(started)
+    from service.training.stance_confidence import calibrate_stance_command
+
+    answers = tmp_path / "answers.npz"
+    report = calibrate_stance_command(data, encoder, tmp_path / "init", False, 8, answers)
+    assert set(report) == {"article", "parent"} and answers.exists()
+    predictor = Predictor(encoder, stance_folder=tmp_path / "init")
+    assert all(predictor.confidence_maps.values())
+    (p,) = predictor.predict(["Exactly right"], [predictor.encode_article("Claim 1")], [predictor.encode_parent("x")])
+    assert p.stance is not None and 0.0 <= p.stance.confidence <= 1.0

@@ -99,6 +99,8 @@ def fit_map(sets: dict[str, Answers], masks: dict[str, np.ndarray]) -> tuple[tup
 
     top = np.concatenate([a.top[masks[s]] for s, a in sets.items()])
     right = np.concatenate([a.right[masks[s]] for s, a in sets.items()])
+    if len(top) == 0:  # nothing to fit on (a data folder too small to hold out a group): the identity
+        return (0.0, 1.0), (0.0, 1.0)
     weight = np.concatenate([np.full(int(masks[s].sum()), 1 / max(1, int(masks[s].sum()))) for s in sets])
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, right, sample_weight=weight)
     return strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
@@ -245,7 +247,10 @@ def calibrate_stance_command(
         pairs = load_pairs(data)
         answers = {}
         for source in REPORT_SETS:
-            answers[source] = served_answers(predictor, dev_sample(pairs[source], limit))
+            dev = dev_sample(pairs[source], limit)
+            if not dev:  # a set too small to hold out a group: nothing to fit or report
+                continue
+            answers[source] = served_answers(predictor, dev)
             log.info("%s: %d dev pairs scored", source, len(answers[source]["article"].gold))
         if answers_file is not None:
             save_answers(answers_file, answers)
@@ -262,7 +267,7 @@ def calibrate_stance_command(
     result: dict[str, Any] = {}
     for name, owner in owners.items():
         assert owner is not None
-        sets = {source: answers[source][name] for source in REPORT_SETS}
+        sets = {source: answers[source][name] for source in REPORT_SETS if source in answers}
         digest = hashlib.sha256(json.dumps({s: a.top.tolist() for s, a in sets.items()}).encode()).hexdigest()[:8]
         confidence_map, report = calibrate_pass(sets, f"{owner.name}:{name}:{digest}")
         save_map(owner, name, confidence_map)

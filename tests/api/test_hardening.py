@@ -241,9 +241,7 @@ def test_redis_killed_answers_503_with_retry_after(settings: Settings, runner: A
 
 @pytest.mark.slow
 def test_redis_hung_answers_503_within_the_socket_timeout(settings: Settings, runner: Any, tmp_path: Path) -> None:
-    client, server = _own_redis_client(
-        settings, runner, tmp_path, redis_socket_timeout_s=1.0, redis_fail_fast_s=1.0
-    )
+    client, server = _own_redis_client(settings, runner, tmp_path, redis_socket_timeout_s=1.0, redis_fail_fast_s=1.0)
     assert server.process is not None
     try:
         with client:

@@ -121,6 +121,6 @@ def make_tiny_data(root: Path, copies: int = 6) -> Path:
         ]
         for i in range(24)
     ]
-    for name in ("debagreement", "subreddit_agreement", "rumoureval2019", "perspectrum"):
+    for name in ("debagreement", "subreddit_agreement", "rumoureval2019", "perspectrum", "ibm_claim_stance"):
         _write(st / f"{name}.csv.gz", ["id", "source", "target", "text", "stance", "parent_id_or_thread"], replies)
     return root
