@@ -2,7 +2,7 @@
 10,000 characters at once, through the real model and the service's batcher, side by side with the batcher as it
 was (one first-come queue, batches bounded by comment count only).
 
-Run: `python bench/fairness.py` (the shipped model; ~2 min here). The table: per setup and scenario, the lone
+Run: `python bench/fairness.py` (the shipped model; ~5 min here). The table: per setup and scenario, the lone
 tenant's latency p50 / p99 and the ratio of its p99 to its p99 alone (target ≤ 3×), and the process's resident
 memory after the heavy burst and after it has been given back.
 """
@@ -47,7 +47,7 @@ def batcher(runner: PredictorRunner, settings: Settings, fair: bool) -> MicroBat
             max_wait_ms=settings.batch_max_wait_ms,
             streams=streams,
             cost=job_cost,
-            max_cost=settings.batch_max_items,
+            max_cost=settings.batch_max_windows,
             on_idle=runner.release_memory,
         )
     return MicroBatcher(  # the batcher before: every item costs 1, one lane

@@ -24,8 +24,8 @@ def build_scorer(
         max_wait_ms=settings.batch_max_wait_ms,
         on_batch=metrics.observe_batch,
         streams=settings.stream_layout()[0],
-        cost=job_cost,  # tenants share model time by windows read, and a batch holds batch_max_items windows
-        max_cost=settings.batch_max_items,
+        cost=job_cost,  # tenants share model time by windows read, and a batch holds batch_max_windows of them
+        max_cost=settings.batch_max_windows,
         on_idle=getattr(runner, "release_memory", None),
     )
 

@@ -44,10 +44,11 @@ CHARS_PER_WINDOW = 900
 
 def job_cost(job: CommentJob | ArticleJob) -> float:
     """The model work of a job in windows (what the batcher shares out fairly and bounds per batch): a comment reads
-    one window per ~900 characters; an article's claim is one short window."""
+    one window per ~900 characters, a short one at least an eighth (its fixed costs); an article's claim is a short
+    window."""
     if isinstance(job, CommentJob):
-        return float(1 + len(job.text) // CHARS_PER_WINDOW)
-    return 1.0
+        return max(0.125, len(job.text) / CHARS_PER_WINDOW)
+    return 0.25
 
 
 class ModelRunner(Protocol):
