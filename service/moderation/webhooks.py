@@ -2,7 +2,13 @@
 
 Each delivery is a job hash plus an entry in the tenant's due set (score = due time). A sender takes a due job
 by moving it IN_FLIGHT_S into the future (atomically, only if it is still due), and removes it once delivered or
-dead-lettered, so a sender that dies mid-delivery leaves the job to be retried (at-least-once).
+dead-lettered, so a sender that dies mid-delivery leaves the job to be retried (at-least-once). A delivery is
+bounded in total (DELIVERY_TIMEOUT_S: connecting, sending and a receiver that answers one byte a second alike),
+well inside the in-flight window, so no other sender takes a job while its delivery is still open.
+
+Each receiver (tenant and host) has its own lane: a job is taken only when its receiver has a free slot (PER_HOST
+at once), and deliveries run as tasks of their own, so a slow receiver holds back only its own deliveries, never
+the same tenant's deliveries to a fast one.
 The signature is HMAC-SHA256 over ``"{timestamp}.{body}"`` with the tenant's secret, sent as
 ``X-Moderato-Signature: sha256=<hex>`` beside ``X-Moderato-Timestamp``; receivers should also reject old timestamps.
 """
@@ -32,10 +38,11 @@ SIGNATURE_HEADER = "X-Moderato-Signature"
 DELIVERY_HEADER = "X-Moderato-Delivery"
 TIMESTAMP_HEADER = "X-Moderato-Timestamp"
 BACKOFF_CAP_S = 3600.0  # longest wait between two tries, seconds
-TIMEOUT_S = 5.0
-PER_HOST = 4  # deliveries to one host at once
+TIMEOUT_S = 5.0  # each connect, read and write
+DELIVERY_TIMEOUT_S = 20.0  # one delivery in total, however slowly the receiver answers
+PER_HOST = 4  # one tenant's deliveries to one receiver at once
 # A job being delivered stays in the due set, pushed this far into the future: if its sender dies mid-delivery
-# the job comes due again and another sender retries it (at-least-once). Longer than TIMEOUT_S.
+# the job comes due again and another sender retries it (at-least-once). Longer than a delivery can take.
 IN_FLIGHT_S = 60.0
 
 # KEYS[1] due set. ARGV: job, now, in-flight deadline. Takes the job only if it is still due, so two senders
@@ -84,6 +91,8 @@ class WebhookSender:
     :param allow_for: tenant -> the non-public hosts and ranges it may deliver to (service/moderation/targets.py).
     :param per_host: one tenant's deliveries to one receiver (host and port) at once, so a slow receiver cannot
         take every connection.
+    :param delivery_timeout_s: one delivery's whole time; default the smaller of DELIVERY_TIMEOUT_S and half the
+        in-flight window (it must end before another sender may take the job).
     """
 
     def __init__(
@@ -97,12 +106,17 @@ class WebhookSender:
         client: httpx.AsyncClient | None = None,
         allow_for: Callable[[str], AllowList] = lambda tenant: AllowList(),
         per_host: int = PER_HOST,
+        delivery_timeout_s: float | None = None,
     ) -> None:
         self.redis = redis
         self.secret_for = secret_for
         self.allow_for = allow_for
         self.per_host = per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.delivery_timeout_s = delivery_timeout_s or min(DELIVERY_TIMEOUT_S, in_flight_s / 2)
+        if self.delivery_timeout_s >= in_flight_s:
+            raise ValueError("a delivery must end inside the in-flight window, or a job could be sent twice at once")
+        self._busy: dict[str, int] = {}  # receiver lane -> deliveries open now
+        self._open: dict[tuple[str, str], asyncio.Task[None]] = {}  # (tenant, job) -> its delivery
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.in_flight_s = in_flight_s
@@ -116,19 +130,51 @@ class WebhookSender:
         return f"WebhookSender(delivered={self.delivered}, failed={self.failed}, dead={self.dead})"
 
     async def run_due(self, tenant: str, limit: int = 50) -> int:
-        """Deliver up to ``limit`` due jobs of one tenant; returns how many were attempted."""
+        """Deliver up to ``limit`` due jobs of one tenant and wait for them; returns how many were taken."""
+        started = await self.start_due(tenant, limit)
+        await asyncio.gather(*started, return_exceptions=True)
+        return len(started)
+
+    async def start_due(self, tenant: str, limit: int = 50) -> list[asyncio.Task[None]]:
+        """Take the due jobs of one tenant whose receivers have a free slot, and start delivering each on a task
+        of its own (a job whose receiver is busy stays due, for a later round)."""
         due_key = keys.webhook_due(tenant)
         now = time.time()
-        due = await self.redis.zrangebyscore(due_key, "-inf", now, start=0, num=limit)
-        taken = []
-        for raw in cast(list[bytes], due):
-            if await self._take(keys=[due_key], args=[raw, f"{now:.3f}", f"{now + self.in_flight_s:.3f}"]):
-                taken.append(text(raw))
-        outcomes = await asyncio.gather(*(self._deliver(tenant, job) for job in taken), return_exceptions=True)
-        for job, outcome in zip(taken, outcomes, strict=True):
-            if isinstance(outcome, BaseException):  # a Redis error mid-job: the job comes due again after in_flight_s
-                log.warning("webhook %s not finished (%s); it will be retried", job, type(outcome).__name__)
-        return len(taken)
+        due = [text(raw) for raw in cast(list[bytes], await self.redis.zrangebyscore(due_key, "-inf", now, 0, limit))]
+        due = [job for job in due if (tenant, job) not in self._open]
+        if not due:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job in due:
+                pipe.hget(keys.webhook_job(tenant, job), "url")
+            urls = [text(u) for u in await pipe.execute()]
+        started = []
+        for job, url in zip(due, urls, strict=True):
+            lane = _receiver(tenant, url)
+            if self._busy.get(lane, 0) >= self.per_host:
+                continue
+            if not await self._take(keys=[due_key], args=[job, f"{now:.3f}", f"{now + self.in_flight_s:.3f}"]):
+                continue
+            self._busy[lane] = self._busy.get(lane, 0) + 1
+            task = asyncio.create_task(self._deliver_in_lane(tenant, job, lane))
+            self._open[(tenant, job)] = task
+            started.append(task)
+        return started
+
+    async def _deliver_in_lane(self, tenant: str, job: str, lane: str) -> None:
+        try:
+            await self._deliver(tenant, job)
+        except Exception as exc:  # a Redis error mid-job: the job comes due again after in_flight_s
+            log.warning("webhook %s not finished (%s); it will be retried", job, type(exc).__name__)
+        finally:
+            self._busy[lane] -= 1
+            if not self._busy[lane]:
+                del self._busy[lane]
+            self._open.pop((tenant, job), None)
+
+    async def drain(self) -> None:
+        """Wait for every delivery this sender has open (burst mode's final flush, shutdown)."""
+        await asyncio.gather(*list(self._open.values()), return_exceptions=True)
 
     async def _deliver(self, tenant: str, job: str) -> None:
         key = keys.webhook_job(tenant, job)
@@ -184,15 +230,12 @@ class WebhookSender:
         # Connect to the address that was checked, presenting the URL's host name (Host header, TLS SNI and
         # certificate check): a second DNS lookup by the client could answer with another address.
         extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
-        # Each tenant's own share of each receiver: a tenant's slow endpoint queues its own deliveries, never
-        # another tenant's (even one that uses the same host).
-        semaphore = self._hosts.setdefault(f"{tenant}\x00{target.url.netloc}", asyncio.Semaphore(self.per_host))
         try:
-            async with semaphore:
+            async with asyncio.timeout(self.delivery_timeout_s):  # in total: a receiver that drips never holds on
                 response = await self.client.post(
                     target.pinned_url(), content=body, headers=headers, extensions=extensions
                 )
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return "timed out"
         except httpx.ConnectError:
             return "could not connect"
@@ -201,7 +244,18 @@ class WebhookSender:
         return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
     async def aclose(self) -> None:
+        await self.drain()
         await self.client.aclose()
+
+
+def _receiver(tenant: str, url: str) -> str:
+    """A delivery lane: one tenant's deliveries to one host and port (a tenant's slow endpoint queues its own
+    deliveries, never another tenant's, even one that uses the same host)."""
+    try:
+        netloc = httpx.URL(url).netloc.decode("ascii", "replace")
+    except (httpx.InvalidURL, TypeError, ValueError):
+        netloc = url  # refused when delivered (resolve): its own lane meanwhile
+    return f"{tenant}\x00{netloc}"
 
 
 def build_sender(redis: aioredis.Redis, settings: Settings) -> WebhookSender:
@@ -238,6 +292,7 @@ class WebhookLoop:
     async def round(self) -> None:
         """One delivery round for every tenant at once (burst mode's final flush)."""
         await asyncio.gather(*(self.sender.run_due(t) for t in self.tenants()), return_exceptions=True)
+        await self.sender.drain()
 
     async def run(self) -> None:
         loops: dict[str, asyncio.Task[None]] = {}
@@ -254,8 +309,8 @@ class WebhookLoop:
 
     async def _tenant_loop(self, tenant: str) -> None:
         while True:
-            try:
-                await self.sender.run_due(tenant)
+            try:  # start what is due and carry on: deliveries run on their own, each receiver in its own lane
+                await self.sender.start_due(tenant)
             except Exception:  # never let a webhook problem stop scoring, or this tenant's deliveries
                 log.exception("webhook round for %s failed", tenant)
             await asyncio.sleep(self.every_s)

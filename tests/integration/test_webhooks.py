@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.moderation.targets import AllowList
-from service.moderation.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, sign, verify
+from service.moderation.webhooks import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookLoop,
+    WebhookSender,
+    sign,
+    verify,
+)
 from service.redis_server import EmbeddedRedis
 from tests.utils.processes import WebhookReceiver
 
@@ -55,3 +66,89 @@ def test_a_delivery_in_flight_when_its_sender_dies_is_retried(redis_server: Embe
     (delivery,) = receiver.received
     headers = {k.lower(): v for k, v in delivery["headers"].items()}
     assert verify("s", headers[TIMESTAMP_HEADER.lower()], delivery["body"], headers[SIGNATURE_HEADER.lower()])
+
+
+class DrippingReceiver:
+    """A receiver that answers one byte a second, and records when each delivery of each job was open."""
+
+    def __init__(self) -> None:
+        self.open: list[tuple[str, float, float]] = []  # (delivery id, opened, closed)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                opened = time.monotonic()
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                try:
+                    for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        # a second between bytes, unless the sender hangs up first (its end is readable then)
+                        if select.select([self.connection], [], [], 1.0)[0] and not self.connection.recv(1):
+                            break
+                except OSError:
+                    pass  # the sender gave up and closed the connection
+                receiver.open.append((self.headers.get(DELIVERY_HEADER, ""), opened, time.monotonic()))
+                self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> DrippingReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def _one_slow_one_fast(url: str, slow: str, fast: str) -> tuple[float, float, list[bytes]]:
+    redis = aioredis.Redis.from_url(url)
+    await redis.flushall()
+    jobs = {f"slow{i}": slow for i in range(4)} | {f"fast{i}": fast for i in range(6)}
+    for job, target in jobs.items():
+        await redis.hset(keys.webhook_job("t", job), mapping={"url": target, "body": "{}", "attempts": 0})
+        # the slow receiver's jobs first: before, their round held the fast ones back
+        await redis.zadd(keys.webhook_due("t"), {job: time.time() - (10 if job.startswith("slow") else 0)})
+    sender = WebhookSender(redis, secret_for=lambda t: "s", max_attempts=2, backoff_base_s=0.1, in_flight_s=3.0,
+                           delivery_timeout_s=1.5, allow_for=LOOPBACK)  # fmt: skip
+    loop = WebhookLoop(sender, tenants=lambda: ["t"], every_s=0.05)
+    started = time.monotonic()
+    task = asyncio.create_task(loop.run())
+    while sender.delivered < 6 and time.monotonic() - started < 20:
+        await asyncio.sleep(0.02)
+    fast_done = time.monotonic() - started
+    while await redis.zcard(keys.webhook_due("t")) and time.monotonic() - started < 30:
+        await asyncio.sleep(0.05)
+    all_done = time.monotonic() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    dead = [e[b"job"] for _, e in await redis.xrange(keys.webhook_dead("t"))]
+    await sender.aclose()
+    await redis.aclose()
+    return fast_done, all_done, dead
+
+
+def test_a_dripping_receiver_holds_back_only_itself_and_never_gets_one_job_twice_at_once(
+    redis_server: EmbeddedRedis,
+) -> None:
+    with WebhookReceiver() as fast, DrippingReceiver() as slow:
+        fast_done, all_done, dead = asyncio.run(_one_slow_one_fast(redis_server.url, slow.url, fast.url))
+    assert len(fast.received) == 6 and fast_done < 1.0, fast_done  # not behind the slow receiver's deliveries
+    assert sorted(dead) == [f"slow{i}".encode() for i in range(4)]  # each timed out twice, then dead-lettered
+    assert all(closed - opened < 3.0 for _, opened, closed in slow.open)  # bounded in total, not per byte
+    by_job: dict[str, list[tuple[float, float]]] = {}
+    for job, opened, closed in slow.open:
+        by_job.setdefault(job, []).append((opened, closed))
+    for spans in by_job.values():  # a retry starts only after the previous delivery of the job has ended
+        spans.sort()
+        assert all(later[0] >= earlier[1] - 0.05 for earlier, later in zip(spans, spans[1:], strict=False)), spans
