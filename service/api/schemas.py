@@ -232,6 +232,11 @@ class QueuePageOut(BaseModel):
     queue: str
     items: list[QueueItem]
     next_cursor: str | None = None
+    unsure: int = Field(
+        default=0,
+        description="with a stance filter: comments this page passed over because their stance leaned the filtered "
+        "way but was unsure (a filter means a confident label)",
+    )
 
 
 class ClaimOut(BaseModel):

@@ -15,7 +15,7 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.contract import ACTIONS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
-from service.model.labels import counted_stance
+from service.model.labels import UNSURE, counted_stance
 from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
@@ -142,6 +142,7 @@ return {'ok', previous}
 class QueuePage:
     items: list[dict[str, Any]]
     next_cursor: str | None
+    unsure: int = 0  # comments this page passed over whose stance leaned the filtered way, unsurely
 
 
 class ReviewQueues:
@@ -364,6 +365,17 @@ def matches(
     return not (stance and counted_stance(item["stance"]) != stance)
 
 
+def leans(item: dict[str, Any], *, stance: str | None, stance_to_parent: str | None) -> bool:
+    """Whether the item's stance labels are the filtered ones but at least one of them is unsure."""
+    pairs = [(item["stance"], stance), (item["stance_to_parent"], stance_to_parent)]
+    wanted = [(answer, label) for answer, label in pairs if label]
+    return (
+        bool(wanted)
+        and all((a or {}).get("label") == label for a, label in wanted)
+        and any(counted_stance(a) == UNSURE for a, _ in wanted)
+    )
+
+
 async def list_queue(
     queues: ReviewQueues,
     tenant: str,
@@ -381,6 +393,7 @@ async def list_queue(
     # Unfiltered, a page is its first `limit` entries: read no more of the queue or the records than it shows.
     entries, more = await queues.page(tenant, queue, cursor=cursor, limit=MAX_SCAN if filtered else limit)
     items: list[dict[str, Any]] = []
+    unsure = 0
     last: tuple[str, float] | None = None
     step = 200 if filtered else limit
     for start in range(0, len(entries), step):
@@ -395,6 +408,13 @@ async def list_queue(
             ):
                 items.append(item)
                 if len(items) == limit:
-                    return QueuePage(await with_context(queues.redis, tenant, items), f"{score!r}:{cid}")
+                    return QueuePage(await with_context(queues.redis, tenant, items), f"{score!r}:{cid}", unsure)
+            elif (
+                row
+                and (stance or stance_to_parent)
+                and matches(item, thread=thread, attribute=attribute, stance=None, stance_to_parent=None)
+                and leans(item, stance=stance, stance_to_parent=stance_to_parent)
+            ):
+                unsure += 1
     next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
-    return QueuePage(await with_context(queues.redis, tenant, items), next_cursor)
+    return QueuePage(await with_context(queues.redis, tenant, items), next_cursor, unsure)

@@ -203,6 +203,20 @@ def test_leases_renew_and_release_only_for_their_holder(page_client: TestClient)
     assert [i["id"] for i in again["items"]] == [ids[0], *[i for i in ("bad1", "bad2", "bad3") if i not in ids]]
 
 
+def test_a_stance_filter_means_a_confident_label_and_counts_the_unsure(page_client: TestClient) -> None:
+    page_client.post(
+        "/v1/articles", json={"id": "lib", "title": "Council votes to close the library"}, headers=auth("pk-a")
+    )
+    post_flagged(page_client, article_id="lib")
+    items = page_client.get("/v1/queues/review", headers=auth("mk-a")).json()["items"]
+    unsure = [i for i in items if not i["stance"]["confident"]]
+    assert unsure, [i["stance"] for i in items]  # the article head is rarely sure (its card says why)
+    label = unsure[0]["stance"]["label"]
+    page = page_client.get(f"/v1/queues/review?stance={label}", headers=auth("mk-a")).json()
+    assert all(i["stance"]["label"] == label and i["stance"]["confident"] for i in page["items"])
+    assert page["unsure"] == sum(1 for i in unsure if i["stance"]["label"] == label)
+
+
 def test_threads_carry_queue_spans_titles_and_the_premoderation_switch(page_client: TestClient) -> None:
     page_client.post("/v1/articles", json={"id": "t1", "title": "Library vote"}, headers=auth("pk-a"))
     post_flagged(page_client, article_id="t1")

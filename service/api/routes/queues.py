@@ -45,7 +45,9 @@ async def get_queue(
         stance=stance,
         stance_to_parent=stance_to_parent,
     )
-    return QueuePageOut.model_validate({"queue": queue, "items": page.items, "next_cursor": page.next_cursor})
+    return QueuePageOut.model_validate(
+        {"queue": queue, "items": page.items, "next_cursor": page.next_cursor, "unsure": page.unsure}
+    )
 
 
 @router.post("/{queue}/claim", response_model=ClaimOut)

@@ -244,11 +244,19 @@ function queuePath(cursor) {
   return `/v1/queues/${view.queue}?` + q;
 }
 
+// A stance filter means a confident label: say how many comments leaning that way were left out as unsure.
+function showUnsure(count) {
+  const note = $("filter-unsure");
+  note.hidden = !count;
+  note.textContent = count ? `${count} more lean that way but the model is unsure of them: not shown.` : "";
+}
+
 async function loadQueue() {
   try {
     const r = await api("GET", queuePath());
     if (!r.ok) return notice("Could not load the queue: " + errorText(r));
     showItems(r.data.items, r.data.next_cursor);
+    showUnsure(r.data.unsure || 0);
     notice("");
     await topUp();
   } catch (err) {
