@@ -35,6 +35,9 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # library warnings (transformers' FutureWarnings and the like) go through the same handler: one JSON object per
+    # line, never a bare multi-line warning in the log stream
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
