@@ -41,6 +41,9 @@ BACKOFF_CAP_S = 3600.0  # longest wait between two tries, seconds
 TIMEOUT_S = 5.0  # each connect, read and write
 DELIVERY_TIMEOUT_S = 20.0  # one delivery in total, however slowly the receiver answers
 PER_HOST = 4  # one tenant's deliveries to one receiver at once
+# Due jobs looked at per round: jobs for a busy receiver are passed over, so the window must reach past a slow
+# receiver's backlog to the jobs of the others
+SCAN = 500
 # A job being delivered stays in the due set, pushed this far into the future: if its sender dies mid-delivery
 # the job comes due again and another sender retries it (at-least-once). Longer than a delivery can take.
 IN_FLIGHT_S = 60.0
@@ -135,7 +138,11 @@ class WebhookSender:
         await asyncio.gather(*started, return_exceptions=True)
         return len(started)
 
-    async def start_due(self, tenant: str, limit: int = 50) -> list[asyncio.Task[None]]:
+    def open_for(self, tenant: str) -> list[asyncio.Task[None]]:
+        """This tenant's deliveries open now."""
+        return [task for (owner, _), task in self._open.items() if owner == tenant]
+
+    async def start_due(self, tenant: str, limit: int = SCAN) -> list[asyncio.Task[None]]:
         """Take the due jobs of one tenant whose receivers have a free slot, and start delivering each on a task
         of its own (a job whose receiver is busy stays due, for a later round)."""
         due_key = keys.webhook_due(tenant)
@@ -313,4 +320,9 @@ class WebhookLoop:
                 await self.sender.start_due(tenant)
             except Exception:  # never let a webhook problem stop scoring, or this tenant's deliveries
                 log.exception("webhook round for %s failed", tenant)
-            await asyncio.sleep(self.every_s)
+            # the next round as soon as a delivery ends (its receiver has a free slot again), or after every_s
+            open_now = self.sender.open_for(tenant)
+            if open_now:
+                await asyncio.wait(open_now, timeout=self.every_s, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(self.every_s)
