@@ -52,6 +52,9 @@ class Status(StrEnum):
 ID_PATTERN = r"^(?:[A-Za-z0-9._:-]{3,256}|[A-Za-z0-9_:-][A-Za-z0-9._:-]?|\.[A-Za-z0-9_:-])$"
 
 QUEUES: tuple[str, ...] = tuple(Queue)
+# Decided comments, newest first: approved or rejected by a moderator (a model rejection is in `rejected` until a
+# moderator decides otherwise), and `unmoderated`: allowed by the model, never seen by a moderator.
+DECIDED_VIEWS: tuple[str, ...] = ("approved", "rejected", "unmoderated")
 ACTIONS: tuple[str, ...] = tuple(Action)
 MODEL_ACTOR = "model"  # `decided_by` and the audit `actor` of a decision the model made alone
 

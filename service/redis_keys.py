@@ -114,6 +114,11 @@ def audit(tenant: str) -> str:
     return _key(tenant, "audit")
 
 
+def decided(tenant: str, view: str) -> str:
+    """Sorted set of decided comment ids in one view (approved, rejected, unmoderated), scored by decision time."""
+    return _key(tenant, "decided", view)
+
+
 def decision_counts(tenant: str) -> str:
     """Hash of decisions taken, 'ACTOR_KIND:ACTION' -> count (model:allow, moderator:reject, admin:escalate...)."""
     return _key(tenant, "decisions")

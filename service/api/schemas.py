@@ -228,6 +228,22 @@ class QueueItem(BaseModel):
     claimed_by: str | None = None
 
 
+class DecidedItem(QueueItem):
+    """A decided comment: its decision (`allow` / `reject` by the model, `approve` / `reject` by a moderator), who
+    took it (`model` or the moderator's name), when, and the moderator's reason."""
+
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: float
+    decision_reason: str | None = None
+
+
+class DecidedPageOut(BaseModel):
+    view: str
+    items: list[DecidedItem]
+    next_cursor: str | None = None
+
+
 class QueuePageOut(BaseModel):
     queue: str
     items: list[QueueItem]

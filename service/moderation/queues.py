@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.config import Settings
-from service.contract import ACTIONS, ID_PATTERN, QUEUES, Queue
+from service.contract import ACTIONS, DECIDED_VIEWS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
 from service.model.labels import UNSURE, counted_stance
 from service.moderation.events import EVENT_LUA
@@ -71,7 +71,8 @@ return done
 """
 )
 
-# KEYS: comment, claim, review, escalated, reported, audit, webhook due, events, decision counts.
+# KEYS: comment, claim, review, escalated, reported, audit, webhook due, events, decision counts, decided approved,
+# decided rejected, decided unmoderated.
 # ARGV: moderator, action, reason, now, hook prefix, webhook url ('' = none), fairness key prefix, webhook body,
 # audit entry (JSON, without the previous status and decision: read here, atomically with the checks), author prefix,
 # queue key prefix, actor kind (the deciding key's role).
@@ -88,7 +89,16 @@ local where = nil
 for i = 3, 5 do
   if redis.call('ZSCORE', KEYS[i], id) then where = i end
 end
-if not where then return {'not_in_queue', st} end
+-- A decided comment in no queue: a moderator may reverse the decision, with a reason (approve or reject only)
+local reversal = false
+if not where then
+  if st ~= 'decided' or ARGV[2] == 'escalate' then return {'not_in_queue', st} end
+  if ARGV[3] == '' then return {'reason_required'} end
+  local current = redis.call('HGET', KEYS[1], 'decision') or ''
+  local same = (ARGV[2] == 'reject') == (current == 'reject')
+  if same then return {'unchanged', current} end
+  reversal = true
+end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return {'claimed', holder} end
 local previous = redis.call('HGET', KEYS[1], 'decision') or 'none'
@@ -122,6 +132,8 @@ else
     redis.call('HSET', KEYS[1], 'fair_model_superseded', '1')
   end
   count_rejection(KEYS[1], ARGV[10], rejected)
+  for i = 10, 12 do redis.call('ZREM', KEYS[i], id) end
+  redis.call('ZADD', rejected and KEYS[11] or KEYS[10], now, id)
   enqueue_webhook(KEYS[1], KEYS[7], ARGV[5], ARGV[6], ARGV[8], now)
   emit_counted(KEYS[8], ARGV[11], 'decided', id, 'decision', ARGV[2], 'moderator', ARGV[1])
 end
@@ -130,6 +142,7 @@ redis.call('HINCRBY', KEYS[9], ARGV[12] .. ':' .. ARGV[2], 1)
 local entry = cjson.decode(ARGV[9])
 entry['previous_status'] = st
 entry['previous_decision'] = previous
+if reversal then entry['reversal'] = '1' end
 local flat = {}
 for k, v in pairs(entry) do table.insert(flat, k); table.insert(flat, v) end
 redis.call('XADD', KEYS[6], '*', unpack(flat))
@@ -247,6 +260,7 @@ class ReviewQueues:
                 keys.webhook_due(tenant),
                 keys.events(tenant),
                 keys.decision_counts(tenant),
+                *(keys.decided(tenant, view) for view in DECIDED_VIEWS),
             ],
             args=[
                 moderator,
@@ -272,6 +286,10 @@ class ReviewQueues:
             raise Conflict(f"comment {comment_id!r} is claimed by {rest[0]}", code="claimed_by_other")
         if status == "not_scored":
             raise Conflict(f"comment {comment_id!r} has not been scored yet", code="not_scored")
+        if status == "reason_required":
+            raise InvalidInput("reversing a decision needs a reason", code="reason_required")
+        if status == "unchanged":
+            raise Conflict(f"comment {comment_id!r} is already decided that way ({rest[0]})", code="unchanged")
         raise Conflict(
             f"comment {comment_id!r} is not waiting in a review queue (status {rest[0]})", code="not_in_queue"
         )
@@ -418,3 +436,57 @@ async def list_queue(
                 unsure += 1
     next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
     return QueuePage(await with_context(queues.redis, tenant, items), next_cursor, unsure)
+
+
+async def list_decided(
+    queues: ReviewQueues,
+    tenant: str,
+    view: str,
+    *,
+    cursor: str | None,
+    limit: int,
+    thread: str | None = None,
+    attribute: str | None = None,
+    stance: str | None = None,
+    stance_to_parent: str | None = None,
+) -> QueuePage:
+    """A page of decided comments, newest decision first, with the same filters as the queues; the cursor is the
+    last entry's "TIME:ID"."""
+    key = keys.decided(tenant, view)
+    high, before_id = ("+inf", None) if not cursor else parse_cursor(cursor)
+    filtered = bool(thread or attribute or stance or stance_to_parent)
+    want = MAX_SCAN if filtered else limit
+    extra = 0 if before_id is None else int(await queues.redis.zcount(key, high, high))
+    rows = await queues.redis.zrevrangebyscore(key, high, "-inf", start=0, num=want + extra + 1, withscores=True)
+    entries = [(text(m), float(s)) for m, s in cast(list[tuple[bytes, float]], rows)]
+    if before_id is not None:  # skip the cursor's own entry and the equal-time entries before it
+        entries = [(m, s) for m, s in entries if s < float(high) or m < before_id]
+    more = len(entries) > want
+    entries = entries[:want]
+    items: list[dict[str, Any]] = []
+    last: tuple[str, float] | None = None
+    for start in range(0, len(entries), 200):
+        chunk = entries[start : start + 200]
+        records = await queues.records.get_many(tenant, [cid for cid, _ in chunk])
+        for (cid, at), row in zip(chunk, records, strict=True):
+            last = (cid, at)
+            item = decided_item(cid, at, row)
+            if row and matches(
+                item, thread=thread, attribute=attribute, stance=stance, stance_to_parent=stance_to_parent
+            ):
+                items.append(item)
+                if len(items) == limit:
+                    return QueuePage(await with_context(queues.redis, tenant, items), f"{at!r}:{cid}")
+    next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
+    return QueuePage(await with_context(queues.redis, tenant, items), next_cursor)
+
+
+def decided_item(comment_id: str, decided_at: float, record: dict[str, str]) -> dict[str, Any]:
+    """A decided comment: what the queues show, and its decision, who took it, when and why."""
+    return {
+        **queue_item(comment_id, decided_at, record, None),
+        "decision": record.get("decision"),
+        "decided_by": record.get("decided_by"),
+        "decided_at": float(record.get("decided_at") or decided_at),
+        "decision_reason": record.get("decision_reason") or None,
+    }

@@ -101,7 +101,8 @@ local function count_rejection(comment_key, author_prefix, rejected)
 end
 """
 
-# KEYS: comment, review queue, fairness, audit, webhook due, events, decision counts. ARGV: result JSON, status,
+# KEYS: comment, review queue, fairness, audit, webhook due, events, decision counts, decided rejected, decided
+# unmoderated. ARGV: result JSON, status,
 # priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
 # webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix. Returns 1 when
 # stored, 0 when this comment was already stored (a redelivery).
@@ -132,6 +133,7 @@ end
 redis.call('HINCRBY', KEYS[7], 'model:' .. ARGV[5], 1)
 if ARGV[2] == 'decided' then
   redis.call('HSET', KEYS[1], 'decision', ARGV[5], 'decided_by', 'model', 'decided_at', now)
+  redis.call('ZADD', ARGV[5] == 'reject' and KEYS[8] or KEYS[9], now, id)
   local entry = cjson.decode(ARGV[7])
   local flat = {}
   for k, v in pairs(entry) do table.insert(flat, k); table.insert(flat, v) end
@@ -221,6 +223,8 @@ class Records:
                 keys.webhook_due(tenant),
                 keys.events(tenant),
                 keys.decision_counts(tenant),
+                keys.decided(tenant, "rejected"),
+                keys.decided(tenant, "unmoderated"),
             ],
             args=[
                 json.dumps(verdict.result),

@@ -12,7 +12,7 @@ from service.moderation.queues import claimed_items, list_queue
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
 
-def _one_of(names: tuple[str, ...]) -> str:
+def one_of(names: tuple[str, ...]) -> str:
     return "^(" + "|".join(names) + ")$"
 
 
@@ -22,9 +22,9 @@ async def get_queue(
     principal: ModeratorDep,
     queues: QueuesDep,
     thread: str | None = None,
-    attribute: str | None = Query(default=None, pattern=_one_of(ATTRIBUTES)),
-    stance: str | None = Query(default=None, pattern=_one_of(STANCES)),
-    stance_to_parent: str | None = Query(default=None, pattern=_one_of(PARENT_STANCES)),
+    attribute: str | None = Query(default=None, pattern=one_of(ATTRIBUTES)),
+    stance: str | None = Query(default=None, pattern=one_of(STANCES)),
+    stance_to_parent: str | None = Query(default=None, pattern=one_of(PARENT_STANCES)),
     cursor: str | None = Query(
         default=None,
         description="the previous page's `next_cursor`, passed back unchanged: `\"SCORE:ID\"`, the last entry's "
