@@ -260,3 +260,30 @@ def test_the_page_works_at_200_percent_zoom_and_by_keyboard_alone(browser: Any, 
         "the escalation",
     )
     context.close()
+
+
+def test_a_decided_comment_is_found_and_reversed_with_a_reason(browser: Any, server: str, artifacts: Path) -> None:
+    clear_queue(server)
+    seed(server, [("d1", RUDE[2])], thread="decided")
+    approve = {"decision": "approve", "reason": "fair criticism"}
+    assert (
+        httpx.post(f"{server}/v1/comments/d1/decision", json=approve, headers=auth("mk1"), timeout=10).status_code
+        == 200
+    )
+    page = sign_in(browser, server, "mk1")
+    page.goto(f"{server}/moderate#decided")
+    page.locator("#decided-which").select_option("approved")
+    row = page.locator("#decided-rows tr[data-id='d1']")
+    row.wait_for()
+    assert "fair criticism" in row.inner_text() and "ana" in row.inner_text()
+    row.get_by_role("button", name="Reject instead").click()
+    assert "needs a reason" in page.locator("#notice").inner_text()  # nothing is sent without one
+    row.get_by_label("reason to reverse d1").fill("a personal attack after all")
+    row.get_by_role("button", name="Reject instead").click()
+    row.wait_for(state="detached")
+    state = httpx.get(f"{server}/v1/comments/d1", headers=auth("pk"), timeout=10).json()
+    assert state["decision"] == "reject"
+    page.locator("#decided-which").select_option("rejected")
+    page.locator("#decided-rows tr[data-id='d1']").wait_for()
+    assert "a personal attack after all" in page.locator("#decided-rows tr[data-id='d1']").inner_text()
+    page.screenshot(path=str(artifacts / "decided.png"), full_page=True)

@@ -636,17 +636,59 @@ async function loadAudit(more = false) {
   $("audit-more").hidden = !auditCursor;
 }
 
+// ---------- decided comments, and reversing a decision ----------
+
+let decidedCursor = null;
+
+async function loadDecided(more = false) {
+  const form = Object.fromEntries(new FormData($("decided-filters")));
+  const q = new URLSearchParams({ limit: "50" });
+  if (form.thread) q.set("thread", form.thread);
+  if (more && decidedCursor) q.set("cursor", decidedCursor);
+  let r;
+  try { r = await api("GET", `/v1/decided/${form.view}?` + q); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("Could not load decided comments: " + errorText(r));
+  const rows = r.data.items.map((c) => {
+    const reason = el("input", { type: "text", size: "18", "aria-label": "reason to reverse " + c.id, placeholder: "reason (required)" });
+    const to = c.decision === "reject" ? "approve" : "reject";
+    const reverse = el("button", { type: "button", "data-reverse": to, "data-id": c.id, text: to === "approve" ? "Approve instead" : "Reject instead" });
+    return el("tr", { "data-id": c.id },
+      el("td", {}, el("time", { datetime: new Date(c.decided_at * 1000).toISOString(), text: new Date(c.decided_at * 1000).toLocaleString() })),
+      el("td", { text: c.decision || "" }), el("td", { text: c.decided_by || "" }),
+      el("td", { class: "text", text: c.text }), el("td", { text: c.decision_reason || (c.reasons || []).join(", ") }),
+      el("td", {}, reason, reverse));
+  });
+  if (more) $("decided-rows").append(...rows); else $("decided-rows").replaceChildren(...rows);
+  decidedCursor = r.data.next_cursor;
+  $("decided-more").hidden = !decidedCursor;
+}
+
+async function reverse(button) {
+  const row = button.closest("tr");
+  const reason = row.querySelector("input").value.trim();
+  if (!reason) { notice("A reversal needs a reason."); row.querySelector("input").focus(); return; }
+  let r;
+  try {
+    r = await api("POST", `/v1/comments/${encodeURIComponent(button.dataset.id)}/decision`, { decision: button.dataset.reverse, reason });
+  } catch (_) { return notice("The server cannot be reached; the decision was not changed."); }
+  if (!r.ok) return notice("The decision was not changed: " + errorText(r));
+  notice("");
+  row.remove(); // it has left this view for the other one
+}
+
 // ---------- views, keys and wiring ----------
 
 function route() {
   const hash = location.hash || "#queue";
   const thread = hash.startsWith("#thread=") ? decodeURIComponent(hash.slice(8)) : null;
-  $("queue-view").hidden = !!thread || hash === "#audit";
+  $("queue-view").hidden = !!thread || hash === "#audit" || hash === "#decided";
   $("thread-view").hidden = !thread;
   $("audit-view").hidden = hash !== "#audit";
+  $("decided-view").hidden = hash !== "#decided";
   view.thread = thread ? view.thread : null;
   if (thread) showThread(thread);
   if (hash === "#audit") loadAudit();
+  if (hash === "#decided") loadDecided();
 }
 
 function move(step) {
@@ -684,7 +726,7 @@ function toggleSelect(id) {
 }
 
 function switchQueue(name) {
-  if (!name || view.thread || !$("audit-view").hidden) return;
+  if (!name || view.thread || !$("audit-view").hidden || !$("decided-view").hidden) return;
   releaseAll();
   view.held.clear();
   view.queue = name;
@@ -738,6 +780,13 @@ $("premoderation").addEventListener("change", (ev) => setPremoderation(ev.target
 $("thread-order").addEventListener("change", () => view.thread && drawThreadComments());
 $("audit-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAudit(); });
 $("audit-more").addEventListener("click", () => loadAudit(true));
+$("decided-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadDecided(); });
+$("decided-which").addEventListener("change", () => loadDecided());
+$("decided-more").addEventListener("click", () => loadDecided(true));
+$("decided-rows").addEventListener("click", (ev) => {
+  const button = ev.target.closest("button[data-reverse]");
+  if (button) reverse(button);
+});
 window.addEventListener("hashchange", route);
 window.addEventListener("pagehide", () => { // leaving: send what is waiting at once, give back the leases
   if (view.undo) {
