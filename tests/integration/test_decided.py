@@ -54,3 +54,25 @@ def test_decided_views_and_a_reversal_with_its_reason(make_client: Callable[...,
         assert latest["action"] == "approve" and latest["previous_decision"] == "reject"
         # the platform hears the new decision through the same signed webhook
         wait_for(lambda: any(b"approve" in d["body"] for d in receiver.received), 30, "the reversal's webhook")
+
+
+def test_decided_pages_follow_the_cursor_newest_first(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(inprocess_worker=True)
+    texts = ["Thanks for the report.", "Good to know, thank you.", "Clear and fair article.", "Well written piece."]
+    for i, text in enumerate(texts):  # one at a time, so each has its own decision time
+        body = {"comments": [{"id": f"u{i}", "text": text, "thread_id": "pages"}]}
+        assert client.post("/v1/comments", json=body, headers=auth("pk-a")).status_code == 202
+        wait_for(lambda i=i: _status(client, f"u{i}")["status"] == "decided", 60, "the model's decision")
+    seen, cursor = [], None
+    for _ in range(6):
+        params = {"limit": "1", "thread": "pages", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/decided/unmoderated", params=params, headers=auth("mk-a")).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ["u3", "u2", "u1", "u0"]
+    bad = client.get("/v1/decided/unmoderated", params={"cursor": "nope"}, headers=auth("mk-a"))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
+    assert client.get("/v1/decided/everything", headers=auth("mk-a")).status_code == 422
+    assert client.get("/v1/decided/approved", headers=auth("pk-a")).status_code == 403
