@@ -139,3 +139,8 @@ def audit_entry(
     if previous_decision is not None:
         entry["previous_decision"] = previous_decision
     return entry
+
+
+def one_of_pattern(names: tuple[str, ...]) -> str:
+    """A regular expression that accepts exactly one of ``names`` (for query and path parameters)."""
+    return "^(" + "|".join(names) + ")$"

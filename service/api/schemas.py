@@ -166,6 +166,12 @@ class ReportBody(RequestModel):
 class DecisionBody(RequestModel):
     decision: Literal["approve", "reject", "escalate"]
     reason: Text = Field(default="", max_length=2000)
+    reverse: StrictBool = Field(
+        default=False,
+        description="change the decision of a comment already decided (by the model or a moderator): approve or "
+        "reject, with a reason. Without it, a decided comment answers 409 not_in_queue, so two moderators racing "
+        "on one comment never overturn each other by accident",
+    )
 
 
 class DecisionOut(BaseModel):

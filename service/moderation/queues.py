@@ -75,7 +75,7 @@ return done
 # decided rejected, decided unmoderated.
 # ARGV: moderator, action, reason, now, hook prefix, webhook url ('' = none), fairness key prefix, webhook body,
 # audit entry (JSON, without the previous status and decision: read here, atomically with the checks), author prefix,
-# queue key prefix, actor kind (the deciding key's role).
+# queue key prefix, actor kind (the deciding key's role), reverse ('1': change a decided comment's decision).
 DECIDE = (
     WEBHOOK_LUA
     + EVENT_LUA
@@ -89,10 +89,10 @@ local where = nil
 for i = 3, 5 do
   if redis.call('ZSCORE', KEYS[i], id) then where = i end
 end
--- A decided comment in no queue: a moderator may reverse the decision, with a reason (approve or reject only)
+-- A decided comment in no queue: a moderator may reverse the decision when asking to (ARGV[13]), with a reason
 local reversal = false
 if not where then
-  if st ~= 'decided' or ARGV[2] == 'escalate' then return {'not_in_queue', st} end
+  if st ~= 'decided' or ARGV[2] == 'escalate' or ARGV[13] ~= '1' then return {'not_in_queue', st} end
   if ARGV[3] == '' then return {'reason_required'} end
   local current = redis.call('HGET', KEYS[1], 'decision') or ''
   local same = (ARGV[2] == 'reject') == (current == 'reject')
@@ -238,7 +238,15 @@ class ReviewQueues:
         return [text(h) if h else None for h in held]
 
     async def decide(
-        self, tenant: str, comment_id: str, *, moderator: str, action: str, reason: str, actor_kind: str = "moderator"
+        self,
+        tenant: str,
+        comment_id: str,
+        *,
+        moderator: str,
+        action: str,
+        reason: str,
+        actor_kind: str = "moderator",
+        reverse: bool = False,
     ) -> str:
         """Apply a moderator's action (``actor_kind``: the deciding key's role, for the decision counts); returns the
         previous decision."""
@@ -275,6 +283,7 @@ class ReviewQueues:
                 keys.author(tenant, ""),
                 keys.queue(tenant, ""),
                 actor_kind,
+                "1" if reverse else "",
             ],
         )
         status, *rest = [text(r) for r in reply]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from service.config import PolicySettings, WebhookSettings
 from tests.conftest import auth
@@ -38,7 +39,14 @@ def test_decided_views_and_a_reversal_with_its_reason(make_client: Callable[...,
         assert rejected["id"] == "rude" and rejected["decided_by"] == "model" and rejected["decision"] == "reject"
 
         # a reversal needs a reason, must change something, and is not an escalation
-        decide = lambda body: client.post("/v1/comments/rude/decision", json=body, headers=auth("mk-a"))  # noqa: E731
+        def decide(body: dict[str, object]) -> Response:
+            return client.post("/v1/comments/rude/decision", json={**body, "reverse": True}, headers=auth("mk-a"))
+
+        # without `reverse`, a decided comment is not in a queue (two moderators racing never overturn each other)
+        plain = client.post(
+            "/v1/comments/rude/decision", json={"decision": "approve", "reason": "x"}, headers=auth("mk-a")
+        )
+        assert plain.status_code == 409 and plain.json()["error"]["code"] == "not_in_queue"
         assert decide({"decision": "approve"}).json()["error"]["code"] == "reason_required"
         assert decide({"decision": "reject", "reason": "again"}).json()["error"]["code"] == "unchanged"
         assert decide({"decision": "escalate", "reason": "x"}).status_code == 409

@@ -91,6 +91,7 @@ async def decide(comment_id: CommentId, body: DecisionBody, principal: Moderator
         action=body.decision,
         reason=body.reason,
         actor_kind=principal.role,
+        reverse=body.reverse,
     )
     return DecisionOut(id=comment_id, decision=body.decision, previous=previous, decided_by=principal.name)
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query
 
 from service.api.deps import ModeratorDep, QueuesDep
-from service.api.routes.queues import one_of
 from service.api.schemas import DecidedPageOut
-from service.contract import DECIDED_VIEWS
+from service.contract import DECIDED_VIEWS, one_of_pattern
 from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
 from service.moderation.queues import list_decided
 
@@ -19,11 +18,11 @@ router = APIRouter(prefix="/v1/decided", tags=["queues"])
 async def get_decided(
     principal: ModeratorDep,
     queues: QueuesDep,
-    view: str = Path(pattern=one_of(DECIDED_VIEWS)),
+    view: str = Path(pattern=one_of_pattern(DECIDED_VIEWS)),
     thread: str | None = None,
-    attribute: str | None = Query(default=None, pattern=one_of(ATTRIBUTES)),
-    stance: str | None = Query(default=None, pattern=one_of(STANCES)),
-    stance_to_parent: str | None = Query(default=None, pattern=one_of(PARENT_STANCES)),
+    attribute: str | None = Query(default=None, pattern=one_of_pattern(ATTRIBUTES)),
+    stance: str | None = Query(default=None, pattern=one_of_pattern(STANCES)),
+    stance_to_parent: str | None = Query(default=None, pattern=one_of_pattern(PARENT_STANCES)),
     cursor: str | None = Query(
         default=None,
         description='the previous page\'s `next_cursor`, passed back unchanged (`"TIME:ID"`); anything else is a '

@@ -6,14 +6,11 @@ from fastapi import APIRouter, Query
 
 from service.api.deps import ModeratorDep, QueuesDep
 from service.api.schemas import ClaimBody, ClaimOut, QueuePageOut
+from service.contract import one_of_pattern
 from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
 from service.moderation.queues import claimed_items, list_queue
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
-
-
-def one_of(names: tuple[str, ...]) -> str:
-    return "^(" + "|".join(names) + ")$"
 
 
 @router.get("/{queue}", response_model=QueuePageOut)
@@ -22,9 +19,9 @@ async def get_queue(
     principal: ModeratorDep,
     queues: QueuesDep,
     thread: str | None = None,
-    attribute: str | None = Query(default=None, pattern=one_of(ATTRIBUTES)),
-    stance: str | None = Query(default=None, pattern=one_of(STANCES)),
-    stance_to_parent: str | None = Query(default=None, pattern=one_of(PARENT_STANCES)),
+    attribute: str | None = Query(default=None, pattern=one_of_pattern(ATTRIBUTES)),
+    stance: str | None = Query(default=None, pattern=one_of_pattern(STANCES)),
+    stance_to_parent: str | None = Query(default=None, pattern=one_of_pattern(PARENT_STANCES)),
     cursor: str | None = Query(
         default=None,
         description="the previous page's `next_cursor`, passed back unchanged: `\"SCORE:ID\"`, the last entry's "

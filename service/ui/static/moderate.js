@@ -669,7 +669,7 @@ async function reverse(button) {
   if (!reason) { notice("A reversal needs a reason."); row.querySelector("input").focus(); return; }
   let r;
   try {
-    r = await api("POST", `/v1/comments/${encodeURIComponent(button.dataset.id)}/decision`, { decision: button.dataset.reverse, reason });
+    r = await api("POST", `/v1/comments/${encodeURIComponent(button.dataset.id)}/decision`, { decision: button.dataset.reverse, reason, reverse: true });
   } catch (_) { return notice("The server cannot be reached; the decision was not changed."); }
   if (!r.ok) return notice("The decision was not changed: " + errorText(r));
   notice("");
