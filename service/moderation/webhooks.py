@@ -180,8 +180,15 @@ class WebhookSender:
             self._open.pop((tenant, job), None)
 
     async def drain(self) -> None:
-        """Wait for every delivery this sender has open (burst mode's final flush, shutdown)."""
-        await asyncio.gather(*list(self._open.values()), return_exceptions=True)
+        """Wait for every delivery this sender has open (burst mode's final flush, shutdown), never longer than one
+        delivery may take: a delivery still open after that is cancelled and its job comes due again."""
+        open_now = list(self._open.values())
+        if not open_now:
+            return
+        _, late = await asyncio.wait(open_now, timeout=self.delivery_timeout_s + 1.0)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _deliver(self, tenant: str, job: str) -> None:
         key = keys.webhook_job(tenant, job)
