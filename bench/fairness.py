@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import print_table, write_result  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.scoring.batcher import MicroBatcher  # noqa: E402
+from service.scoring.factory import build_batcher  # noqa: E402
 from service.scoring.model_runner import PredictorRunner  # noqa: E402
-from service.scoring.scorer import CommentJob, job_cost  # noqa: E402
+from service.scoring.scorer import CommentJob  # noqa: E402
 
 LONG = ("The council's budget hearing ran late again and the library's future is still unclear to everyone. " * 101)[
     :10_000
@@ -39,19 +40,13 @@ def rss_mib() -> float:
 
 
 def batcher(runner: PredictorRunner, settings: Settings, fair: bool) -> MicroBatcher[Any, Any]:
-    streams = settings.stream_layout()[0]
-    if fair:  # as service/scoring/factory.py builds it
-        return MicroBatcher(
-            runner.run,
-            max_items=settings.batch_max_items,
-            max_wait_ms=settings.batch_max_wait_ms,
-            streams=streams,
-            cost=job_cost,
-            max_cost=settings.batch_max_windows,
-            on_idle=runner.release_memory,
-        )
+    if fair:  # as the service builds it
+        return build_batcher(settings, runner)
     return MicroBatcher(  # the batcher before: every item costs 1, one lane
-        runner.run, max_items=settings.batch_max_items, max_wait_ms=settings.batch_max_wait_ms, streams=streams
+        runner.run,
+        max_items=settings.batch_max_items,
+        max_wait_ms=settings.batch_max_wait_ms,
+        streams=settings.stream_layout()[0],
     )
 
 

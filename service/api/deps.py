@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import Depends, Path, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.auth import Principal
@@ -17,9 +17,10 @@ from service.api.errors import AuthError
 from service.api.sessions import COOKIE, CSRF_HEADER, Session, csrf_ok
 from service.api.state import AppState, app_state
 from service.config import Settings
-from service.contract import ID_PATTERN
+from service.contract import ID_PATTERN, one_of_pattern
 from service.errors import Unavailable
-from service.moderation.queues import ReviewQueues
+from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
+from service.moderation.queues import Filters, ReviewQueues
 from service.moderation.records import Records
 from service.runtime import Runtime
 from service.scoring.scorer import Scorer
@@ -177,3 +178,16 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 # Ids in paths: the same alphabet as ids in bodies, so anything accepted can be addressed.
 CommentId = Annotated[str, Path(pattern=ID_PATTERN, description="a comment id")]
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, description="a thread or article id")]
+
+
+def _filters(
+    thread: str | None = None,
+    attribute: str | None = Query(default=None, pattern=one_of_pattern(ATTRIBUTES)),
+    stance: str | None = Query(default=None, pattern=one_of_pattern(STANCES)),
+    stance_to_parent: str | None = Query(default=None, pattern=one_of_pattern(PARENT_STANCES)),
+) -> Filters:
+    """A list's filters, as the queues and the decided views take them (a stance filter means a confident label)."""
+    return Filters(thread, attribute, stance, stance_to_parent)
+
+
+FiltersDep = Annotated[Filters, Depends(_filters)]

@@ -403,91 +403,91 @@ def leans(item: dict[str, Any], *, stance: str | None, stance_to_parent: str | N
     )
 
 
-async def list_queue(
+@dataclass(frozen=True)
+class Filters:
+    """What a moderator narrows a list to: a thread, an attribute (a reason names it), a confident stance."""
+
+    thread: str | None = None
+    attribute: str | None = None
+    stance: str | None = None
+    stance_to_parent: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.thread or self.attribute or self.stance or self.stance_to_parent)
+
+    def admit(self, item: dict[str, Any]) -> bool:
+        return matches(item, thread=self.thread, attribute=self.attribute, stance=self.stance,
+                       stance_to_parent=self.stance_to_parent)  # fmt: skip
+
+    def passes_over_unsure(self, item: dict[str, Any]) -> bool:
+        """An item left out only because its stance leaned the filtered way unsurely."""
+        if not (self.stance or self.stance_to_parent):
+            return False
+        loose = matches(item, thread=self.thread, attribute=self.attribute, stance=None, stance_to_parent=None)
+        return loose and leans(item, stance=self.stance, stance_to_parent=self.stance_to_parent)
+
+
+async def _fill_page(
     queues: ReviewQueues,
     tenant: str,
-    queue: str,
+    entries: list[tuple[str, float]],
+    more: bool,
     *,
-    cursor: str | None,
     limit: int,
-    thread: str | None = None,
-    attribute: str | None = None,
-    stance: str | None = None,
-    stance_to_parent: str | None = None,
+    filters: Filters,
+    item_of: Any,
+    claims: bool,
 ) -> QueuePage:
-    """A page of a review queue in review order, filtered by thread, attribute (a reason names it) or stance."""
-    filtered = bool(thread or attribute or stance or stance_to_parent)
-    # Unfiltered, a page is its first `limit` entries: read no more of the queue or the records than it shows.
-    entries, more = await queues.page(tenant, queue, cursor=cursor, limit=MAX_SCAN if filtered else limit)
+    """The page of ``entries`` (in order) that pass ``filters``, read in chunks, with the cursor after its last."""
     items: list[dict[str, Any]] = []
     unsure = 0
     last: tuple[str, float] | None = None
-    step = 200 if filtered else limit
+    step = 200 if filters else limit
     for start in range(0, len(entries), step):
         chunk = entries[start : start + step]
         rows = await queues.records.get_many(tenant, [cid for cid, _ in chunk])
-        held = await queues.claims(tenant, [cid for cid, _ in chunk])
+        held = await queues.claims(tenant, [cid for cid, _ in chunk]) if claims else [None] * len(chunk)
         for (cid, score), row, claimed_by in zip(chunk, rows, held, strict=True):
             last = (cid, score)
-            item = queue_item(cid, score, row, claimed_by)
-            if row and matches(
-                item, thread=thread, attribute=attribute, stance=stance, stance_to_parent=stance_to_parent
-            ):
+            item = item_of(cid, score, row, claimed_by)
+            if row and filters.admit(item):
                 items.append(item)
                 if len(items) == limit:
                     return QueuePage(await with_context(queues.redis, tenant, items), f"{score!r}:{cid}", unsure)
-            elif (
-                row
-                and (stance or stance_to_parent)
-                and matches(item, thread=thread, attribute=attribute, stance=None, stance_to_parent=None)
-                and leans(item, stance=stance, stance_to_parent=stance_to_parent)
-            ):
+            elif row and filters.passes_over_unsure(item):
                 unsure += 1
     next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
     return QueuePage(await with_context(queues.redis, tenant, items), next_cursor, unsure)
 
 
+async def list_queue(
+    queues: ReviewQueues, tenant: str, queue: str, *, cursor: str | None, limit: int, filters: Filters = Filters()
+) -> QueuePage:
+    """A page of a review queue in review order, filtered by thread, attribute (a reason names it) or stance."""
+    # Unfiltered, a page is its first `limit` entries: read no more of the queue or the records than it shows.
+    entries, more = await queues.page(tenant, queue, cursor=cursor, limit=MAX_SCAN if filters else limit)
+    return await _fill_page(
+        queues, tenant, entries, bool(more), limit=limit, filters=filters, item_of=queue_item, claims=True
+    )
+
+
 async def list_decided(
-    queues: ReviewQueues,
-    tenant: str,
-    view: str,
-    *,
-    cursor: str | None,
-    limit: int,
-    thread: str | None = None,
-    attribute: str | None = None,
-    stance: str | None = None,
-    stance_to_parent: str | None = None,
+    queues: ReviewQueues, tenant: str, view: str, *, cursor: str | None, limit: int, filters: Filters = Filters()
 ) -> QueuePage:
     """A page of decided comments, newest decision first, with the same filters as the queues; the cursor is the
     last entry's "TIME:ID"."""
     key = keys.decided(tenant, view)
     high, before_id = ("+inf", None) if not cursor else parse_cursor(cursor)
-    filtered = bool(thread or attribute or stance or stance_to_parent)
-    want = MAX_SCAN if filtered else limit
+    want = MAX_SCAN if filters else limit
     extra = 0 if before_id is None else int(await queues.redis.zcount(key, high, high))
     rows = await queues.redis.zrevrangebyscore(key, high, "-inf", start=0, num=want + extra + 1, withscores=True)
     entries = [(text(m), float(s)) for m, s in cast(list[tuple[bytes, float]], rows)]
     if before_id is not None:  # skip the cursor's own entry and the equal-time entries before it
         entries = [(m, s) for m, s in entries if s < float(high) or m < before_id]
-    more = len(entries) > want
-    entries = entries[:want]
-    items: list[dict[str, Any]] = []
-    last: tuple[str, float] | None = None
-    for start in range(0, len(entries), 200):
-        chunk = entries[start : start + 200]
-        records = await queues.records.get_many(tenant, [cid for cid, _ in chunk])
-        for (cid, at), row in zip(chunk, records, strict=True):
-            last = (cid, at)
-            item = decided_item(cid, at, row)
-            if row and matches(
-                item, thread=thread, attribute=attribute, stance=stance, stance_to_parent=stance_to_parent
-            ):
-                items.append(item)
-                if len(items) == limit:
-                    return QueuePage(await with_context(queues.redis, tenant, items), f"{at!r}:{cid}")
-    next_cursor = f"{last[1]!r}:{last[0]}" if more and last else None
-    return QueuePage(await with_context(queues.redis, tenant, items), next_cursor)
+    return await _fill_page(
+        queues, tenant, entries[:want], len(entries) > want, limit=limit, filters=filters,
+        item_of=lambda cid, at, row, _: decided_item(cid, at, row), claims=False,
+    )  # fmt: skip
 
 
 def decided_item(comment_id: str, decided_at: float, record: dict[str, str]) -> dict[str, Any]:

@@ -14,20 +14,25 @@ from service.scoring.cache import ResultCache
 from service.scoring.scorer import ArticleJob, Scorer, job_cost
 
 
-def build_scorer(
-    settings: Settings, runner: Any, redis: Any, metrics: Metrics
-) -> tuple[Scorer, MicroBatcher[Any, Any]]:
-    """The scorer and its batcher on one Redis pool and one model (shared by the API and the workers)."""
-    batcher: MicroBatcher[Any, Any] = MicroBatcher(
+def build_batcher(settings: Settings, runner: Any, on_batch: Any = None) -> MicroBatcher[Any, Any]:
+    """The model's batcher as the service runs it: its streams, fair lanes per tenant, work-bounded batches."""
+    return MicroBatcher(
         runner.run,
         max_items=settings.batch_max_items,
         max_wait_ms=settings.batch_max_wait_ms,
-        on_batch=metrics.observe_batch,
+        on_batch=on_batch,
         streams=settings.stream_layout()[0],
         cost=job_cost,  # tenants share model time by windows read, and a batch holds batch_max_windows of them
         max_cost=settings.batch_max_windows,
         on_idle=getattr(runner, "release_memory", None),
     )
+
+
+def build_scorer(
+    settings: Settings, runner: Any, redis: Any, metrics: Metrics
+) -> tuple[Scorer, MicroBatcher[Any, Any]]:
+    """The scorer and its batcher on one Redis pool and one model (shared by the API and the workers)."""
+    batcher = build_batcher(settings, runner, on_batch=metrics.observe_batch)
 
     async def encode(title: str, body: str) -> Any:
         (state,) = await batcher.submit_many([ArticleJob(title, body)])

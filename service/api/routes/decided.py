@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query
 
-from service.api.deps import ModeratorDep, QueuesDep
+from service.api.deps import FiltersDep, ModeratorDep, QueuesDep
 from service.api.schemas import DecidedPageOut
 from service.contract import DECIDED_VIEWS, one_of_pattern
-from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
 from service.moderation.queues import list_decided
 
 router = APIRouter(prefix="/v1/decided", tags=["queues"])
@@ -18,11 +17,8 @@ router = APIRouter(prefix="/v1/decided", tags=["queues"])
 async def get_decided(
     principal: ModeratorDep,
     queues: QueuesDep,
+    filters: FiltersDep,
     view: str = Path(pattern=one_of_pattern(DECIDED_VIEWS)),
-    thread: str | None = None,
-    attribute: str | None = Query(default=None, pattern=one_of_pattern(ATTRIBUTES)),
-    stance: str | None = Query(default=None, pattern=one_of_pattern(STANCES)),
-    stance_to_parent: str | None = Query(default=None, pattern=one_of_pattern(PARENT_STANCES)),
     cursor: str | None = Query(
         default=None,
         description='the previous page\'s `next_cursor`, passed back unchanged (`"TIME:ID"`); anything else is a '
@@ -31,15 +27,5 @@ async def get_decided(
     limit: int = Query(default=50, ge=1, le=200),
 ) -> DecidedPageOut:
     """Comments decided by the model or a moderator, newest first; each with its decision, who took it and why."""
-    page = await list_decided(
-        queues,
-        principal.tenant,
-        view,
-        cursor=cursor,
-        limit=limit,
-        thread=thread,
-        attribute=attribute,
-        stance=stance,
-        stance_to_parent=stance_to_parent,
-    )
+    page = await list_decided(queues, principal.tenant, view, cursor=cursor, limit=limit, filters=filters)
     return DecidedPageOut.model_validate({"view": view, "items": page.items, "next_cursor": page.next_cursor})

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import ModeratorDep, QueuesDep
+from service.api.deps import FiltersDep, ModeratorDep, QueuesDep
 from service.api.schemas import ClaimBody, ClaimOut, QueuePageOut
-from service.contract import one_of_pattern
-from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
 from service.moderation.queues import claimed_items, list_queue
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
@@ -18,10 +16,7 @@ async def get_queue(
     queue: str,
     principal: ModeratorDep,
     queues: QueuesDep,
-    thread: str | None = None,
-    attribute: str | None = Query(default=None, pattern=one_of_pattern(ATTRIBUTES)),
-    stance: str | None = Query(default=None, pattern=one_of_pattern(STANCES)),
-    stance_to_parent: str | None = Query(default=None, pattern=one_of_pattern(PARENT_STANCES)),
+    filters: FiltersDep,
     cursor: str | None = Query(
         default=None,
         description="the previous page's `next_cursor`, passed back unchanged: `\"SCORE:ID\"`, the last entry's "
@@ -31,17 +26,7 @@ async def get_queue(
     limit: int = Query(default=50, ge=1, le=200),
 ) -> QueuePageOut:
     """Comments waiting in a queue, most urgent first."""
-    page = await list_queue(
-        queues,
-        principal.tenant,
-        queue,
-        cursor=cursor,
-        limit=limit,
-        thread=thread,
-        attribute=attribute,
-        stance=stance,
-        stance_to_parent=stance_to_parent,
-    )
+    page = await list_queue(queues, principal.tenant, queue, cursor=cursor, limit=limit, filters=filters)
     return QueuePageOut.model_validate(
         {"queue": queue, "items": page.items, "next_cursor": page.next_cursor, "unsure": page.unsure}
     )
