@@ -139,7 +139,7 @@ class Predictor:
         self.stance_shift = _prior_shift(article_reader or self.config.stance_train_prior, stance_prior)
         # each pass's confidence map lives with the weights that pass runs on
         head_maps = load_maps(folder)
-        cross_maps = {} if stance_folder is None or self.cross is None else load_maps(stance_folder)
+        cross_maps = {} if stance_folder is None else load_maps(stance_folder)
         self.confidence_maps = {
             "article": (cross_maps if self.cross_article_stance else head_maps).get("article"),
             "parent": (cross_maps if self.cross is not None else head_maps).get("parent"),

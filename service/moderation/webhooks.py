@@ -120,6 +120,7 @@ class WebhookSender:
             raise ValueError("a delivery must end inside the in-flight window, or a job could be sent twice at once")
         self._busy: dict[str, int] = {}  # receiver lane -> deliveries open now
         self._open: dict[tuple[str, str], asyncio.Task[None]] = {}  # (tenant, job) -> its delivery
+        self._lane_of: dict[tuple[str, str], str] = {}  # (tenant, job) -> its receiver lane, until it is delivered
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.in_flight_s = in_flight_s
@@ -151,13 +152,10 @@ class WebhookSender:
         due = [job for job in due if (tenant, job) not in self._open]
         if not due:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job in due:
-                pipe.hget(keys.webhook_job(tenant, job), "url")
-            urls = [text(u) for u in await pipe.execute()]
+        await self._learn_lanes(tenant, due)
         started = []
-        for job, url in zip(due, urls, strict=True):
-            lane = _receiver(tenant, url)
+        for job in due:
+            lane = self._lane_of[(tenant, job)]
             if self._busy.get(lane, 0) >= self.per_host:
                 continue
             if not await self._take(keys=[due_key], args=[job, f"{now:.3f}", f"{now + self.in_flight_s:.3f}"]):
@@ -168,12 +166,30 @@ class WebhookSender:
             started.append(task)
         return started
 
+    async def _learn_lanes(self, tenant: str, due: list[str]) -> None:
+        """Each due job's receiver, read once per job: a job's URL never changes, and a round starts whenever a
+        delivery ends, so re-reading every waiting job's URL each round would grow with the backlog. Jobs no longer
+        due (another sender delivered them) are forgotten."""
+        waiting = set(due)
+        for key in [k for k in self._lane_of if k[0] == tenant and k[1] not in waiting and k not in self._open]:
+            del self._lane_of[key]
+        new = [job for job in due if (tenant, job) not in self._lane_of]
+        if not new:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job in new:
+                pipe.hget(keys.webhook_job(tenant, job), "url")
+            urls = await pipe.execute()
+        for job, url in zip(new, urls, strict=True):  # no URL: finished elsewhere; taken, then cleaned up
+            self._lane_of[(tenant, job)] = _receiver(tenant, text(url))
+
     async def _deliver_in_lane(self, tenant: str, job: str, lane: str) -> None:
         try:
             await self._deliver(tenant, job)
         except Exception as exc:  # a Redis error mid-job: the job comes due again after in_flight_s
             log.warning("webhook %s not finished (%s); it will be retried", job, type(exc).__name__)
         finally:
+            self._lane_of.pop((tenant, job), None)
             self._busy[lane] -= 1
             if not self._busy[lane]:
                 del self._busy[lane]

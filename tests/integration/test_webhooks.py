@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import select
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import redis.asyncio as aioredis
 
@@ -23,7 +22,7 @@ from service.moderation.webhooks import (
     verify,
 )
 from service.redis_server import EmbeddedRedis
-from tests.utils.processes import WebhookReceiver
+from tests.utils.processes import LoopbackServer, WebhookReceiver
 
 
 def LOOPBACK(tenant: str) -> AllowList:  # noqa: N802 (read as a constant where it is passed)
@@ -68,7 +67,7 @@ def test_a_delivery_in_flight_when_its_sender_dies_is_retried(redis_server: Embe
     assert verify("s", headers[TIMESTAMP_HEADER.lower()], delivery["body"], headers[SIGNATURE_HEADER.lower()])
 
 
-class DrippingReceiver:
+class DrippingReceiver(LoopbackServer):
     """A receiver that answers one byte a second, and records when each delivery of each job was open."""
 
     def __init__(self) -> None:
@@ -94,21 +93,7 @@ class DrippingReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __enter__(self) -> DrippingReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 async def _one_slow_one_fast(url: str, slow: str, fast: str) -> tuple[float, float, list[bytes]]:

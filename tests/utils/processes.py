@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -39,7 +39,28 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: fl
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class WebhookReceiver:
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1, on a thread of its own, serving ``handler`` (a BaseHTTPRequestHandler class)."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebhookReceiver(LoopbackServer):
     """An HTTP server on 127.0.0.1 that records deliveries and fails the first ``fail_first`` of them."""
 
     def __init__(self, fail_first: int = 0, delay_s: float = 0.0) -> None:
@@ -64,21 +85,7 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __enter__(self) -> WebhookReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def free_port() -> int:
