@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     # After a command times out, commands fail at once for this long (a hung Redis costs each request one timeout,
     # not one per command); the first command after it tries Redis again.
     redis_fail_fast_s: float = 5.0
+    # MODERATO_REDIS_URL names one node of a Redis Cluster (a managed cluster's configuration endpoint): the client
+    # finds the other nodes and routes each tenant's keys to its slot.
+    redis_cluster: bool = False
+    # Answer "accepted" (comments, results, decisions, reports) only once this many replicas hold the write (WAIT):
+    # a failover then loses nothing acknowledged. 0 acknowledges what the primary holds (single Redis: its
+    # append-only file). A write not replicated within redis_ack_timeout_ms answers 503; the retry is idempotent.
+    redis_ack_replicas: int = Field(default=0, ge=0, le=5)
+    redis_ack_timeout_ms: int = Field(default=500, ge=10, le=10_000)
 
     # API keys: "KEY=TENANT:ROLE,KEY2=TENANT2:ROLE2", or a file with one such entry per line (for secrets).
     api_keys: SecretStr | None = None

@@ -49,7 +49,13 @@ class Runtime:
             runner = await asyncio.to_thread(PredictorRunner, settings)
         scorer, batcher = build_scorer(settings, runner, redis, metrics)
         batcher.start()
-        records = Records(redis, max_backlog=settings.max_backlog, retry_after_s=settings.backlog_retry_after_s)
+        records = Records(
+            redis,
+            max_backlog=settings.max_backlog,
+            retry_after_s=settings.backlog_retry_after_s,
+            ack_replicas=settings.redis_ack_replicas,
+            ack_timeout_ms=settings.redis_ack_timeout_ms,
+        )
         queues = ReviewQueues(redis, records=records, settings=settings)
         if settings.gc_freeze:
             freeze_startup_heap()

@@ -1,5 +1,6 @@
 """The deployment files, checked statically against the code (no Docker or cluster here): images, ports, probes,
-environment names, the KEDA trigger, Redis durability; and the keyspace's Redis Cluster slots."""
+environment names, the KEDA trigger, Redis durability; and the rate limiter's Redis Cluster slots (the tenant keys'
+slots: tests/unit/test_redis_keys.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from redis.crc import key_slot
 
@@ -111,35 +111,6 @@ def test_disruption_budgets_select_real_pods() -> None:
     assert set(budgets) == {"moderato-api", "moderato-worker", "redis"}
     for budget in budgets.values():
         assert budget["spec"]["selector"]["matchLabels"] in labels
-
-
-TENANT_KEYS = [
-    keys.result("t", "d"),
-    keys.article("t", "a"),
-    keys.article_states("t", "v", "a"),
-    keys.flood("t", "d"),
-    keys.ingest("t"),
-    keys.dead_letter("t"),
-    keys.comment("t", "c"),
-    keys.queue("t", "review"),
-    keys.claim("t", "c"),
-    keys.heat("t", "th", 1),
-    keys.premoderated("t"),
-    keys.audit("t"),
-    keys.fairness("t", "a"),
-    keys.decision_counts("t"),
-    keys.webhook_due("t"),
-    keys.webhook_job("t", "j"),
-    keys.webhook_dead("t"),
-]
-
-
-@pytest.mark.parametrize("key", TENANT_KEYS)
-def test_one_tenants_keys_share_a_cluster_slot(key: str) -> None:
-    """Lua scripts and transactions touch several of a tenant's keys at once: on Redis Cluster they must all hash
-    to one slot, which the {tenant} hash tag guarantees."""
-    assert key_slot(key.encode()) == key_slot(keys.ingest("t").encode())
-    assert key_slot(keys.ingest("other").encode()) != key_slot(keys.ingest("t").encode())
 
 
 def test_rate_limit_counters_of_one_key_share_a_slot() -> None:

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from redis.exceptions import RedisError
 
 from service import redis_keys as keys
 from service.api.auth import Principal
 from service.config import Settings
 from service.errors import ModeratoError
 from service.metrics import Metrics
+from service.redis_client import FAILURES, is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,23 @@ class RateLimits:
     def __init__(self, settings: Settings, redis: aioredis.Redis, metrics: Metrics) -> None:
         self.default = parse(settings.default_rate_limit) if settings.default_rate_limit else None
         self.per_tenant = {tenant: parse(limit) for tenant, limit in settings.rate_limits.items()}
-        storage = RedisStorage(
-            "async+redis://localhost:6379",  # never dialled: the shared pool below decides where Redis is
-            implementation="redispy",
-            key_prefix=keys.RATE_LIMIT_PREFIX,
-            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed on to redis-py as is
-        )
+        storage: RedisStorage
+        if is_cluster(redis):
+            # the limiter's own cluster client (limits builds it from a URL): every counter key carries its hash tag
+            storage = RedisClusterStorage(
+                _cluster_uri(settings.redis_url or ""),
+                implementation="redispy",
+                key_prefix=keys.RATE_LIMIT_PREFIX,
+                socket_timeout=settings.redis_socket_timeout_s,
+                ssl=(settings.redis_url or "").startswith("rediss://"),
+            )
+        else:
+            storage = RedisStorage(
+                "async+redis://localhost:6379",  # never dialled: the shared pool below decides where Redis is
+                implementation="redispy",
+                key_prefix=keys.RATE_LIMIT_PREFIX,
+                connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed on to redis-py as is
+            )
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.metrics = metrics
         self.sign_in_failures = parse(settings.sign_in_failure_limit)
@@ -74,7 +85,7 @@ class RateLimits:
         try:
             allowed = await self.limiter.hit(item, *who)
             stats = await self.limiter.get_window_stats(item, *who)
-        except (RedisError, OSError) as exc:
+        except FAILURES as exc:
             self.metrics.redis_errors.labels("rate_limit").inc()
             log.warning("rate limit not checked (%s); request served", type(exc).__name__)
             return Verdict({})
@@ -96,12 +107,20 @@ class RateLimits:
         """Whether this client address may try a key on the sign-in form (it has not used up its failures)."""
         try:
             return bool(await self.limiter.test(self.sign_in_failures, SIGN_IN, client))
-        except (RedisError, OSError):
+        except FAILURES:
             self.metrics.redis_errors.labels("rate_limit").inc()
             return True
 
     async def sign_in_failed(self, client: str) -> None:
         try:
             await self.limiter.hit(self.sign_in_failures, SIGN_IN, client)
-        except (RedisError, OSError):
+        except FAILURES:
             self.metrics.redis_errors.labels("rate_limit").inc()
+
+
+def _cluster_uri(url: str) -> str:
+    """limits' name for a cluster seed: redis://[:password@]host:port -> async+redis+cluster://[:password@]host:port"""
+    scheme, rest = url.split("://", 1)
+    if scheme not in ("redis", "rediss"):
+        raise ValueError(f"a Redis Cluster is reached over redis:// or rediss://, not {scheme}://")
+    return f"async+redis+cluster://{rest}"

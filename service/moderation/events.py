@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from service import redis_keys as keys
-from service.redis_client import text, text_map
+from service.redis_client import FAILURES, text, text_map
 
 # Event kinds (written by the scripts, read by the page): queued (a comment entered a queue: scored and flagged,
 # reported, escalated), claimed (leased to a moderator), released (a lease given back before it ran out), decided
@@ -142,7 +141,7 @@ class EventHub:
                         after = await last_event_id(self.redis, tenant)
                         self._ready[tenant].set()
                     events = await read_after(self.redis, tenant, after)
-                except RedisError as exc:  # an outage: pages keep their connection and catch up afterwards
+                except FAILURES as exc:  # an outage: pages keep their connection and catch up afterwards
                     log.debug("event reader for %s: %s", tenant, exc)
                     await asyncio.sleep(1.0)
                     continue

@@ -19,7 +19,7 @@ from service.model.labels import UNSURE, counted_stance
 from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
-from service.redis_client import text, text_map
+from service.redis_client import ReplicatedScript, text, text_map
 
 MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
 
@@ -171,7 +171,10 @@ class ReviewQueues:
         self.settings = settings
         self.lease_s = settings.lease_s
         self._claim = redis.register_script(CLAIM)
-        self._decide = redis.register_script(DECIDE)
+        # a moderator's decision is acknowledged once the replicas asked for hold it
+        self._decide = ReplicatedScript(
+            redis, DECIDE, replicas=settings.redis_ack_replicas, timeout_ms=settings.redis_ack_timeout_ms
+        )
         self._renew_or_release = redis.register_script(RENEW_OR_RELEASE)
 
     @staticmethod

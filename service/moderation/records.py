@@ -19,7 +19,7 @@ from service.errors import Backpressure, Conflict, InvalidInput, NotFound
 from service.model.labels import counted_stance
 from service.moderation.events import EVENT_LUA
 from service.moderation.rules import ModelVerdict
-from service.redis_client import text, text_map
+from service.redis_client import ReplicatedScript, text, text_map
 
 
 @dataclass(frozen=True)
@@ -173,15 +173,26 @@ class Records:
     """Comment records of all tenants on one Redis pool.
 
     :param max_backlog: most comments a tenant may have waiting in its ingest stream.
+    :param ack_replicas: replicas that must hold an accepted comment, a stored result or a report before it counts
+        as done (``MODERATO_REDIS_ACK_REPLICAS``), within ``ack_timeout_ms``.
     """
 
-    def __init__(self, redis: aioredis.Redis, *, max_backlog: int, retry_after_s: int = 5) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        max_backlog: int,
+        retry_after_s: int = 5,
+        ack_replicas: int = 0,
+        ack_timeout_ms: int = 500,
+    ) -> None:
         self.redis = redis
         self.max_backlog = max_backlog
         self.retry_after_s = retry_after_s
-        self._accept = redis.register_script(ACCEPT)
-        self._store = redis.register_script(STORE_RESULT)
-        self._report = redis.register_script(REPORT)
+        durability = {"replicas": ack_replicas, "timeout_ms": ack_timeout_ms}
+        self._accept = ReplicatedScript(redis, ACCEPT, **durability)
+        self._store = ReplicatedScript(redis, STORE_RESULT, **durability)
+        self._report = ReplicatedScript(redis, REPORT, **durability)
 
     async def accept(self, tenant: str, comments: list[IncomingComment]) -> list[bool]:
         """Queue comments for scoring; True for each newly accepted, False for an id already known."""

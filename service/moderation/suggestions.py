@@ -27,8 +27,8 @@ class Suggestion:
 async def record_suggestion(
     redis: aioredis.Redis, tenant: str, suggestion: Suggestion, *, cap: int = keys.SUGGESTED_SCORES_MAX
 ) -> None:
-    """Append one suggestion to the tenant's stream, trimmed to its ``cap`` newest entries, registering the tenant,
-    in one transaction."""
+    """Append one suggestion to the tenant's stream, trimmed to its ``cap`` newest entries, registering the tenant
+    first (the registry is not a tenant key: on a cluster it lives on another slot than the stream)."""
     entry: dict[Any, Any] = {  # redis-py's field types
         "text": suggestion.text,
         "scores": json.dumps(suggestion.scores),
@@ -37,7 +37,5 @@ async def record_suggestion(
         "session_id": suggestion.session_id,
         "at": f"{time.time():.3f}",
     }
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.sadd(keys.TENANTS, tenant)
-        pipe.xadd(keys.suggested_scores(tenant), entry, maxlen=cap, approximate=False)
-        await pipe.execute()
+    await redis.sadd(keys.TENANTS, tenant)
+    await redis.xadd(keys.suggested_scores(tenant), entry, maxlen=cap, approximate=False)

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service import redis_keys as keys
 from service.config import Settings
@@ -30,7 +28,7 @@ from service.moderation import worker_health
 from service.moderation.records import Records, parent_texts_of, registered_tenants
 from service.moderation.rules import model_verdict, webhook_url
 from service.moderation.webhooks import WebhookLoop, build_sender
-from service.redis_client import text
+from service.redis_client import UNAVAILABLE, is_cluster, text
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
 
 log = logging.getLogger(__name__)
@@ -39,6 +37,8 @@ HEALTH_EVERY_S = 5.0  # well inside redis_keys.WORKER_HEALTH_TTL_S
 TENANTS_EVERY_S = 2.0
 WEBHOOK_EVERY_S = 0.5
 REDIS_RETRY_S = 1.0
+IDLE_POLL_MIN_S = 0.02  # on a cluster, the first wait after a round that found nothing
+IDLE_POLL_MAX_S = 0.2
 
 
 @dataclass
@@ -87,6 +87,7 @@ class Worker:
         sender = build_sender(redis, settings)
         self.webhooks = WebhookLoop(sender, tenants=lambda: self.tenants, every_s=WEBHOOK_EVERY_S)
         self._stopping = asyncio.Event()
+        self._idle_s = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -124,7 +125,7 @@ class Worker:
                     did = await self._take_over() + await self._read_new()
                     if self.burst and did == 0 and await self._drained():
                         break
-                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                except UNAVAILABLE as exc:
                     # Redis restarting (it reloads its append-only file): wait and carry on; nothing acknowledged
                     # is lost, and what was in hand is redelivered.
                     log.warning("redis unavailable (%s); retrying in %.0f s", exc, REDIS_RETRY_S)
@@ -136,7 +137,7 @@ class Worker:
             for task in side:
                 task.cancel()
             await asyncio.gather(*side, return_exceptions=True)
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            with contextlib.suppress(*UNAVAILABLE):
                 if self.burst:
                     await self.webhooks.round()
                 await worker_health.forget(self.redis, self.name)
@@ -156,15 +157,30 @@ class Worker:
     async def _read_new(self) -> int:
         if not self.tenants:
             return 0
-        streams: dict[Any, Any] = {keys.ingest(t): ">" for t in self.tenants}
-        reply = await self.redis.xreadgroup(keys.INGEST_GROUP, self.name, streams, count=self.batch, block=1000)
-        messages = [
-            Message(_tenant_of(text(stream)), text(mid), text(fields[b"id"]))
-            for stream, entries in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply)
-            for mid, fields in entries
-        ]
+        if is_cluster(self.redis):
+            messages = await self._read_each_tenant()
+        else:
+            streams: dict[Any, Any] = {keys.ingest(t): ">" for t in self.tenants}
+            reply = await self.redis.xreadgroup(keys.INGEST_GROUP, self.name, streams, count=self.batch, block=1000)
+            messages = _messages(reply)
         await self._process(messages)
         return len(messages)
+
+    async def _read_each_tenant(self) -> list[Message]:
+        """On a cluster each tenant's stream lives on its own slot, and one XREADGROUP may not span slots: read
+        every stream without blocking, at once, and when all are empty wait a little longer each time (20 ms
+        growing to 200 ms: a new comment waits at most that long for a worker that has been idle)."""
+        replies = await asyncio.gather(
+            *(
+                self.redis.xreadgroup(keys.INGEST_GROUP, self.name, {keys.ingest(t): ">"}, count=self.batch)
+                for t in self.tenants
+            )
+        )
+        messages = [m for reply in replies for m in _messages(reply)]
+        self._idle_s = 0.0 if messages else min(max(self._idle_s * 2, IDLE_POLL_MIN_S), IDLE_POLL_MAX_S)
+        if not messages:
+            await asyncio.sleep(self._idle_s)
+        return messages
 
     async def _take_over(self) -> int:
         """Claim messages a dead worker left pending; dead-letter those delivered too often."""
@@ -197,6 +213,8 @@ class Worker:
         for tenant, batch in by_tenant.items():
             try:
                 await self._process_tenant(tenant, batch)
+            except UNAVAILABLE:
+                raise  # Redis, not the batch: the run loop waits it out, and the batch is redelivered
             except Exception as exc:  # left pending: retried after claim_idle_ms, dead-lettered if it keeps failing
                 log.exception("batch of %d for %s failed; left pending for retry", len(batch), tenant)
                 for m in batch:
@@ -297,9 +315,17 @@ class Worker:
 
     async def _health_loop(self) -> None:
         while True:
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            with contextlib.suppress(*UNAVAILABLE):
                 await worker_health.beat(self.redis, self.name, self.counters())
             await asyncio.sleep(HEALTH_EVERY_S)
+
+
+def _messages(reply: Any) -> list[Message]:
+    return [
+        Message(_tenant_of(text(stream)), text(mid), text(fields[b"id"]))
+        for stream, entries in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or [])
+        for mid, fields in entries
+    ]
 
 
 def _tenant_of(stream_key: str) -> str:

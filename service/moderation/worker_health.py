@@ -26,6 +26,9 @@ async def forget(redis: aioredis.Redis, name: str) -> None:
 async def live_workers(redis: aioredis.Redis) -> list[dict[str, Any]]:
     """The state of every worker whose health key has not expired, by name."""
     names = [text(k) async for k in redis.scan_iter(match=keys.worker_health("*"), count=200)]
-    raws = await redis.mget(names) if names else []
+    async with redis.pipeline(transaction=False) as pipe:  # not MGET: on a cluster the keys live on many slots
+        for name in names:
+            pipe.get(name)
+        raws = await pipe.execute()
     states = [json.loads(raw) for raw in raws if raw]
     return sorted(states, key=lambda s: str(s.get("name")))

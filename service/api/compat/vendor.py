@@ -18,13 +18,13 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from service.api.errors import STATUS, UNAVAILABLE_RETRY_AFTER_S, AuthError
 from service.api.rate_limits import RateLimited
 from service.api.state import app_state
 from service.errors import ModeratoError
+from service.redis_client import FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def failure_of(request: Request, exc: Exception) -> Failure | None:
         return Failure("invalid", 400, f"Invalid JSON payload received. {where}: {first.get('msg')}")
     if isinstance(exc, HTTPException):  # FastAPI's own: a body it could not decode (bad UTF-8, nesting too deep)
         return Failure("invalid", 400 if exc.status_code < 500 else exc.status_code, "Invalid JSON payload received.")
-    if isinstance(exc, RedisError):
+    if isinstance(exc, FAILURES):
         app_state(request.app).outage.failed(exc)
         retry = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
         return Failure("unavailable", 503, "the data store is not answering; retry shortly", retry)

@@ -15,12 +15,12 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
-from redis.exceptions import RedisError
 
 from service.api.deps import ModeratorDep, RedisDep, StateDep
 from service.errors import Unavailable
 from service.moderation.audit import STREAM_ID as AUDIT_STREAM_ID
 from service.moderation.events import EventHub, after_id, is_behind, last_event_id, read_after
+from service.redis_client import FAILURES
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -81,5 +81,5 @@ async def _stream(
                 if after_id(event.id, position):  # the catch-up read and the live feed overlap
                     position = event.id
                     yield event.sse()
-    except (RedisError, TimeoutError):
+    except FAILURES:
         yield UNAVAILABLE  # the browser reconnects after RECONNECT_MS and resumes from its last event

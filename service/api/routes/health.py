@@ -9,7 +9,6 @@ import hmac
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
 
 from service import redis_keys as keys
 from service.api.deps import StateDep
@@ -19,7 +18,7 @@ from service.api.state import AppState
 from service.contract import QUEUES
 from service.moderation import worker_health
 from service.moderation.records import registered_tenants
-from service.redis_client import text_map
+from service.redis_client import FAILURES, text_map
 
 router = APIRouter(tags=["operations"])
 
@@ -35,7 +34,7 @@ async def healthz(state: StateDep) -> JSONResponse:
         try:
             await asyncio.wait_for(state.runtime.redis.ping(), READY_TIMEOUT_S)
             outage.recovered()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             outage.failed(exc)
     down_s = outage.down_for()
     if down_s > state.settings.health_redis_grace_s:
@@ -58,7 +57,7 @@ async def readyz(state: StateDep, request: Request) -> JSONResponse:
             workers = await asyncio.wait_for(worker_health.live_workers(runtime.redis), READY_TIMEOUT_S)
             ready.workers_live = len(workers)
             ready.workers = workers if _may_read_metrics(state, request) else []
-        except (RedisError, OSError, TimeoutError) as exc:
+        except FAILURES as exc:
             ready.redis = f"unavailable: {type(exc).__name__}"
     if ready.redis == "ok":
         ready.status = "ready"
@@ -94,7 +93,7 @@ async def metrics(state: StateDep, request: Request) -> Response:
                 decisions[tenant] = {k: int(v) for k, v in text_map(counts).items()}
             registry.set_decisions(decisions)
             registry.set_workers(await worker_health.live_workers(runtime.redis))
-    except (RedisError, OSError):
+    except FAILURES:
         pass  # /metrics still answers with everything else when Redis is down
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
 
