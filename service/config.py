@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     rate_limits: dict[str, str] = Field(default_factory=dict)
 
     max_comments_per_request: int = 256
+    # The model work one synchronous request may ask for, in windows (~900 characters of text each; a short comment
+    # counts an eighth): 256 short comments or three at the longest fit. More answers 413: one caller's request
+    # cannot occupy the model for everyone; bulk work goes through /v1/comments, which is scored fairly.
+    max_windows_per_request: float = Field(default=64, gt=0)
     # what the model reads of one comment (over windows, the worst one counting); a longer comment is scored on
     # its opening and held for review, never allowed
     max_comment_chars: int = 20_000

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def _cpuinfo() -> str:
@@ -51,14 +53,21 @@ def git_commit() -> str:
 
 def release_freed_heap() -> None:
     """glibc's malloc_trim(0): hand freed heap pages back to the system. A no-op without glibc."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """Looked up once: find_library runs `ldconfig -p` in a subprocess each time it is asked."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
     if name is None:
-        return
+        return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):
-        return
-    trim(0)
+        return None

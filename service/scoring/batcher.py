@@ -127,8 +127,9 @@ class MicroBatcher(Generic[Item, Result]):
     :param cost: the model work of one item, in units of the smallest (a comment of one window): lanes are served
         by it, and a batch holds at most ``max_cost`` of it. Default: every item costs 1.
     :param max_cost: most work per batch; default ``max_items``.
-    :param on_idle: run on a model thread when the last running batch ends with nothing queued (the runner gives
-        the memory a burst took back to the system).
+    :param on_idle: run on a model thread when the last running batch ends with nothing queued, once at least
+        ``idle_after_cost`` of work has run since the last time (the runner gives the memory a burst took back to
+        the system: worth it after a burst, a waste after every single comment).
     """
 
     def __init__(
@@ -142,6 +143,7 @@ class MicroBatcher(Generic[Item, Result]):
         cost: Callable[[Item], float] | None = None,
         max_cost: float | None = None,
         on_idle: Callable[[], None] | None = None,
+        idle_after_cost: float = 0.0,
     ) -> None:
         self.run_batch = run_batch
         self.max_items = max_items
@@ -150,6 +152,8 @@ class MicroBatcher(Generic[Item, Result]):
         self.cost = cost or (lambda _: 1.0)
         self.max_cost = float(max_cost if max_cost is not None else max_items)
         self.on_idle = on_idle
+        self.idle_after_cost = idle_after_cost
+        self._cost_since_idle = 0.0
         self._queue: FairQueue[Item, Result] = FairQueue()
         self.streams = streams
         self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
@@ -228,7 +232,9 @@ class MicroBatcher(Generic[Item, Result]):
         def finished(task: asyncio.Task[None]) -> None:
             self._running.discard(task)
             free.release()
-            if self.on_idle is not None and not self._running and self._queue.empty() and not self._closing:
+            idle = not self._running and self._queue.empty() and not self._closing
+            if self.on_idle is not None and idle and self._cost_since_idle >= self.idle_after_cost:
+                self._cost_since_idle = 0.0
                 asyncio.get_running_loop().run_in_executor(self._executor, self.on_idle)
 
         stop = False
@@ -240,6 +246,7 @@ class MicroBatcher(Generic[Item, Result]):
                 continue
             if self._queue.empty():
                 self._queue.forget_idle()
+            self._cost_since_idle += sum(p.cost for p in batch)
             task = asyncio.create_task(self._run(batch))
             task.add_done_callback(finished)
             self._running.add(task)

@@ -25,6 +25,9 @@ def build_batcher(settings: Settings, runner: Any, on_batch: Any = None) -> Micr
         cost=job_cost,  # tenants share model time by windows read, and a batch holds batch_max_windows of them
         max_cost=settings.batch_max_windows,
         on_idle=getattr(runner, "release_memory", None),
+        # after a burst (a few full batches of long text), not after every comment: trimming the heap costs the
+        # model thread it runs on, and a stream of short requests leaves nothing to give back
+        idle_after_cost=4 * settings.batch_max_windows,
     )
 
 

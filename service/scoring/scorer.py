@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from service.config import Settings
+from service.errors import TooLarge
 from service.metrics import Metrics
 from service.model.calibration import Calibration
 from service.scoring.articles import Article, ArticleRef, ArticleStore
@@ -137,6 +138,16 @@ class Scorer:
         if tenant not in self._policies:
             self._policies[tenant] = Policy.from_settings(self.settings.policy_for(tenant), self.calibration)
         return self._policies[tenant]
+
+    def check_work(self, comments: list[CommentIn]) -> None:
+        """Refuse a synchronous request that asks for more model work than one request may (TooLarge, 413)."""
+        limit = self.settings.max_windows_per_request
+        work = sum(job_cost(CommentJob(c.text[: self.settings.max_comment_chars], None)) for c in comments)
+        if work > limit:
+            raise TooLarge(
+                f"the comments hold {work:.1f} windows of text (~{CHARS_PER_WINDOW} characters each); one request "
+                f"may ask for {limit:g}: send fewer per request, or queue them with POST /v1/comments"
+            )
 
     def check(self, comment: CommentIn) -> CommentError | None:
         """Per-comment validation: the errors that should not sink the comment's neighbours."""

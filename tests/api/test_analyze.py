@@ -85,6 +85,22 @@ def test_bad_requests_get_clear_errors(client: TestClient, payload: dict[str, An
     assert response.json()["error"]["message"]
 
 
+def test_one_request_may_ask_for_a_bounded_amount_of_model_work(client: TestClient) -> None:
+    """The bound is on text (the model's windows), not only on the number of comments: four comments at the longest
+    would hold the model for everyone, so they are refused before any is scored; the same on OpenAI's surface."""
+    long = "The council's budget hearing ran late again and nobody knows what happens next. " * 250  # 20,000 chars
+    comments = [{"id": f"c{i}", "text": long[:20_000]} for i in range(4)]
+    refused = client.post("/v1/analyze", json={"comments": comments}, headers=auth("pk-a"))
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"
+    assert "windows" in refused.json()["error"]["message"] and "/v1/comments" in refused.json()["error"]["message"]
+    openai = client.post("/v1/moderations", json={"input": [c["text"] for c in comments]}, headers=auth("pk-a"))
+    assert openai.status_code == 413 and openai.json()["error"]["message"]
+    # 256 short comments and a single comment at the longest are within it
+    short = [{"id": f"s{i}", "text": "Fine by me."} for i in range(256)]
+    assert client.post("/v1/analyze", json={"comments": short[:256]}, headers=auth("pk-a")).status_code == 200
+    assert client.post("/v1/analyze", json={"comments": comments[:1]}, headers=auth("pk-a")).status_code == 200
+
+
 def test_malformed_json_and_oversize_bodies(client: TestClient) -> None:
     bad = client.post("/v1/analyze", content=b"{not json", headers={**auth("pk-a"), "content-type": "application/json"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_json"

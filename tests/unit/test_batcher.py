@@ -168,3 +168,26 @@ async def test_an_item_costlier_than_a_batch_still_runs_alone() -> None:
     batcher.start()
     assert await batcher.submit_many([10, 1, 2]) == [10, 1, 2]
     await batcher.close()
+
+
+async def test_memory_is_given_back_after_a_burst_not_after_every_comment() -> None:
+    """on_idle (the heap trim) runs when the batcher goes idle after at least idle_after_cost of work."""
+    released = threading.Event()
+    calls: list[float] = []
+
+    def release() -> None:
+        calls.append(time.perf_counter())
+        released.set()
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        lambda items: items, max_items=4, max_wait_ms=1, on_idle=release, idle_after_cost=10
+    )
+    batcher.start()
+    for i in range(5):  # five lone comments, idle after each: 5 of work, below 10
+        assert await batcher.submit_many([i]) == [i]
+        await asyncio.sleep(0.02)
+    assert calls == []
+    assert await batcher.submit_many(list(range(8))) == list(range(8))  # the burst: 13 in all
+    await asyncio.get_running_loop().run_in_executor(None, released.wait, 5)
+    assert len(calls) == 1
+    await batcher.close()

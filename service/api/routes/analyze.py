@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import PlatformDep, RecordsDep, ScorerDep
+from service.api.deps import PlatformDep, RuntimeDep
 from service.api.errors import comment_error_status
 from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, ErrorResultOut, ResultOut
 from service.errors import TooLarge
@@ -16,16 +16,18 @@ router = APIRouter(prefix="/v1", tags=["analyze"])
 
 
 @router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_defaults=True)
-async def analyze(
-    body: AnalyzeRequest, principal: PlatformDep, scorer: ScorerDep, records: RecordsDep
-) -> AnalyzeResponse:
+async def analyze(body: AnalyzeRequest, principal: PlatformDep, runtime: RuntimeDep) -> AnalyzeResponse:
     """Score comments: attribute scores, toxic spans, stance toward the article, and the policy's decision."""
+    # one runtime dependency rather than one each for the scorer and the records: every dependency is resolved
+    # per request, and this is the hottest route (bench/profile_paths.py)
+    scorer, records = runtime.scorer, runtime.records
     limit = scorer.settings.max_comments_per_request
     if len(body.comments) > limit:
         raise TooLarge(f"{len(body.comments)} comments; the limit is {limit} per request")
     article = None if body.article is None else Article(body.article.id, body.article.title, body.article.body)
     parents = await parent_texts(records, principal.tenant, body)
     comments = [CommentIn(c.id, c.text, c.article_id, parents.get(c.parent_id or "")) for c in body.comments]
+    scorer.check_work(comments)
     outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
     results: list[ResultOut | ErrorResultOut] = [
         ErrorResultOut(id=o.id, error=ErrorBody(code=o.code, message=o.message, status=comment_error_status(o.code)))
