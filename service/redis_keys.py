@@ -89,6 +89,14 @@ def author(tenant: str, author_id: str) -> str:
     return _key(tenant, "author", author_id)
 
 
+def author_comments(tenant: str, author_id: str) -> str:
+    """Sorted set of an author's scored comment ids by time (the newest AUTHOR_COMMENTS_MAX kept)."""
+    return _key(tenant, "authorcomments", author_id)
+
+
+AUTHOR_COMMENTS_MAX = 1000
+
+
 def events(tenant: str) -> str:
     """Capped stream of queue changes (queued, claimed, released, decided) that the moderator page follows live."""
     return _key(tenant, "events")

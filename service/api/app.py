@@ -20,6 +20,7 @@ from service.api.routes import (
     analyze,
     articles,
     audit,
+    authors,
     claims,
     comments,
     deadletter,
@@ -56,6 +57,7 @@ ROUTERS = (
     deadletter,
     fairness,
     premoderation,
+    authors,
     health,
     moderate,
 )

@@ -128,6 +128,8 @@ class IngestComment(RequestModel):
     thread_id: str = ID
     article_id: str | None = OPTIONAL_ID
     author_id: str | None = OPTIONAL_ID
+    # how the author is shown to moderators (the platform's display name at the time); the id stays the key
+    author_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     parent_id: str | None = OPTIONAL_ID
     callback_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
 
@@ -209,6 +211,45 @@ class AuthorRecord(BaseModel):
     comments: int
     flagged: int
     rejected: int
+    standing: str | None = None  # suspended, banned, premoderated or trusted, while in force
+
+
+class StandingIn(RequestModel):
+    standing: Literal["suspended", "banned", "premoderated", "trusted", "none"]
+    reason: str = Field(min_length=1, max_length=500)
+    until: float | None = Field(default=None, description="when it ends (epoch seconds); unset: until ended")
+
+
+class StandingOut(BaseModel):
+    standing: str
+    reason: str
+    until: float | None = None
+    by: str
+    at: float
+
+
+class AuthorComment(BaseModel):
+    id: str
+    text: str
+    thread_id: str | None = None
+    status: str
+    decision: str | None = None
+    decided_by: str | None = None
+    reasons: list[str] = []
+    scores: dict[str, float] = {}
+    received_at: float
+    reports: int = 0
+    last_report: str | None = None
+
+
+class AuthorOut(BaseModel):
+    """An author as moderators see them: the newest comments first (at most 50)."""
+
+    author_id: str
+    author_name: str | None = None
+    record: AuthorRecord
+    standing: StandingOut | None = None
+    comments: list[AuthorComment]
 
 
 class QueueItem(BaseModel):
@@ -220,6 +261,7 @@ class QueueItem(BaseModel):
     article_id: str | None = None
     article_title: str | None = None
     author_id: str | None = None
+    author_name: str | None = None
     author: AuthorRecord | None = None
     parent_id: str | None = None
     status: str | None = None
@@ -272,7 +314,9 @@ class AuditEntryOut(BaseModel):
     """One decision. ``scores`` is the JSON of the attribute scores at the time; ``reason`` joins the reasons."""
 
     id: str
-    comment_id: str
+    comment_id: str  # empty for an action on an author
+    author_id: str | None = None  # an action on an author (author_suspended, author_trusted, author_cleared, ...)
+    until: str | None = None  # when that action ends ('' = until ended)
     actor: str
     action: str
     reason: str = ""
@@ -346,6 +390,7 @@ class ThreadComment(BaseModel):
     id: str
     parent_id: str | None = None
     author_id: str | None = None
+    author_name: str | None = None
     article_id: str | None = None
     text: str
     status: str

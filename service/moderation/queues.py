@@ -16,6 +16,7 @@ from service.config import Settings
 from service.contract import ACTIONS, DECIDED_VIEWS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
 from service.model.labels import UNSURE, counted_stance
+from service.moderation.authors import COUNTERS, standing_of
 from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
@@ -331,6 +332,7 @@ def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed
         "thread_id": record.get("thread_id"),
         "article_id": record.get("article_id"),
         "author_id": record.get("author_id"),
+        "author_name": record.get("author_name"),
         "parent_id": record.get("parent_id"),
         "status": record.get("status"),
         "scores": result.get("scores", {}),
@@ -361,17 +363,21 @@ async def claimed_items(
 
 
 async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each item with what a moderator weighs beside the text: its author's record (comments, flagged, rejected)
-    and its article's title. Two pipelined reads per page, whatever its length."""
+    """Each item with what a moderator weighs beside the text: its author's record (comments, flagged, rejected,
+    standing) and its article's title. Two pipelined reads per page, whatever its length."""
     async with redis.pipeline(transaction=False) as pipe:
         for item in items:
             pipe.hgetall(keys.author(tenant, item["author_id"] or "-"))
             pipe.hget(keys.article(tenant, item["article_id"] or "-"), "title")
         replies = await pipe.execute()
+    now = time.time()
     for i, item in enumerate(items):
         record, title = text_map(replies[2 * i]), replies[2 * i + 1]
+        standing = standing_of(record, now)
         item["author"] = (
-            {k: int(record.get(k, "0")) for k in ("comments", "flagged", "rejected")} if item["author_id"] else None
+            {**{k: int(record.get(k, "0")) for k in COUNTERS}, "standing": standing.standing if standing else None}
+            if item["author_id"]
+            else None
         )
         item["article_title"] = text(title) if title else None
     return items

@@ -29,6 +29,7 @@ class IncomingComment:
     thread_id: str
     article_id: str | None = None
     author_id: str | None = None
+    author_name: str | None = None
     parent_id: str | None = None
     callback_url: str | None = None
 
@@ -104,8 +105,8 @@ end
 # KEYS: comment, review queue, fairness, audit, webhook due, events, decision counts, decided rejected, decided
 # unmoderated. ARGV: result JSON, status,
 # priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
-# webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix. Returns 1 when
-# stored, 0 when this comment was already stored (a redelivery).
+# webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix, author comments
+# prefix, author comments kept. Returns 1 when stored, 0 when this comment was already stored (a redelivery).
 STORE_RESULT = (
     WEBHOOK_LUA
     + EVENT_LUA
@@ -123,6 +124,13 @@ if ARGV[3] ~= '' then
   emit_counted(KEYS[6], ARGV[13], 'queued', id, 'queue', 'review')
 end
 count_author(KEYS[1], ARGV[12], 'comments', 1)
+local author = redis.call('HGET', KEYS[1], 'author_id')
+if author and author ~= '' then  -- the author's page: their comments, newest first, and the name they go by now
+  redis.call('ZADD', ARGV[14] .. author, now, id)
+  redis.call('ZREMRANGEBYRANK', ARGV[14] .. author, 0, -tonumber(ARGV[15]) - 1)
+  local name = redis.call('HGET', KEYS[1], 'author_name')
+  if name and name ~= '' then redis.call('HSET', ARGV[12] .. author, 'name', name) end
+end
 if ARGV[11] == '1' then count_author(KEYS[1], ARGV[12], 'flagged', 1) end
 if ARGV[5] == 'reject' then count_rejection(KEYS[1], ARGV[12], true) end
 if ARGV[4] ~= '' then
@@ -251,6 +259,8 @@ class Records:
                 "0" if verdict.decision == "allow" else "1",
                 keys.author(tenant, ""),
                 keys.queue(tenant, ""),
+                keys.author_comments(tenant, ""),
+                keys.AUTHOR_COMMENTS_MAX,
             ],
         )
         return int(reply) == 1

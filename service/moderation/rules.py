@@ -8,6 +8,7 @@ The worker and the API's decision route both call these, so the two paths cannot
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from service.moderation.priority import review_priority
 from service.scoring.scorer import ScoredComment
 
 PREMODERATED_REASON = "premoderated thread"
+# A policy reason that is a score over a threshold ("toxicity >= 0.80"): the only kind a trusted author skips.
+SCORE_REASON = re.compile(r"^[a-z_]+ >= \d")
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,17 @@ class ModelVerdict:
 
 
 def model_verdict(
-    outcome: ScoredComment, record: dict[str, str], *, premoderated: bool, heat: int, now: float
+    outcome: ScoredComment,
+    record: dict[str, str],
+    *,
+    premoderated: bool,
+    heat: int,
+    now: float,
+    standing: str | None = None,
 ) -> ModelVerdict:
-    """Apply the rules to a queued comment the scorer has just scored."""
-    reasons = list(outcome.reasons)
-    decision = Decision(outcome.decision)
-    if premoderated and decision != Decision.REJECT:
-        decision = Decision.REVIEW
-        reasons.append(PREMODERATED_REASON)
+    """Apply the rules to a queued comment the scorer has just scored: the thread's pre-moderation and the author's
+    standing (authors.py) over the policy's decision."""
+    decision, reasons = _with_standing(Decision(outcome.decision), list(outcome.reasons), premoderated, standing)
     result = stored_result(
         comment_id=outcome.id,
         scores=outcome.scores,
@@ -78,6 +84,18 @@ def model_verdict(
         previous_decision="none",
     )
     return ModelVerdict(decision, Status.DECIDED, result, None, webhook, audit)
+
+
+def _with_standing(
+    decision: Decision, reasons: list[str], premoderated: bool, standing: str | None
+) -> tuple[Decision, list[str]]:
+    if standing in ("suspended", "banned"):
+        return Decision.REJECT, [*reasons, f"author_{standing}"]
+    if (premoderated or standing == "premoderated") and decision != Decision.REJECT:
+        return Decision.REVIEW, [*reasons, PREMODERATED_REASON if premoderated else "author_premoderated"]
+    if standing == "trusted" and decision == Decision.REVIEW and all(SCORE_REASON.match(r) for r in reasons):
+        return Decision.ALLOW, [*reasons, "author_trusted"]  # scores under the reject thresholds: no review
+    return decision, reasons
 
 
 def moderator_payloads(

@@ -46,6 +46,7 @@ def _comment(comment_id: str, row: dict[str, str]) -> dict[str, Any]:
         "id": comment_id,
         "parent_id": row.get("parent_id"),
         "author_id": row.get("author_id"),
+        "author_name": row.get("author_name"),
         "article_id": row.get("article_id"),
         "text": row.get("text", ""),
         "status": row.get("status", "queued"),

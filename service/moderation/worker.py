@@ -24,7 +24,7 @@ from redis.exceptions import ResponseError
 from service import redis_keys as keys
 from service.config import Settings
 from service.contract import Status
-from service.moderation import worker_health
+from service.moderation import authors, worker_health
 from service.moderation.records import Records, parent_texts_of, registered_tenants
 from service.moderation.rules import model_verdict, webhook_url
 from service.moderation.webhooks import WebhookLoop, build_sender
@@ -235,8 +235,9 @@ class Worker:
             outcomes = await self.scorer.analyze(tenant, comments, store=True)
             held = await self._premoderated(tenant, [r for _, r in todo])
             heat = await self._heat(tenant, [r for _, r in todo])
-            for (m, record), outcome, hold, h in zip(todo, outcomes, held, heat, strict=True):
-                await self._store(tenant, m, record, outcome, hold, h)
+            standing = await authors.standings(self.redis, tenant, [r.get("author_id") for _, r in todo])
+            for (m, record), outcome, hold, h, s in zip(todo, outcomes, held, heat, standing, strict=True):
+                await self._store(tenant, m, record, outcome, hold, h, s)
         async with self.redis.pipeline(transaction=True) as pipe:
             ids = [m.stream_id for m in batch]
             pipe.xack(keys.ingest(tenant), keys.INGEST_GROUP, *ids)
@@ -251,11 +252,14 @@ class Worker:
         outcome: ScoredComment | CommentError,
         premoderated: bool,
         heat: int,
+        standing: str | None,
     ) -> None:
         if isinstance(outcome, CommentError):
             await self._dead_letter(message, f"{outcome.code}: {outcome.message}", ack=False)
             return
-        verdict = model_verdict(outcome, record, premoderated=premoderated, heat=heat, now=time.time())
+        verdict = model_verdict(
+            outcome, record, premoderated=premoderated, heat=heat, now=time.time(), standing=standing
+        )
         stored = await self.records.store_result(
             tenant,
             outcome.id,

@@ -14,7 +14,7 @@ from typing import Self
 
 import redis
 
-from service.redis_server import redis_server_binary
+from service.redis_server import _stop_with_parent, redis_server_binary
 
 SLOTS = 16384
 BUS_OFFSET = 10000  # a node's cluster bus listens on its port + 10000
@@ -86,7 +86,9 @@ class LocalCluster:
             "--save", "",
             "--logfile", str(folder / "redis.log"),
         ]  # fmt: skip
-        self.processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes[port] = subprocess.Popen(  # a node dies with the process that started it, however it dies
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_stop_with_parent
+        )
         self._wait(lambda: self.node(port).ping(), f"node {port} to answer")
 
     def _form(self) -> None:

@@ -156,7 +156,9 @@ async def _moderate(runtime: Any, tenant: str, body: CoralRequest) -> Response:
         comment_id = safe_id(body.comment.id)
     else:
         comment_id = "coral-" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()[:32]
-    queued = IncomingComment(comment_id, text, story_id, article_id, safe_id(body.author.id), parent_id, None)
+    queued = IncomingComment(
+        comment_id, text, story_id, article_id=article_id, author_id=safe_id(body.author.id), parent_id=parent_id
+    )
     await runtime.records.accept(tenant, [queued])  # the worker applies Moderato's rules (queue, audit, webhooks)
     return _answer(outcome.decision, outcome.reasons)
 

@@ -51,7 +51,9 @@ async def post_comments(
         else:
             seen.add(c.id)
             fresh.append(
-                IncomingComment(c.id, c.text, c.thread_id, c.article_id, c.author_id, c.parent_id, c.callback_url)
+                IncomingComment(
+                    c.id, c.text, c.thread_id, c.article_id, c.author_id, c.author_name, c.parent_id, c.callback_url
+                )
             )
             items.append(IngestItem(id=c.id, status="queued"))
     accepted = (

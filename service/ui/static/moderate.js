@@ -158,8 +158,10 @@ function renderItem(item) {
   if (item.article_title) meta.append(" · ", el("cite", { text: item.article_title }));
   if (item.author_id) {
     const a = item.author || { comments: 0, flagged: 0, rejected: 0 };
-    meta.append(" · author ", el("strong", { text: item.author_id }),
-      ` (${a.comments} comments, ${a.flagged} flagged, ${a.rejected} rejected)`);
+    meta.append(" · author ", el("strong", { text: item.author_name || item.author_id }),
+      item.author_name ? ` [${item.author_id}]` : "",
+      ` (${a.comments} comments, ${a.flagged} flagged, ${a.rejected} rejected)`,
+      a.standing ? el("span", { class: "badge warn", text: a.standing }) : null);
   }
   const li = el("li", { class: "item", tabindex: "-1", "data-id": item.id, "data-priority": String(item.priority) },
     head, markedText(item.text, item.spans), meta,
@@ -526,7 +528,7 @@ function drawThreadComments() {
     const r = c.replies;
     li.append(...[
       el("div", { class: "head" },
-        el("strong", { text: c.author_id || "anonymous" }),
+        el("strong", { text: c.author_name || c.author_id || "anonymous" }),
         el("span", { class: "age", text: ago(c.received_at) }),
         el("span", { class: "badge" + (c.queue ? " warn" : ""), text: status }),
         worst && c.id === worst.id ? el("span", { class: "badge worst", text: "most toxic in thread" }) : null),
