@@ -133,7 +133,8 @@ def test_the_page_carries_its_first_queue_page_author_records_and_titles(page_cl
     ids = [i["id"] for i in data["items"]]
     assert sorted(ids) == ["bad1", "bad2", "bad3"]
     first = data["items"][0]
-    assert first["spans"] and first["reasons"] and first["author"] == {"comments": 3, "flagged": 3, "rejected": 0}
+    assert first["spans"] and first["reasons"]
+    assert first["author"] == {"comments": 3, "flagged": 3, "rejected": 0, "standing": None}
     assert first["article_title"] == "Council votes to close the library"
     assert data["reasons"][0] == "personal attack"
 
