@@ -271,6 +271,7 @@ class QueueItem(BaseModel):
     stance_to_parent: StanceOut | None = None
     reasons: list[str]
     reports: int
+    last_report: str | None = None  # the reason a reader gave with the latest report
     received_at: float
     priority: float
     claimed_by: str | None = None

@@ -341,6 +341,7 @@ def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed
         "stance_to_parent": result.get("stance_to_parent"),
         "reasons": result.get("reasons", []),
         "reports": int(record.get("reports", "0")),
+        "last_report": record.get("last_report") or None,
         "received_at": float(record.get("received_at", "0")),
         "priority": priority,
         "claimed_by": claimed_by,

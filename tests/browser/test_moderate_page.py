@@ -287,3 +287,30 @@ def test_a_decided_comment_is_found_and_reversed_with_a_reason(browser: Any, ser
     page.locator("#decided-rows tr[data-id='d1']").wait_for()
     assert "a personal attack after all" in page.locator("#decided-rows tr[data-id='d1']").inner_text()
     page.screenshot(path=str(artifacts / "decided.png"), full_page=True)
+
+
+def test_p_opens_the_authors_drawer_and_a_suspension_holds_their_next_comment(
+    browser: Any, server: str, artifacts: Path
+) -> None:
+    clear_queue(server)
+    seed(server, [("p1", RUDE[0]), ("p2", RUDE[1])], thread="people", author_id="troll", author_name="Troll Account")
+    page = sign_in(browser, server, "mk1")
+    page.locator("#items li.item[data-id='p1']").wait_for()
+    assert "Troll Account [troll]" in page.locator("#items li.item[data-id='p1']").inner_text()
+    page.locator("#items li.item[data-id='p1']").click()
+    page.keyboard.press("p")
+    drawer = page.locator("#author")
+    drawer.wait_for()
+    assert page.locator("#author-title").inner_text() == "Troll Account [troll]"
+    assert page.locator("#author-comments li").count() == 2 and "No standing" in drawer.inner_text()
+    drawer.get_by_label("Standing").select_option("suspended")
+    drawer.get_by_label("Reason").fill("repeated personal attacks")
+    drawer.get_by_label("For").fill("24")
+    drawer.get_by_role("button", name="Set standing").click()
+    page.locator("#author-standing:has-text('suspended by ana: repeated personal attacks')").wait_for()
+    page.screenshot(path=str(artifacts / "author.png"), full_page=True)
+    page.keyboard.press("Escape")
+    drawer.wait_for(state="hidden")
+    seed(server, [("p3", "Thanks, that was a fair summary of the meeting.")], thread="people", author_id="troll")
+    state = httpx.get(f"{server}/v1/comments/p3", headers=auth("pk"), timeout=10).json()
+    assert state["decision"] == "reject" and state["result"]["reasons"][-1] == "author_suspended"

@@ -363,7 +363,7 @@ def test_premoderated_thread_holds_everything(client: TestClient, redis_server: 
     report = client.post("/v1/comments/nice/report", json={"reason": "spam"}, headers=auth("pk-a"))
     assert report.status_code == 202
     reported = client.get("/v1/queues/reported", headers=auth("mk-a")).json()["items"]
-    assert [i["id"] for i in reported] == ["nice"]
+    assert [(i["id"], i["reports"], i["last_report"]) for i in reported] == [("nice", 1, "spam")]  # the reader's why
 
 
 def test_inprocess_worker_of_serve_scores_queued_comments(make_client: Callable[..., TestClient]) -> None:

@@ -152,7 +152,8 @@ function renderItem(item) {
   const head = el("div", { class: "head" }, box,
     el("span", { class: "age", text: ago(item.received_at) }),
     mine ? el("span", { class: "badge", text: "yours" }) : null,
-    item.reports ? el("span", { class: "badge warn", text: item.reports + " report" + (item.reports > 1 ? "s" : "") }) : null);
+    item.reports ? el("span", { class: "badge warn", text: item.reports + " report" + (item.reports > 1 ? "s" : "") +
+      (item.last_report ? ": " + item.last_report : "") }) : null);
   const meta = el("p", { class: "meta" });
   if (item.thread_id) meta.append("thread ", el("a", { href: "#thread=" + encodeURIComponent(item.thread_id), text: item.thread_id }));
   if (item.article_title) meta.append(" · ", el("cite", { text: item.article_title }));
@@ -678,6 +679,50 @@ async function reverse(button) {
   row.remove(); // it has left this view for the other one
 }
 
+// ---------- an author: their comments, record and standing ----------
+
+async function showAuthor(id) {
+  if (!id) return notice("This comment has no author id.");
+  let r;
+  try { r = await api("GET", `/v1/authors/${encodeURIComponent(id)}`); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("Could not load the author: " + errorText(r));
+  const a = r.data;
+  $("author").dataset.id = a.author_id;
+  $("author-title").textContent = a.author_name ? `${a.author_name} [${a.author_id}]` : a.author_id;
+  $("author-record").textContent = `${a.record.comments} comments, ${a.record.flagged} flagged, ${a.record.rejected} rejected`;
+  const s = a.standing;
+  $("author-standing").textContent = s
+    ? `${s.standing} by ${s.by}: ${s.reason}` + (s.until ? ` (until ${new Date(s.until * 1000).toLocaleString()})` : "")
+    : "No standing: comments are decided on their scores.";
+  $("author-comments").replaceChildren(...a.comments.map((c) => el("li", { "data-id": c.id },
+    el("span", { class: "badge" + (c.decision === "reject" ? " warn" : ""), text: c.decision || c.status }),
+    c.reports ? el("span", { class: "badge warn", text: `${c.reports} report${c.reports > 1 ? "s" : ""}` + (c.last_report ? ": " + c.last_report : "") }) : null,
+    " ", el("span", { text: c.text }),
+    el("span", { class: "age", text: " toxicity " + (c.scores.toxicity ?? 0).toFixed(2) + " · " + ago(c.received_at) }))));
+  if (!$("author").open) $("author").showModal();
+}
+
+async function setStanding(ev) {
+  ev.preventDefault();
+  const form = Object.fromEntries(new FormData($("author-form")));
+  const body = { standing: form.standing, reason: form.reason.trim() };
+  if (form.hours) body.until = Date.now() / 1000 + Number(form.hours) * 3600;
+  const id = $("author").dataset.id;
+  let r;
+  const say = (text) => { $("author-error").textContent = text; $("author-error").hidden = !text; };
+  try { r = await api("POST", `/v1/authors/${encodeURIComponent(id)}/standing`, body); } catch (_) { return say("The server cannot be reached; nothing changed."); }
+  if (!r.ok) return say("The standing was not changed: " + errorText(r));
+  say("");
+  $("author-form").reset();
+  showAuthor(id);
+}
+
+function currentAuthor() {
+  if (view.thread) { const c = threadComment(view.thread.current); return c && c.author_id; }
+  const item = view.items.get(view.current);
+  return item && item.author_id;
+}
+
 // ---------- views, keys and wiring ----------
 
 function route() {
@@ -716,6 +761,7 @@ const KEYS = {
   u: () => undo(),
   x: () => { if (!view.current || view.thread) return; toggleSelect(view.current); },
   t: () => { const item = view.items.get(view.current); if (item && item.thread_id && !view.thread) location.hash = "#thread=" + encodeURIComponent(item.thread_id); },
+  p: () => showAuthor(currentAuthor()),
   "?": () => $("help").showModal(),
   1: () => switchQueue(data.queues[0]), 2: () => switchQueue(data.queues[1]), 3: () => switchQueue(data.queues[2]),
 };
@@ -778,6 +824,7 @@ $("more").addEventListener("click", async () => {
 });
 $("undo").addEventListener("click", undo);
 $("help-open").addEventListener("click", () => $("help").showModal());
+$("author-form").addEventListener("submit", setStanding);
 $("premoderation").addEventListener("change", (ev) => setPremoderation(ev.target.checked));
 $("thread-order").addEventListener("change", () => view.thread && drawThreadComments());
 $("audit-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAudit(); });
