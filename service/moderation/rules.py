@@ -50,7 +50,7 @@ def model_verdict(
 ) -> ModelVerdict:
     """Apply the rules to a queued comment the scorer has just scored: the thread's pre-moderation and the author's
     standing (authors.py) over the policy's decision."""
-    decision, reasons = _with_standing(Decision(outcome.decision), list(outcome.reasons), premoderated, standing)
+    decision, reasons = apply_standing(Decision(outcome.decision), list(outcome.reasons), premoderated, standing)
     result = stored_result(
         comment_id=outcome.id,
         scores=outcome.scores,
@@ -86,9 +86,11 @@ def model_verdict(
     return ModelVerdict(decision, Status.DECIDED, result, None, webhook, audit)
 
 
-def _with_standing(
+def apply_standing(
     decision: Decision, reasons: list[str], premoderated: bool, standing: str | None
 ) -> tuple[Decision, list[str]]:
+    """The decision once the thread's pre-moderation and the author's standing are applied (every surface that
+    decides a comment with an author calls this: the worker, Coral's phase)."""
     if standing in ("suspended", "banned"):
         return Decision.REJECT, [*reasons, f"author_{standing}"]
     if (premoderated or standing == "premoderated") and decision != Decision.REJECT:

@@ -87,3 +87,23 @@ def test_an_authors_page_and_standings_enforced_on_new_comments(make_client: Cal
         ("ann", "author_suspended", "doxxing"),
     ]
     assert client.get("/v1/authors/ann", headers=auth("mk-a")).json()["record"]["rejected"] == 1
+
+
+def test_corals_phase_answers_with_the_authors_standing(make_client: Callable[..., TestClient]) -> None:
+    """Coral publishes on the phase's answer: a suspended author's civil comment is rejected there and then, and a
+    pre-moderated one's is withheld (Coral's own ids: the author is user-7)."""
+    from pydantic import SecretStr
+
+    from tests.api.test_compat import coral_request, coral_signed
+
+    client = make_client(inprocess_worker=True, coral_signing_secrets={"tenant-a": [SecretStr("s")]})
+    path = "/v1/coral/tenant-a/moderation"
+    raw, headers = coral_signed(coral_request(CLEAN), ["s"])
+    assert client.post(path, content=raw, headers=headers).status_code == 204  # allowed: no standing yet
+    assert _standing(client, "user-7", standing="suspended", reason="ban evasion").status_code == 200
+    raw, headers = coral_signed(coral_request(CLEAN + " Again."), ["s"])
+    answer = client.post(path, content=raw, headers=headers)
+    assert answer.status_code == 200 and answer.json()["status"] == "REJECTED"
+    assert _standing(client, "user-7", standing="premoderated", reason="on probation").status_code == 200
+    raw, headers = coral_signed(coral_request(CLEAN + " Once more."), ["s"])
+    assert client.post(path, content=raw, headers=headers).json()["status"] == "SYSTEM_WITHHELD"

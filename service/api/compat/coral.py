@@ -33,7 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.api.deps import CoralCallerDep, RuntimeDep
 from service.api.schemas import Text
 from service.contract import ID_PATTERN, Decision
+from service.moderation import authors
 from service.moderation.records import IncomingComment
+from service.moderation.rules import apply_standing
 from service.scoring.articles import Article
 from service.scoring.html_text import html_to_text
 from service.scoring.scorer import CommentError, CommentIn
@@ -156,11 +158,15 @@ async def _moderate(runtime: Any, tenant: str, body: CoralRequest) -> Response:
         comment_id = safe_id(body.comment.id)
     else:
         comment_id = "coral-" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()[:32]
+    author_id = safe_id(body.author.id)
     queued = IncomingComment(
-        comment_id, text, story_id, article_id=article_id, author_id=safe_id(body.author.id), parent_id=parent_id
+        comment_id, text, story_id, article_id=article_id, author_id=author_id, parent_id=parent_id
     )
     await runtime.records.accept(tenant, [queued])  # the worker applies Moderato's rules (queue, audit, webhooks)
-    return _answer(outcome.decision, outcome.reasons)
+    # Coral acts on this answer now: the author's standing counts here too, as the worker will count it
+    (standing,) = await authors.standings(runtime.redis, tenant, [author_id])
+    decision, reasons = apply_standing(Decision(outcome.decision), list(outcome.reasons), False, standing)
+    return _answer(decision, reasons)
 
 
 async def _article(runtime: Any, tenant: str, story_id: str, url: str) -> tuple[Article | None, str | None]:
