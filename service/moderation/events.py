@@ -105,6 +105,9 @@ class Subscription:
     overflowed: bool = False
 
 
+CLOSE_WAIT_S = 3.0
+
+
 class EventHub:
     """One blocking reader per tenant with open pages, fanning each event out to all of that tenant's pages: a
     hundred moderators cost one Redis connection per site, not a hundred."""
@@ -114,6 +117,7 @@ class EventHub:
         self._subscribers: dict[str, set[Subscription]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._ready: dict[str, asyncio.Event] = {}
+        self._closing = False
 
     @contextlib.asynccontextmanager
     async def subscribe(self, tenant: str) -> AsyncIterator[Subscription]:
@@ -135,13 +139,15 @@ class EventHub:
     async def _read(self, tenant: str) -> None:
         after: str | None = None
         try:
-            while self._subscribers.get(tenant):
+            while self._subscribers.get(tenant) and not self._closing:
                 try:
                     if after is None:
                         after = await last_event_id(self.redis, tenant)
                         self._ready[tenant].set()
                     events = await read_after(self.redis, tenant, after)
                 except FAILURES as exc:  # an outage: pages keep their connection and catch up afterwards
+                    if self._closing:  # a cancelled blocking read can surface as a connection error: stop
+                        return
                     log.debug("event reader for %s: %s", tenant, exc)
                     await asyncio.sleep(1.0)
                     continue
@@ -160,6 +166,10 @@ class EventHub:
                 sub.overflowed = True
 
     async def close(self) -> None:
-        for task in list(self._readers.values()):
+        """Stop every reader, within CLOSE_WAIT_S: shutdown never waits on a read that swallowed its cancellation."""
+        self._closing = True
+        readers = list(self._readers.values())
+        for task in readers:
             task.cancel()
-        await asyncio.gather(*self._readers.values(), return_exceptions=True)
+        if readers:
+            await asyncio.wait(readers, timeout=CLOSE_WAIT_S)

@@ -314,3 +314,23 @@ def test_p_opens_the_authors_drawer_and_a_suspension_holds_their_next_comment(
     seed(server, [("p3", "Thanks, that was a fair summary of the meeting.")], thread="people", author_id="troll")
     state = httpx.get(f"{server}/v1/comments/p3", headers=auth("pk"), timeout=10).json()
     assert state["decision"] == "reject" and state["result"]["reasons"][-1] == "author_suspended"
+
+
+def test_keys_reach_the_thread_the_reason_and_every_queue_from_any_view(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("keys0", "Thanks for covering the meeting."), ("keys1", RUDE[0] + " Keys.")], thread="keys")
+    held = httpx.get(f"{server}/v1/comments/keys1", headers=auth("pk"), timeout=10).json()
+    assert held["queue"] == "review", held
+    page = sign_in(browser, server, "mk1")
+    page.locator("#items li.item[data-id='keys1']").click()
+    page.keyboard.press("n")  # the reason, by keyboard: choose with the arrows, then back on the comment
+    assert page.evaluate("document.activeElement.id") == "reason"
+    page.keyboard.press("ArrowDown")
+    page.locator("#items li.item[data-id='keys1']:focus").wait_for()
+    assert page.locator("#reason").input_value() != ""
+    page.keyboard.press("t")  # the thread opens with the focus on the comment it was opened from
+    page.locator("#thread-comments li[data-id='keys1']:focus").wait_for()
+    page.keyboard.press("2")  # a queue key works from the thread view too
+    page.locator("#queue-view").wait_for()
+    page.locator(".tab[data-queue='escalated'][aria-pressed='true']").wait_for()
+    assert page.locator("#thread-view").is_hidden()

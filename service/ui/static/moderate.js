@@ -21,6 +21,7 @@ const view = {
   undo: null, // {entries, timer}: the latest decisions, not sent yet
   sending: new Map(), // id -> entry: decisions on their way (retried until confirmed)
   thread: null,
+  threadFrom: null, // the queue item `t` opened the thread view from: focused there
 };
 
 // ---------- HTTP ----------
@@ -514,7 +515,10 @@ async function showThread(id, focus = true) {
   const article = (t.articles[0] || {}).id || id;
   const f = await api("GET", `/v1/stats/fairness?article_id=${encodeURIComponent(article)}`).catch(() => null);
   drawFairness(f && f.ok ? f.data : null);
-  if (focus) $("thread-heading").focus();
+  if (focus) { // on the comment the moderator came from, else the thread's first: keys work at once
+    const ids = t.comments.map((c) => c.id);
+    setCurrent(ids.includes(view.threadFrom) ? view.threadFrom : (view.thread.current || ids[0]));
+  }
 }
 
 function drawThreadComments() {
@@ -760,7 +764,13 @@ const KEYS = {
   a: () => actOn("approve"), r: () => actOn("reject"), e: () => actOn("escalate"),
   u: () => undo(),
   x: () => { if (!view.current || view.thread) return; toggleSelect(view.current); },
-  t: () => { const item = view.items.get(view.current); if (item && item.thread_id && !view.thread) location.hash = "#thread=" + encodeURIComponent(item.thread_id); },
+  t: () => {
+    const item = view.items.get(view.current);
+    if (!item || !item.thread_id || view.thread) return;
+    view.threadFrom = item.id;
+    location.hash = "#thread=" + encodeURIComponent(item.thread_id);
+  },
+  n: () => $("reason").focus(), // then the arrow keys choose; the choice sends focus back to the comment
   p: () => showAuthor(currentAuthor()),
   "?": () => $("help").showModal(),
   1: () => switchQueue(data.queues[0]), 2: () => switchQueue(data.queues[1]), 3: () => switchQueue(data.queues[2]),
@@ -774,7 +784,11 @@ function toggleSelect(id) {
 }
 
 function switchQueue(name) {
-  if (!name || view.thread || !$("audit-view").hidden || !$("decided-view").hidden) return;
+  if (!name) return;
+  if (view.thread || !$("audit-view").hidden || !$("decided-view").hidden) { // from any view: back to the queues
+    view.thread = null;
+    location.hash = "#queue";
+  }
   releaseAll();
   view.held.clear();
   view.queue = name;
@@ -823,6 +837,7 @@ $("more").addEventListener("click", async () => {
   $("more").hidden = !view.cursor;
 });
 $("undo").addEventListener("click", undo);
+$("reason").addEventListener("change", () => setCurrent(view.thread ? view.thread.current : view.current));
 $("help-open").addEventListener("click", () => $("help").showModal());
 $("author-form").addEventListener("submit", setStanding);
 $("premoderation").addEventListener("change", (ev) => setPremoderation(ev.target.checked));
