@@ -49,6 +49,13 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 FAILURES: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)  # OSError: TimeoutError too
 
 
+def cancel_requested() -> bool:
+    """Whether the running task has been asked to stop. A cancelled Redis read can surface as a connection error,
+    so a loop that waits out Redis errors asks this before carrying on, or shutdown would wait on it forever."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def is_cluster(client: object) -> bool:
     return isinstance(client, RedisCluster)
 

@@ -19,7 +19,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
-from service.redis_client import FAILURES, text, text_map
+from service.redis_client import FAILURES, cancel_requested, text, text_map
 
 # Event kinds (written by the scripts, read by the page): queued (a comment entered a queue: scored and flagged,
 # reported, escalated), claimed (leased to a moderator), released (a lease given back before it ran out), decided
@@ -146,8 +146,8 @@ class EventHub:
                         self._ready[tenant].set()
                     events = await read_after(self.redis, tenant, after)
                 except FAILURES as exc:  # an outage: pages keep their connection and catch up afterwards
-                    if self._closing:  # a cancelled blocking read can surface as a connection error: stop
-                        return
+                    if self._closing or cancel_requested():  # a cancelled blocking read can surface as a connection
+                        return  # error: stop as asked
                     log.debug("event reader for %s: %s", tenant, exc)
                     await asyncio.sleep(1.0)
                     continue

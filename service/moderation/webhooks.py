@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from service import redis_keys as keys
 from service.config import Settings
 from service.moderation.targets import AllowList, UnsafeTarget, allow_list, resolve
-from service.redis_client import UNAVAILABLE, text, text_map
+from service.redis_client import UNAVAILABLE, cancel_requested, text, text_map
 
 log = logging.getLogger(__name__)
 
@@ -342,8 +342,12 @@ class WebhookLoop:
             try:  # start what is due and carry on: deliveries run on their own, each receiver in its own lane
                 await self.sender.start_due(tenant)
             except UNAVAILABLE as exc:  # Redis out of reach: the due jobs wait in Redis for the next round
+                if cancel_requested():  # a cancelled Redis read can surface as a connection error: stop as asked
+                    raise asyncio.CancelledError from exc
                 log.warning("webhook round for %s skipped: redis unavailable (%s)", tenant, type(exc).__name__)
-            except Exception:  # never let a webhook problem stop scoring, or this tenant's deliveries
+            except Exception as exc:  # never let a webhook problem stop scoring, or this tenant's deliveries
+                if cancel_requested():
+                    raise asyncio.CancelledError from exc
                 log.exception("webhook round for %s failed", tenant)
             # the next round as soon as a delivery ends (its receiver has a free slot again), or after every_s
             open_now = self.sender.open_for(tenant)
