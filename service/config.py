@@ -72,6 +72,34 @@ class WebhookSettings(BaseModel):
         return value
 
 
+class CoralSiteSettings(BaseModel):
+    """A Coral Talk site that Moderato moderates for a tenant: where its GraphQL API is, the access token that
+    moderates through it, and the signing secrets of the Coral webhook endpoint that tells Moderato the ids Coral
+    gave each comment (Coral's external phase sends none). See docs/migrating.md, "Coral round trip"."""
+
+    url: str  # Coral's origin, e.g. https://comments.example.com (its GraphQL API: {url}/api/graphql)
+    access_token: SecretStr  # a Coral access token of a moderator or admin (Coral's createToken)
+    webhook_secrets: list[SecretStr] = Field(default_factory=list)  # Admin > Configure > Webhooks: signing secret
+    # Coral's comment edit window (Admin > Configure > General, "Edit comment timeframe"): an EDIT that arrives
+    # within it is matched to the author's latest comment on the story, and rescoring updates that comment
+    edit_window_s: int = Field(default=30, ge=1, le=86_400)
+    allow: list[str] = Field(default_factory=list)  # non-public hosts it may be reached at, as a webhook's allow
+
+    @field_validator("url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ValueError("Coral's URL is http(s)://host[:port] with no user:password")
+        return value.rstrip("/")
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/api/graphql"
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Moderato process. Field ``x`` is read from ``MODERATO_X``."""
 
@@ -186,6 +214,9 @@ class Settings(BaseSettings):
     # Coral Talk's external moderation phase, per tenant: the signing secrets Coral shows for the phase (several
     # while one is being rotated). {"tenant": ["whsec_..."]}
     coral_signing_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    # Coral's round trip, per tenant: decisions taken in Moderato's queues reach Coral through its GraphQL API.
+    # {"tenant": {"url": "https://comments.example.com", "access_token": "...", "webhook_secrets": ["..."]}}
+    coral_sites: dict[str, CoralSiteSettings] = Field(default_factory=dict)
 
     # Scores as the share of readers who would call a comment that (the model folder's calibration.json); false:
     # the model's raw probabilities.
@@ -260,5 +291,5 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Settings for the start-up log, secrets hidden."""
-        secrets = {"api_keys", "metrics_token", "coral_signing_secrets", "session_secret"}
+        secrets = {"api_keys", "metrics_token", "coral_signing_secrets", "coral_sites", "session_secret"}
         return self.model_dump(exclude=secrets, mode="json")

@@ -163,6 +163,37 @@ def webhook_dead(tenant: str) -> str:
     return _key(tenant, "webhooks", "dead")
 
 
+def account(tenant: str, name: str) -> str:
+    """Hash: one moderator account (role, argon2id password hash, epoch, failures, locked_until, created_*)."""
+    return _key(tenant, "account", name)
+
+
+def accounts(tenant: str) -> str:
+    """Set of the tenant's account names."""
+    return _key(tenant, "accounts")
+
+
+def coral_ids(tenant: str) -> str:
+    """Hash: Coral's comment id -> Moderato's comment id, learnt from Coral's webhooks (its external phase sends
+    no id); kept as long as the comments themselves."""
+    return _key(tenant, "coral", "ids")
+
+
+def coral_unlinked(tenant: str, digest: str) -> str:
+    """Moderato's id of a Coral comment whose Coral id is not known yet, by the digest of its story, author and
+    text (CORAL_UNLINKED_TTL_S): Coral's COMMENT_CREATED webhook finds it there."""
+    return _key(tenant, "coral", "unlinked", digest)
+
+
+def coral_latest(tenant: str, digest: str) -> str:
+    """Moderato's id of an author's latest comment on a story, by the digest of story and author, for as long as
+    Coral lets it be edited: an EDIT within that window rescores that comment."""
+    return _key(tenant, "coral", "latest", digest)
+
+
+CORAL_UNLINKED_TTL_S = 24 * 3600  # a comment Coral's webhook never names is forgotten after a day
+
+
 # Rate-limit counters (written by the `limits` library under this prefix): "mod:ratelimit/...{tenant}/key/...".
 RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
 

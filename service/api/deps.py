@@ -121,6 +121,24 @@ async def coral_caller(
     """Coral's external moderation phase: the body signed with one of the tenant's Coral secrets
     (``X-Coral-Signature: sha256=<hex HMAC-SHA256(secret, body)>``, one per active secret, comma-separated)."""
     secrets = [s.get_secret_value() for s in state.settings.coral_signing_secrets.get(tenant, [])]
+    return await _coral_signed(request, state, response, tenant, secrets)
+
+
+async def coral_webhook_caller(
+    request: Request,
+    state: StateDep,
+    response: Response,
+    tenant: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the Moderato tenant")],
+) -> Principal:
+    """Coral's webhooks (Admin > Configure > Webhooks), signed as the phase is, with that endpoint's secrets."""
+    site = state.settings.coral_sites.get(tenant)
+    secrets = [s.get_secret_value() for s in site.webhook_secrets] if site else []
+    return await _coral_signed(request, state, response, tenant, secrets)
+
+
+async def _coral_signed(
+    request: Request, state: AppState, response: Response, tenant: str, secrets: list[str]
+) -> Principal:
     header = request.headers.get(CORAL_SIGNATURE_HEADER, "")
     if not secrets or not signed_by(secrets, await request.body(), header):
         raise AuthError("not signed by this tenant's Coral", status=401, missing=not header)
@@ -166,6 +184,7 @@ async def _settings(state: StateDep) -> Settings:
 PlatformDep = Annotated[Principal, Depends(require("platform"))]
 PerspectiveCallerDep = Annotated[Principal, Depends(require("platform", query_key=True))]
 CoralCallerDep = Annotated[Principal, Depends(coral_caller)]
+CoralWebhookCallerDep = Annotated[Principal, Depends(coral_webhook_caller)]
 ModeratorDep = Annotated[Principal, Depends(require("moderator"))]
 ReaderDep = Annotated[Principal, Depends(require("platform", "moderator"))]
 AdminDep = Annotated[Principal, Depends(require())]

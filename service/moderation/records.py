@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
-from service.contract import Queue
+from service.contract import DECIDED_VIEWS, QUEUES, Queue
 from service.errors import Backpressure, Conflict, InvalidInput, NotFound
 from service.model.labels import counted_stance
 from service.moderation.events import EVENT_LUA
@@ -32,6 +32,7 @@ class IncomingComment:
     author_name: str | None = None
     parent_id: str | None = None
     callback_url: str | None = None
+    story_url: str | None = None  # the page the comment was posted under, when the platform says (Coral does)
 
     def fields(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -123,7 +124,9 @@ if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'queue', 'review')
   emit_counted(KEYS[6], ARGV[13], 'queued', id, 'queue', 'review')
 end
-count_author(KEYS[1], ARGV[12], 'comments', 1)
+-- A revision (an edit, rescored) is the same comment: what counts comments counted it when it was first scored
+local first = (redis.call('HGET', KEYS[1], 'revision') or '0') == '0'
+if first then count_author(KEYS[1], ARGV[12], 'comments', 1) end
 local author = redis.call('HGET', KEYS[1], 'author_id')
 if author and author ~= '' then  -- the author's page: their comments, newest first, and the name they go by now
   redis.call('ZADD', ARGV[14] .. author, now, id)
@@ -131,9 +134,9 @@ if author and author ~= '' then  -- the author's page: their comments, newest fi
   local name = redis.call('HGET', KEYS[1], 'author_name')
   if name and name ~= '' then redis.call('HSET', ARGV[12] .. author, 'name', name) end
 end
-if ARGV[11] == '1' then count_author(KEYS[1], ARGV[12], 'flagged', 1) end
-if ARGV[5] == 'reject' then count_rejection(KEYS[1], ARGV[12], true) end
-if ARGV[4] ~= '' then
+if first and ARGV[11] == '1' then count_author(KEYS[1], ARGV[12], 'flagged', 1) end
+count_rejection(KEYS[1], ARGV[12], ARGV[5] == 'reject')
+if first and ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':total', 1)
   if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':flagged', 1) end
   if ARGV[5] == 'reject' then redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':model_rejected', 1) end
@@ -172,6 +175,29 @@ return 'ok'
 )
 
 
+# KEYS: comment, ingest stream, claim, then every review queue and decided view the comment may be in. ARGV: the
+# edited text, now. An edit is a new revision of the same comment: it leaves every queue and decided view, loses
+# its decision and claim, and is queued to be scored again (the worker's result then places it anew). Returns 'ok',
+# 'not_found' or 'unchanged' (the same text again: nothing to do).
+REVISE = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 'not_found' end
+if redis.call('HGET', KEYS[1], 'text') == ARGV[1] then return 'unchanged' end
+local id = redis.call('HGET', KEYS[1], 'id')
+for i = 4, #KEYS do redis.call('ZREM', KEYS[i], id) end
+redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[1], 'queue', 'decision', 'decided_by', 'decided_at', 'decision_reason', 'escalated_by',
+           'error')
+redis.call('HINCRBY', KEYS[1], 'revision', 1)
+redis.call('HSET', KEYS[1], 'text', ARGV[1], 'edited_at', ARGV[2])
+if st ~= 'queued' then  -- a comment not scored yet is still on the stream: the worker reads the new text
+  redis.call('HSET', KEYS[1], 'status', 'queued')
+  redis.call('XADD', KEYS[2], '*', 'id', id)
+end
+return 'ok'
+"""
+
+
 async def registered_tenants(redis: aioredis.Redis) -> list[str]:
     """Tenants that have ever queued a comment (the registry that workers, metrics and exports walk)."""
     return sorted(text(t) for t in await redis.smembers(keys.TENANTS))
@@ -201,6 +227,7 @@ class Records:
         self._accept = ReplicatedScript(redis, ACCEPT, **durability)
         self._store = ReplicatedScript(redis, STORE_RESULT, **durability)
         self._report = ReplicatedScript(redis, REPORT, **durability)
+        self._revise = ReplicatedScript(redis, REVISE, **durability)
 
     async def accept(self, tenant: str, comments: list[IncomingComment]) -> list[bool]:
         """Queue comments for scoring; True for each newly accepted, False for an id already known."""
@@ -264,6 +291,24 @@ class Records:
             ],
         )
         return int(reply) == 1
+
+    async def revise(self, tenant: str, comment_id: str, edited: str) -> bool:
+        """Replace a comment's text with its edit and score it again; False when the text is unchanged."""
+        reply = text(
+            await self._revise(
+                keys=[
+                    keys.comment(tenant, comment_id),
+                    keys.ingest(tenant),
+                    keys.claim(tenant, comment_id),
+                    *(keys.queue(tenant, name) for name in QUEUES),
+                    *(keys.decided(tenant, view) for view in DECIDED_VIEWS),
+                ],
+                args=[edited, f"{time.time():.3f}"],
+            )
+        )
+        if reply == "not_found":
+            raise NotFound(f"no comment {comment_id!r}")
+        return reply == "ok"
 
     async def get(self, tenant: str, comment_id: str) -> dict[str, str]:
         raw = await self.redis.hgetall(keys.comment(tenant, comment_id))

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+import httpx
+
 from service.config import Settings
 from service.errors import InvalidInput
 
@@ -159,6 +161,41 @@ async def resolve(url: str, allow: AllowList, *, timeout_s: float = 5.0) -> Targ
 
 
 def allow_list(settings: Settings, tenant: str) -> AllowList:
-    """The tenant's configured allow-list (empty: public addresses only)."""
-    hook = settings.webhooks.get(tenant)
-    return AllowList.parse(hook.allow if hook else ())
+    """The tenant's configured allow-list, its webhook's and its Coral site's (empty: public addresses only)."""
+    hook, coral = settings.webhooks.get(tenant), settings.coral_sites.get(tenant)
+    return AllowList.parse([*(hook.allow if hook else ()), *(coral.allow if coral else ())])
+
+
+async def post_checked(
+    client: httpx.AsyncClient,
+    url: str,
+    allow: AllowList,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+) -> httpx.Response:
+    """POST to ``url`` at the address that was checked, presenting the URL's host name (Host header, TLS SNI and
+    certificate check): a second DNS lookup by the client could answer with another address. Bounded in total,
+    however slowly the other side answers. Raises UnsafeTarget, TimeoutError or httpx's errors."""
+    target = await resolve(url, allow)
+    extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
+    async with asyncio.timeout(timeout_s):
+        return await client.post(
+            target.pinned_url(),
+            content=content,
+            headers={**headers, "host": target.url.netloc},
+            extensions=extensions,
+        )
+
+
+def delivery_error(exc: Exception) -> str:
+    """What kind of failure a delivery met, never echoing connection details (a dead letter must not be a way to
+    probe the network behind the server)."""
+    if isinstance(exc, UnsafeTarget):
+        return exc.message
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    return f"delivery failed ({type(exc).__name__})"

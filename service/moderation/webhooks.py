@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,8 +28,10 @@ import httpx
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
-from service.config import Settings
-from service.moderation.targets import AllowList, UnsafeTarget, allow_list, resolve
+from service.config import CoralSiteSettings, Settings
+from service.contract import MODEL_ACTOR
+from service.moderation.coral_graphql import MUTATIONS, CoralError, CoralGraphQL
+from service.moderation.targets import AllowList, allow_list, delivery_error, post_checked
 from service.redis_client import UNAVAILABLE, cancel_requested, text, text_map
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,7 @@ class WebhookSender:
     :param allow_for: tenant -> the non-public hosts and ranges it may deliver to (service/moderation/targets.py).
     :param per_host: one tenant's deliveries to one receiver (host and port) at once, so a slow receiver cannot
         take every connection.
+    :param coral_for: tenant -> its Coral site, if it has one: comments from it are decided in Coral too.
     :param delivery_timeout_s: one delivery's whole time; default the smaller of DELIVERY_TIMEOUT_S and half the
         in-flight window (it must end before another sender may take the job).
     """
@@ -108,12 +112,14 @@ class WebhookSender:
         in_flight_s: float = IN_FLIGHT_S,
         client: httpx.AsyncClient | None = None,
         allow_for: Callable[[str], AllowList] = lambda tenant: AllowList(),
+        coral_for: Callable[[str], CoralSiteSettings | None] = lambda tenant: None,
         per_host: int = PER_HOST,
         delivery_timeout_s: float | None = None,
     ) -> None:
         self.redis = redis
         self.secret_for = secret_for
         self.allow_for = allow_for
+        self.coral_for = coral_for
         self.per_host = per_host
         self.delivery_timeout_s = delivery_timeout_s or min(DELIVERY_TIMEOUT_S, in_flight_s / 2)
         if self.delivery_timeout_s >= in_flight_s:
@@ -213,10 +219,7 @@ class WebhookSender:
             await self.redis.zrem(keys.webhook_due(tenant), job)
             return
         attempts = int(data.get("attempts", "0")) + 1
-        secret = self.secret_for(tenant)
-        error = "no webhook secret configured for this tenant" if secret is None else None
-        if secret is not None:
-            error = await self._post(tenant, job, data["url"], data["body"].encode(), secret)
+        error, retry = await self._send(tenant, job, data)
         if error is None:
             self.delivered += 1
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -225,7 +228,7 @@ class WebhookSender:
                 await pipe.execute()
             return
         self.failed += 1
-        if attempts >= self.max_attempts or secret is None:
+        if attempts >= self.max_attempts or not retry:
             self.dead += 1
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(keys.webhook_due(tenant), job)
@@ -242,35 +245,54 @@ class WebhookSender:
             pipe.zadd(keys.webhook_due(tenant), {job: time.time() + backoff_s(attempts, self.backoff_base_s)})
             await pipe.execute()
 
+    async def _send(self, tenant: str, job: str, data: dict[str, str]) -> tuple[str | None, bool]:
+        """Deliver once: (the error, None when delivered; whether another try could succeed). A comment from a
+        Coral site goes to Coral's GraphQL API; every other one is a signed webhook."""
+        site = self.coral_for(tenant)
+        if site is not None and data["url"] == site.graphql_url:
+            return await self._push_to_coral(tenant, job, site, data["body"]), True
+        secret = self.secret_for(tenant)
+        if secret is None:  # unsigned webhooks are never sent
+            return "no webhook secret configured for this tenant", False
+        return await self._post(tenant, job, data["url"], data["body"].encode(), secret), True
+
+    async def _push_to_coral(self, tenant: str, job: str, site: CoralSiteSettings, body: str) -> str | None:
+        """A moderator's decision, as Coral's approveComment / rejectComment. The model's own decision is not sent:
+        Coral applied it when its phase got the answer. An escalation stays in Moderato."""
+        decision = json.loads(body)
+        if decision.get("decided_by") == MODEL_ACTOR or decision.get("decision") not in MUTATIONS:
+            return None
+        coral_id = await self.redis.hget(keys.comment(tenant, decision["comment_id"]), "coral_id")
+        if not coral_id:  # retried: Coral's webhook usually names the comment within seconds
+            return "not linked to a Coral comment yet (no COMMENT_CREATED webhook from Coral has named it)"
+        coral = CoralGraphQL(site, self.allow_for(tenant), self.client, timeout_s=self.delivery_timeout_s / 2)
+        try:
+            await coral.moderate(text(coral_id), decision["decision"], job)
+        except CoralError as exc:
+            return str(exc)
+        return None
+
     async def _post(self, tenant: str, job: str, url: str, body: bytes, secret: str) -> str | None:
         """Deliver once; the error (None: delivered) says what kind of failure it was and never echoes connection
         details, so a dead letter cannot be used to probe the network behind the server."""
-        try:
-            target = await resolve(url, self.allow_for(tenant))
-        except UnsafeTarget as exc:
-            return exc.message
         timestamp = f"{time.time():.0f}"
         headers = {
             "content-type": "application/json",
-            "host": target.url.netloc,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(secret, timestamp, body),
             DELIVERY_HEADER: job,
         }
-        # Connect to the address that was checked, presenting the URL's host name (Host header, TLS SNI and
-        # certificate check): a second DNS lookup by the client could answer with another address.
-        extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
-        try:
-            async with asyncio.timeout(self.delivery_timeout_s):  # in total: a receiver that drips never holds on
-                response = await self.client.post(
-                    target.pinned_url(), content=body, headers=headers, extensions=extensions
-                )
-        except (httpx.TimeoutException, TimeoutError):
-            return "timed out"
-        except httpx.ConnectError:
-            return "could not connect"
+        try:  # bounded in total: a receiver that drips never holds on
+            response = await post_checked(
+                self.client,
+                url,
+                self.allow_for(tenant),
+                content=body,
+                headers=headers,
+                timeout_s=self.delivery_timeout_s,
+            )
         except Exception as exc:  # every failure counts an attempt: a job that raises must still die eventually
-            return f"delivery failed ({type(exc).__name__})"
+            return delivery_error(exc)
         return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
     async def aclose(self) -> None:
@@ -299,6 +321,7 @@ def build_sender(redis: aioredis.Redis, settings: Settings) -> WebhookSender:
         redis,
         secret_for=secret_for,
         allow_for=lambda tenant: allow_list(settings, tenant),
+        coral_for=settings.coral_sites.get,
         max_attempts=settings.webhook_max_attempts,
         backoff_base_s=settings.webhook_backoff_s,
     )
