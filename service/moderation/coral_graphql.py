@@ -22,7 +22,7 @@ TIMEOUT_S = 10.0  # one GraphQL call in total
 
 COMMENT_QUERY = """
 query ModeratoComment($id: ID!) {
-  comment(id: $id) { id body revision { id } author { id } story { id url } parent { id } }
+  comment(id: $id) { id body revision { id } author { id username } story { id url } parent { id } }
 }
 """
 MUTATIONS = {
@@ -49,6 +49,7 @@ class CoralComment:
     body: str
     revision_id: str | None
     author_id: str | None
+    author_name: str | None  # the name the author goes by in Coral (its phase sends only the id)
     story_id: str | None
     parent_id: str | None
 
@@ -75,6 +76,7 @@ class CoralGraphQL:
             body=str(node.get("body") or ""),
             revision_id=_id_of(node.get("revision")),
             author_id=_id_of(node.get("author")),
+            author_name=_username(node.get("author")),
             story_id=_id_of(node.get("story")),
             parent_id=_id_of(node.get("parent")),
         )
@@ -113,6 +115,11 @@ class CoralGraphQL:
             raise CoralError(f"Coral refused: {messages}")
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
+
+
+def _username(author: Any) -> str | None:
+    name = author.get("username") if isinstance(author, dict) else None
+    return str(name)[:200] if name else None
 
 
 def _id_of(node: Any) -> str | None:

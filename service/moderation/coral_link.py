@@ -74,5 +74,10 @@ async def link(redis: aioredis.Redis, tenant: str, comment: CoralComment, *, sto
         return None
     comment_id = text(found)
     await link_known(redis, tenant, comment.id, comment_id)
+    if comment.author_name:  # Coral's phase sends no name: the author's record and the comment learn it here
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.comment(tenant, comment_id), "author_name", comment.author_name)
+            pipe.hset(keys.author(tenant, author), "name", comment.author_name)
+            await pipe.execute()
     await redis.delete(key)
     return comment_id

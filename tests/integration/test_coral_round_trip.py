@@ -84,6 +84,8 @@ def test_a_coral_comment_is_linked_edited_in_place_and_decided_back_in_coral(
         ours = _event(client, "COMMENT_CREATED", "c-1").json()["linked"]
         assert ours and _record(redis_client, ours)["coral_id"] == "c-1"
         assert _record(redis_client, ours)["story_url"].startswith("https://news.example/")
+        author = client.get("/v1/authors/user-7", headers=auth("mk-a")).json()
+        assert author["author_name"] == "Reader user-7"  # Coral's username, learnt through its API
 
         # a reply names Coral's parent id: it is read against its parent's record
         _phase(client, _by("user-8", REPLY, parent="c-1"))

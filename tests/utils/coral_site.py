@@ -118,7 +118,7 @@ class CoralSite(LoopbackServer):
             "id": stored.id,
             "body": stored.body,
             "revision": {"id": stored.revisions[-1]},
-            "author": {"id": stored.author},
+            "author": {"id": stored.author, "username": f"Reader {stored.author}"},
             "story": {"id": stored.story, "url": f"https://news.example/{stored.story}"},
             "parent": self._node(parent) if parent else None,
             "status": stored.status,
