@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,71 @@ def _export_labels(args: argparse.Namespace) -> None:
             await redis.aclose()
 
     print(f"wrote {asyncio.run(run())} labels to {args.out}")
+
+
+def _accounts(args: argparse.Namespace) -> None:
+    """Moderator accounts from the command line: the first admin account, or one created without the page."""
+    import asyncio
+    import getpass
+    import json
+
+    from service.api.auth import KeyRing
+    from service.moderation.accounts import Accounts
+    from service.redis_client import connect
+
+    settings = Settings()
+    keyring = KeyRing.from_settings(settings)
+
+    async def run(url: str) -> None:
+        redis = await connect(url, settings)
+        try:
+            accounts = Accounts(redis, taken_names=keyring.names)
+            by = f"cli:{getpass.getuser()}"
+            password = None
+            if getattr(args, "password_stdin", False):
+                password = sys.stdin.readline().rstrip("\n")
+            if args.action == "list":
+                print(json.dumps([a.public() for a in await accounts.list(args.tenant)], indent=1))
+            elif args.action == "create":
+                password = await accounts.create(args.tenant, args.name, args.role, by=by, password=password)
+                print(f"created {args.name} ({args.role}) on {args.tenant}; password: {password}")
+            elif args.action == "password":
+                password = await accounts.set_password(args.tenant, args.name, by=by, password=password)
+                print(f"new password for {args.name} on {args.tenant}: {password} (its sessions have ended)")
+            elif args.action == "unlock":
+                await accounts.unlock(args.tenant, args.name, by=by)
+                print(f"unlocked {args.name} on {args.tenant}")
+            else:
+                await accounts.remove(args.tenant, args.name, by=by)
+                print(f"removed {args.name} from {args.tenant}")
+        finally:
+            await redis.aclose()
+
+    _on_redis(settings, lambda url: asyncio.run(run(url)))
+
+
+def _on_redis(settings: Settings, job: Any) -> None:
+    """Run ``job(url)`` on the service's Redis: the configured one, the embedded one a running `moderato serve`
+    owns, or, when none runs, the data folder's own (started for the job and stopped after)."""
+    from service.errors import ModeratoError
+    from service.redis_server import EmbeddedRedis, FolderInUse
+
+    try:
+        if settings.redis_url:
+            job(settings.redis_url)
+            return
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        try:
+            embedded.start()
+        except FolderInUse:  # `moderato serve` runs it: use it, as every client of that Redis does
+            job(embedded.url)
+            return
+        try:
+            job(embedded.url)
+        finally:
+            embedded.stop()
+    except ModeratoError as exc:
+        raise SystemExit(f"moderato accounts: {exc.message}") from None
 
 
 def _version_name(out: Path) -> str:
@@ -283,6 +349,25 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="e.g. DATA/toxicity/moderator_labels.csv.gz")
     export.add_argument("--tenant", action="append", help="only these tenants (repeatable)")
     export.set_defaults(func=_export_labels)
+
+    accounts = sub.add_parser("accounts", help="moderators' own accounts (sign-in with a password)")
+    actions = accounts.add_subparsers(dest="action", required=True)
+    for action, help_text in (
+        ("create", "a new account (its password is generated and printed, or read from stdin)"),
+        ("password", "a new password (generated, or from stdin): unlocks and signs the account out"),
+        ("unlock", "end a lockout after too many wrong passwords"),
+        ("remove", "delete the account: it signs out everywhere"),
+        ("list", "the tenant's accounts"),
+    ):
+        command = actions.add_parser(action, help=help_text)
+        command.add_argument("--tenant", required=True)
+        if action != "list":
+            command.add_argument("name", help="lower-case letters, digits, '.', '_' or '-'")
+        if action == "create":
+            command.add_argument("--role", choices=("moderator", "admin"), default="moderator")
+        if action in ("create", "password"):
+            command.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        command.set_defaults(func=_accounts)
 
     train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model (needs the train extra)")
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")

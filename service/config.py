@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,9 @@ DEFAULT_STANCE_PRIOR = (0.3, 0.3, 0.3, 0.1)
 
 
 class PolicySettings(BaseModel):
-    """Thresholds of one tenant's policy (attribute -> score)."""
+    """Thresholds of one tenant's policy (attribute -> score), and its word lists."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be a silently ignored rule
 
     review: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REVIEW))
     reject: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REJECT))
@@ -49,6 +51,27 @@ class PolicySettings(BaseModel):
     # Perspective's meaning), or the model's raw probabilities (the built-in defaults were chosen on those; they
     # are carried over through the model's calibration, so the default decisions do not move).
     scale: Literal["calibrated", "raw"] = "calibrated"
+    # Word lists (service/scoring/word_lists.py): a suspect word sends a comment to review, a banned word rejects it;
+    # matched through look-alike letters, stand-ins and spacing. "word*" matches its longer forms too.
+    suspect_words: list[str] = Field(default_factory=list, max_length=5000)
+    banned_words: list[str] = Field(default_factory=list, max_length=5000)
+
+    @field_validator("review", "reject")
+    @classmethod
+    def _thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, threshold in value.items():
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"{name}: a threshold lies between 0 and 1")
+        return value
+
+    @field_validator("suspect_words", "banned_words")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        words = list(dict.fromkeys(w.strip() for w in value if w.strip()))
+        too_long = [w for w in words if len(w) > 100]
+        if too_long:
+            raise ValueError(f"a listed word or phrase has at most 100 characters: {too_long[0][:40]}…")
+        return words
 
 
 class WebhookSettings(BaseModel):
@@ -229,6 +252,10 @@ class Settings(BaseSettings):
     page_batch: int = Field(default=10, ge=1, le=200)
     # Wrong keys one client address may try on the sign-in form before it must wait (guessing a weak key).
     sign_in_failure_limit: str = "10/minute"
+    # Moderator accounts (service/moderation/accounts.py): wrong passwords in a row that lock an account, and for
+    # how long, counted on the account whatever address the guesses come from
+    account_lockout_failures: int = Field(default=5, ge=1, le=1000)
+    account_lockout_s: int = Field(default=900, ge=1)
     decision_reasons: dict[str, list[str]] = Field(default_factory=dict)
     default_decision_reasons: list[str] = Field(
         default_factory=lambda: ["personal attack", "hate", "harassment", "spam", "off-topic", "fine in context"]

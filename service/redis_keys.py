@@ -163,6 +163,25 @@ def webhook_dead(tenant: str) -> str:
     return _key(tenant, "webhooks", "dead")
 
 
+def recently_scored(tenant: str) -> str:
+    """Sorted set of the tenant's most recently scored comments (score = when), capped at RECENTLY_SCORED_MAX: what
+    a policy change is previewed on."""
+    return _key(tenant, "recent")
+
+
+RECENTLY_SCORED_MAX = 10_000
+
+
+def policy(tenant: str) -> str:
+    """Hash: the tenant's saved policy (version, policy JSON, by, at, note); absent: the settings' policy."""
+    return _key(tenant, "policy")
+
+
+def policy_history(tenant: str) -> str:
+    """Stream of every saved version of the tenant's policy."""
+    return _key(tenant, "policy", "history")
+
+
 def account(tenant: str, name: str) -> str:
     """Hash: one moderator account (role, argon2id password hash, epoch, failures, locked_until, created_*)."""
     return _key(tenant, "account", name)

@@ -17,6 +17,7 @@ from service.api.compat import coral, discovery, openai_moderations, perspective
 from service.api.middleware import BodyLimit, RequestContext, TrustedProxies
 from service.api.rate_limits import RateLimits
 from service.api.routes import (
+    accounts,
     analyze,
     articles,
     audit,
@@ -29,6 +30,7 @@ from service.api.routes import (
     fairness,
     health,
     moderate,
+    policy,
     premoderation,
     queues,
     threads,
@@ -38,6 +40,7 @@ from service.api.state import AppState
 from service.config import Settings
 from service.heap import watch_collections
 from service.metrics import Metrics
+from service.moderation.accounts import Accounts
 from service.moderation.events import EventHub
 from service.runtime import Runtime
 from service.scoring.scorer import ModelRunner
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 
 ROUTERS = (
     analyze,
+    accounts,
     articles,
     comments,
     queues,
@@ -58,6 +62,7 @@ ROUTERS = (
     fairness,
     premoderation,
     authors,
+    policy,
     health,
     moderate,
 )
@@ -80,7 +85,13 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
         worker = runtime.worker() if settings.inprocess_worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
         state.rate_limits = RateLimits(settings, runtime.redis, state.metrics)
-        state.sessions = Sessions(runtime.redis, state.keyring, settings)
+        state.accounts = Accounts(
+            runtime.redis,
+            lockout_failures=settings.account_lockout_failures,
+            lockout_s=settings.account_lockout_s,
+            taken_names=state.keyring.names,
+        )
+        state.sessions = Sessions(runtime.redis, state.keyring, settings, state.accounts)
         state.events = EventHub(runtime.redis)
         state.runtime = runtime
         stop_watching_gc = watch_collections(state.metrics.observe_gc)

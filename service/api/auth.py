@@ -77,6 +77,10 @@ class KeyRing:
             spec += "\n" + settings.api_keys_file.read_text()
         return cls.parse(spec)
 
+    def names(self, tenant: str) -> set[str]:
+        """The names the tenant's keys go by (an account may not take one of them)."""
+        return {p.name for _, p in self._entries if p.tenant == tenant}
+
     def lookup(self, presented: str) -> Principal | None:
         """The key's owner; every stored digest is compared, so timing does not tell how close a guess was."""
         return self.by_digest(key_digest(presented))

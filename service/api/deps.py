@@ -20,6 +20,7 @@ from service.config import Settings
 from service.contract import ID_PATTERN, one_of_pattern
 from service.errors import Unavailable
 from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
+from service.moderation.accounts import Accounts
 from service.moderation.queues import Filters, ReviewQueues
 from service.moderation.records import Records
 from service.runtime import Runtime
@@ -159,6 +160,15 @@ async def _runtime(state: StateDep) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+
+
+async def _accounts(state: StateDep) -> Accounts:
+    if state.accounts is None:
+        raise Unavailable("the service is starting")
+    return state.accounts
+
+
+AccountsDep = Annotated[Accounts, Depends(_accounts)]
 
 
 async def _scorer(runtime: RuntimeDep) -> Scorer:

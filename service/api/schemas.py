@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from service.config import PolicySettings
 from service.contract import ID_PATTERN
 
 ID = Field(pattern=ID_PATTERN, description="letters, digits and `._:-`, 1 to 256 characters")
@@ -317,6 +318,9 @@ class AuditEntryOut(BaseModel):
     id: str
     comment_id: str  # empty for an action on an author
     author_id: str | None = None  # an action on an author (author_suspended, author_trusted, author_cleared, ...)
+    account: str | None = None  # an action on a moderator account (account_created, account_locked, ...)
+    policy_version: str | None = None  # policy_changed: the version saved
+    text: str | None = None  # the comment's text as it reads now (None: an action on no comment, or none stored)
     until: str | None = None  # when that action ends ('' = until ended)
     actor: str
     action: str
@@ -416,3 +420,82 @@ class ThreadOut(BaseModel):
     premoderated: bool = False
     articles: list[ThreadArticle] = []
     comments: list[ThreadComment]
+
+
+class AccountIn(RequestModel):
+    name: str = Field(min_length=1, max_length=64, description="lower-case letters, digits, '.', '_' or '-'")
+    role: Literal["moderator", "admin"] = "moderator"
+    password: str | None = Field(
+        default=None, min_length=12, max_length=512, description="unset: a password is generated and shown once"
+    )
+
+
+class PasswordIn(RequestModel):
+    password: str | None = Field(
+        default=None, min_length=12, max_length=512, description="unset: a password is generated and shown once"
+    )
+
+
+class AccountOut(BaseModel):
+    name: str
+    role: str
+    created_at: float
+    created_by: str
+    failures: int = Field(description="wrong passwords in a row since the last sign-in")
+    locked_until: float | None = Field(default=None, description="set while locked out (epoch seconds)")
+
+
+class AccountsOut(BaseModel):
+    items: list[AccountOut]
+
+
+class AccountPasswordOut(BaseModel):
+    """An account with its new password: the only time it is shown (it is kept only as an argon2id hash)."""
+
+    account: AccountOut
+    password: str
+
+
+class PolicyIn(RequestModel):
+    policy: PolicySettings
+    note: str = Field(min_length=1, max_length=500, description="why: kept with the version and in the audit log")
+    expected_version: int | None = Field(
+        default=None, ge=0, description="the version this change was made from (0: the settings'); 409 if it moved"
+    )
+
+
+class PolicyPreviewIn(RequestModel):
+    policy: PolicySettings
+    limit: int = Field(default=10_000, ge=1, le=10_000, description="the tenant's most recently scored comments")
+
+
+class PolicyOut(BaseModel):
+    version: int = Field(description="0: the starting policy from the settings (MODERATO_POLICIES)")
+    source: Literal["settings", "saved"]
+    policy: PolicySettings
+    by: str | None = None
+    at: float | None = None
+    note: str | None = None
+
+
+class PolicyMoveOut(BaseModel):
+    count: int
+    examples: list[dict[str, Any]]
+
+
+class PolicyPreviewOut(BaseModel):
+    compared: int = Field(description="recently scored comments re-decided under both policies")
+    moved: int = Field(description="of them, decided differently under the proposed policy")
+    moves: dict[str, PolicyMoveOut] = Field(description="'allow->review', 'review->reject', …: counts and examples")
+
+
+class PolicyVersionOut(BaseModel):
+    version: int
+    by: str
+    at: float
+    note: str
+    policy: PolicySettings
+
+
+class PolicyHistoryOut(BaseModel):
+    items: list[PolicyVersionOut]

@@ -1,8 +1,9 @@
 """Moderator page sessions: a signed, expiring cookie naming a session kept in Redis, and its CSRF token.
 
 The cookie carries no key and no role: only the tenant, a random session id, the expiry and an HMAC over them.
-Redis keeps the session (the key's digest and the CSRF token) for ``SESSION_TTL_S``, so signing out, or removing
-the key from the configuration, ends the session on every replica at once. State-changing requests made with the
+Redis keeps the session (the key's digest, or the account and its epoch, and the CSRF token) for ``SESSION_TTL_S``,
+so signing out, removing the key from the configuration, or a new password or removal of the account, ends the
+session on every replica at once. State-changing requests made with the
 cookie must echo the CSRF token in a header, which another site's page cannot read or send.
 """
 
@@ -15,12 +16,14 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.api.auth import KeyRing, Principal
 from service.config import Settings
+from service.moderation.accounts import Account, Accounts
 from service.redis_client import text, text_map
 
 COOKIE = "moderato_session"
@@ -42,9 +45,10 @@ class Sessions:
     :param settings: ``session_secret`` (else one is made once and shared through Redis).
     """
 
-    def __init__(self, redis: aioredis.Redis, keyring: KeyRing, settings: Settings) -> None:
+    def __init__(self, redis: aioredis.Redis, keyring: KeyRing, settings: Settings, accounts: Accounts) -> None:
         self.redis = redis
         self.keyring = keyring
+        self.accounts = accounts
         self._secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else None
 
     async def secret(self) -> bytes:
@@ -55,11 +59,21 @@ class Sessions:
 
     async def open(self, principal: Principal, digest: bytes) -> Session:
         """A new session for the owner of the key with this digest."""
+        return await self._open(principal, {"digest": digest.hex()})
+
+    async def open_for_account(self, account: Account) -> Session:
+        """A new session for a person's account; it ends when the account's epoch changes (a new password,
+        removal)."""
+        principal = Principal(account.tenant, account.role, account.name)
+        return await self._open(principal, {"account": account.name, "epoch": account.epoch})
+
+    async def _open(self, principal: Principal, credential: dict[str, str]) -> Session:
         session_id, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         expires = int(time.time()) + keys.SESSION_TTL_S
         key = keys.session(principal.tenant, session_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"digest": digest.hex(), "csrf": csrf, "created_at": f"{time.time():.3f}"})
+            fields: dict[Any, Any] = {**credential, "csrf": csrf, "created_at": f"{time.time():.3f}"}
+            pipe.hset(key, mapping=fields)
             pipe.expireat(key, expires)
             await pipe.execute()
         payload = f"{_b64(principal.tenant)}.{session_id}.{expires}"
@@ -77,10 +91,21 @@ class Sessions:
         if tenant is None:
             return None
         stored = text_map(await self.redis.hgetall(keys.session(tenant, parts[1])))
-        principal = self.keyring.by_digest(bytes.fromhex(stored["digest"])) if stored.get("digest") else None
+        principal = await self._holder(tenant, stored)
         if principal is None or principal.tenant != tenant or principal.role not in PAGE_ROLES:
             return None
         return Session(principal, parts[1], stored["csrf"], cookie)
+
+    async def _holder(self, tenant: str, stored: dict[str, str]) -> Principal | None:
+        """Who a stored session belongs to now: the key's owner while the key is configured, the account while it
+        exists with the same epoch."""
+        if stored.get("digest"):
+            return self.keyring.by_digest(bytes.fromhex(stored["digest"]))
+        if stored.get("account"):
+            account = await self.accounts.get(tenant, stored["account"])
+            if account is not None and hmac.compare_digest(account.epoch, stored.get("epoch", "")):
+                return Principal(tenant, account.role, account.name)
+        return None
 
     async def close(self, session: Session) -> None:
         """End a session read from its cookie: deleted in Redis, so the cookie is worthless everywhere."""

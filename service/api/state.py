@@ -15,6 +15,7 @@ from service.api.rate_limits import RateLimits
 from service.api.sessions import Sessions
 from service.config import Settings
 from service.metrics import Metrics
+from service.moderation.accounts import Accounts
 from service.moderation.events import EventHub
 from service.runtime import Runtime
 
@@ -50,6 +51,7 @@ class AppState:
     runtime: Runtime | None = None  # None before start-up and after shutdown
     rate_limits: RateLimits | None = None  # opened with the runtime (it counts in Redis)
     sessions: Sessions | None = None  # moderator page sessions (kept in Redis), opened with the runtime
+    accounts: Accounts | None = None  # moderators' own accounts (kept in Redis), opened with the runtime
     events: EventHub | None = None  # live queue events for the page, opened with the runtime
     outage: Outage = field(default_factory=Outage)
     # Set when the server starts shutting down: long-lived responses (live event streams) end themselves.

@@ -53,7 +53,18 @@ async def read_stream(
 async def audit_page(
     redis: aioredis.Redis, tenant: str, *, cursor: str | None, limit: int, filters: dict[str, str]
 ) -> Page:
-    return await read_stream(redis, keys.audit(tenant), cursor=cursor, limit=limit, filters=filters)
+    """A page of the audit log, each decision with the text of its comment as it reads now (one round trip)."""
+    page = await read_stream(redis, keys.audit(tenant), cursor=cursor, limit=limit, filters=filters)
+    ids = sorted({e["comment_id"] for e in page.items if e.get("comment_id")})
+    if ids:
+        async with redis.pipeline(transaction=False) as pipe:
+            for comment_id in ids:
+                pipe.hget(keys.comment(tenant, comment_id), "text")
+            texts = dict(zip(ids, await pipe.execute(), strict=True))
+        for entry in page.items:
+            found = texts.get(entry.get("comment_id", ""))
+            entry["text"] = text(found) if found else None
+    return page
 
 
 async def dead_letter_page(redis: aioredis.Redis, tenant: str, *, kind: str, cursor: str | None, limit: int) -> Page:

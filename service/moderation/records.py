@@ -104,10 +104,11 @@ end
 """
 
 # KEYS: comment, review queue, fairness, audit, webhook due, events, decision counts, decided rejected, decided
-# unmoderated. ARGV: result JSON, status,
+# unmoderated, recently scored. ARGV: result JSON, status,
 # priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
 # webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix, author comments
-# prefix, author comments kept. Returns 1 when stored, 0 when this comment was already stored (a redelivery).
+# prefix, author comments kept, recently scored kept. Returns 1 when stored, 0 when this comment was already stored
+# (a redelivery).
 STORE_RESULT = (
     WEBHOOK_LUA
     + EVENT_LUA
@@ -119,6 +120,9 @@ local now = ARGV[6]
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'result', ARGV[1], 'model_decision', ARGV[5], 'scored_at', now,
            'stance_label', ARGV[4])
 local id = redis.call('HGET', KEYS[1], 'id')
+-- the tenant's most recently scored comments, which a policy change is previewed on
+redis.call('ZADD', KEYS[10], now, id)
+redis.call('ZREMRANGEBYRANK', KEYS[10], 0, -tonumber(ARGV[16]) - 1)
 if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[3], id)
   redis.call('HSET', KEYS[1], 'queue', 'review')
@@ -271,6 +275,7 @@ class Records:
                 keys.decision_counts(tenant),
                 keys.decided(tenant, "rejected"),
                 keys.decided(tenant, "unmoderated"),
+                keys.recently_scored(tenant),
             ],
             args=[
                 json.dumps(verdict.result),
@@ -288,6 +293,7 @@ class Records:
                 keys.queue(tenant, ""),
                 keys.author_comments(tenant, ""),
                 keys.AUTHOR_COMMENTS_MAX,
+                keys.RECENTLY_SCORED_MAX,
             ],
         )
         return int(reply) == 1

@@ -11,6 +11,7 @@ from service.model.calibration import Calibration
 from service.scoring.articles import ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import ResultCache
+from service.scoring.live_policy import LivePolicies
 from service.scoring.scorer import ArticleJob, Scorer, job_cost
 
 
@@ -50,6 +51,7 @@ def build_scorer(
         to_bytes=runner.state_to_bytes,
         from_bytes=runner.state_from_bytes,
     )
+    calibration = Calibration.load(settings.model_dir) if settings.calibrated_scores else None
     scorer = Scorer(
         settings=settings,
         runner=runner,
@@ -57,6 +59,7 @@ def build_scorer(
         cache=ResultCache(redis, ttl_s=settings.cache_ttl_s, flood_window_s=settings.flood_window_s, metrics=metrics),
         articles=store,
         metrics=metrics,
-        calibration=Calibration.load(settings.model_dir) if settings.calibrated_scores else None,
+        policies=LivePolicies(redis, settings, calibration),
+        calibration=calibration,
     )
     return scorer, batcher

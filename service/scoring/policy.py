@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.config import PolicySettings
 from service.contract import Decision
 from service.model.calibration import Calibration
 from service.model.labels import ATTRIBUTES
+from service.scoring.word_lists import WordList, compiled
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Policy:
     review: dict[str, float]
     reject: dict[str, float]
     unsupported_language: str = "review"
+    suspect: WordList = field(default_factory=lambda: WordList([]))
+    banned: WordList = field(default_factory=lambda: WordList([]))
 
     @classmethod
     def from_settings(cls, settings: PolicySettings, calibration: Calibration | None = None) -> Policy:
@@ -40,7 +43,13 @@ class Policy:
         if settings.scale == "raw" and calibration is not None:
             review = {name: round(calibration.score(name, t), 4) for name, t in review.items()}
             reject = {name: round(calibration.score(name, t), 4) for name, t in reject.items()}
-        return cls(review, reject, settings.unsupported_language)
+        return cls(
+            review,
+            reject,
+            settings.unsupported_language,
+            compiled(tuple(settings.suspect_words)),
+            compiled(tuple(settings.banned_words)),
+        )
 
     def decide(
         self,
@@ -50,12 +59,14 @@ class Policy:
         flood_window_s: int | None = None,
         unsupported_language: str | None = None,
         unread: str | None = None,
+        text: str = "",
     ) -> Verdict:
         """:param unsupported_language: the comment's language when the model does not read it (its scores then
         say little: the tenant's ``unsupported_language`` rule decides at least as strictly as they do).
         :param unread: why part of the text went unread (too long); such a comment is never allowed."""
-        rejected = _crossed(scores, self.reject)
+        rejected = _crossed(scores, self.reject) + [f"banned_word: {w}" for w in self.banned.find(text)]
         reviewed = _crossed(scores, self.review) + ([unread] if unread else [])
+        reviewed += [f"suspect_word: {w}" for w in self.suspect.find(text)]
         flood = [f"flood: posted {flood_count} times in {flood_window_s} s"] if flood_count else []
         language = []
         if unsupported_language and self.unsupported_language != "allow":

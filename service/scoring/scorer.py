@@ -19,6 +19,7 @@ from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import CachedResult, ResultCache
 from service.scoring.language import SUPPORTED, Language, detect, primary
+from service.scoring.live_policy import LivePolicies
 from service.scoring.normalise import Normalised, digest, normalise, text_digest, text_problem
 from service.scoring.policy import Policy
 
@@ -113,6 +114,7 @@ class Scorer:
         cache: ResultCache,
         articles: ArticleStore,
         metrics: Metrics,
+        policies: LivePolicies,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
@@ -122,7 +124,7 @@ class Scorer:
         self.articles = articles
         self.metrics = metrics
         self.calibration = calibration
-        self._policies: dict[str, Policy] = {}
+        self.policies = policies
 
     @property
     def model_version(self) -> str:
@@ -135,9 +137,8 @@ class Scorer:
         return self.runner.cache_version + (f"+{self.calibration.version}" if self.calibration else "")
 
     def policy(self, tenant: str) -> Policy:
-        if tenant not in self._policies:
-            self._policies[tenant] = Policy.from_settings(self.settings.policy_for(tenant), self.calibration)
-        return self._policies[tenant]
+        """The tenant's policy as last read (``analyze`` re-reads it when it may have changed)."""
+        return self.policies.current(tenant)
 
     def check_work(self, comments: list[CommentIn]) -> None:
         """Refuse a synchronous request that asks for more model work than one request may (TooLarge, 413)."""
@@ -158,6 +159,7 @@ class Scorer:
         self, tenant: str, comments: list[CommentIn], *, article: Article | None = None, store: bool = True
     ) -> list[Outcome]:
         """Score comments in order; writes nothing to Redis when ``store`` is false."""
+        await self.policies.refresh(tenant)  # a policy an admin saved is in force here within seconds
         inline = None
         if article is not None:
             inline = await (
@@ -256,6 +258,7 @@ class Scorer:
             flood_window_s=self.settings.flood_window_s,
             unsupported_language=None if language.supported else language.code,
             unread=self._unread(comment.text, result),
+            text=comment.text,
         )
         self.metrics.comments_scored.labels(decision.decision).inc()
         spans = []

@@ -73,7 +73,7 @@ def page_data(html: str) -> dict[str, Any]:
 def test_signed_out_visitors_get_the_sign_in_form_with_a_strict_policy(client: TestClient) -> None:
     page = client.get("/moderate")
     assert page.status_code == 200
-    assert '<form method="post" action="/moderate/session">' in page.text
+    assert '<form method="post" action="/moderate/session" id="account-signin">' in page.text
     assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert "script-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe-inline" not in CONTENT_SECURITY_POLICY
     assert page.headers["x-frame-options"] == "DENY"
@@ -155,7 +155,7 @@ def test_sign_out_ends_the_session_everywhere(client: TestClient) -> None:
     assert client.post("/moderate/signout", data={"csrf": token}, follow_redirects=False).status_code == 303
     use_cookie(client, cookie)  # the old cookie, kept by an attacker, no longer works
     assert client.get("/v1/queues/review").status_code == 401
-    assert '<form method="post" action="/moderate/session">' in client.get("/moderate").text
+    assert '<form method="post" action="/moderate/session" id="account-signin">' in client.get("/moderate").text
 
 
 def test_sign_out_without_the_pages_token_is_refused_and_ends_nothing(client: TestClient) -> None:

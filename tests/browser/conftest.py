@@ -20,7 +20,7 @@ from tests.utils.processes import live_server, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # screenshots, kept after the run (git-ignored)
-KEYS = "pk=news:platform,mk1=news:moderator:ana,mk2=news:moderator:ben"
+KEYS = "pk=news:platform,mk1=news:moderator:ana,mk2=news:moderator:ben,ak=news:admin:chief"
 PAGE_BATCH = 2  # comments each page leases at once: small, so two moderators split a short queue
 
 
@@ -96,8 +96,9 @@ def sign_in(browser: Any, url: str, key: str) -> Any:
     """A fresh browser context signed in with ``key``; returns its page, showing the queue."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{url}/moderate")
+    page.get_by_text("Sign in with a key instead").click()
     page.get_by_label("Moderator key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the key").click()
     page.locator("#queue-view").wait_for()
     page.locator("#live:text-is('Live')").wait_for()
     return page

@@ -49,14 +49,15 @@ def audit_entries(url: str, comment_id: str) -> list[dict[str, Any]]:
 def test_a_wrong_key_is_refused_and_a_right_one_signs_in(browser: Any, server: str) -> None:
     page = browser.new_context().new_page()
     page.goto(f"{server}/moderate")
+    page.get_by_text("Sign in with a key instead").click()
     page.get_by_label("Moderator key").fill("not-a-key")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the key").click()
     assert "not known" in page.locator("#signin-error").inner_text()
-    page.get_by_label("Moderator key").fill("pk")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Moderator key").fill("pk")  # the key form stays open after a key's error
+    page.get_by_role("button", name="Sign in with the key").click()
     assert "platform key" in page.locator("#signin-error").inner_text()
     page.get_by_label("Moderator key").fill("mk1")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the key").click()
     page.wait_for_selector("#queue-view")
     assert "ana" in page.locator(".who").inner_text()
     cookies = page.context.cookies()
@@ -230,11 +231,58 @@ def test_the_audit_view_lists_decisions_with_who_and_the_scores(browser: Any, se
     page.goto(f"{server}/moderate#audit")
     page.get_by_label("Who").fill("ben")
     page.get_by_role("button", name="Filter").click()
-    row = page.locator("#audit-rows tr", has_text="aud1").first
+    row = page.locator("#audit-rows tr", has_text="(audit)").first  # the comment's words, not its id
     row.wait_for()
     text = row.inner_text()
     assert "reject" in text and "personal attack" in text and re.search(r"insult \d\.\d\d|toxicity \d\.\d\d", text)
+    assert RUDE[1] in text and row.locator("td[title='aud1']").count() == 1
     page.context.close()
+
+
+def test_an_admin_creates_an_account_and_its_person_signs_in_and_is_named_in_the_audit(
+    browser: Any, server: str
+) -> None:
+    admin = sign_in(browser, server, "ak")
+    admin.goto(f"{server}/moderate#accounts")
+    admin.get_by_label("Name").fill("dana")
+    admin.get_by_role("button", name="Create account").click()
+    secret = admin.locator("#account-secret code")
+    secret.wait_for()
+    password = secret.inner_text()
+    assert len(password) >= 20
+    admin.locator("#account-rows tr[data-name='dana']").wait_for()
+
+    clear_queue(server)
+    seed(server, [("acc1", RUDE[2] + " (account)")], thread="accounts")
+    person = browser.new_context().new_page()
+    person.goto(f"{server}/moderate")
+    person.get_by_label("Site").fill("news")
+    person.get_by_label("Account").fill("dana")
+    person.get_by_label("Password").fill("wrong password here")
+    person.get_by_role("button", name="Sign in", exact=True).click()
+    assert "do not match" in person.locator("#signin-error").inner_text()
+    person.get_by_label("Password").fill(password)  # site and account are kept
+    person.get_by_role("button", name="Sign in", exact=True).click()
+    person.locator("#live:text-is('Live')").wait_for()
+    assert "dana" in person.locator(".who").inner_text()
+    assert person.locator("#nav-accounts").count() == 0  # a moderator does not manage accounts
+    person.locator("#items li.item[data-id='acc1']").wait_for()
+    person.locator("#items li.item[data-id='acc1']").click()
+    person.keyboard.press("r")
+    wait_for(lambda: [e["actor"] for e in audit_entries_by(server, "acc1")] == ["dana"], 30, "dana's rejection")
+
+    admin.once("dialog", lambda dialog: dialog.accept())  # "Remove the account dana?"
+    admin.locator("#account-rows tr[data-name='dana'] button", has_text="Remove").click()
+    wait_for(lambda: admin.locator("#account-rows tr[data-name='dana']").count() == 0, 10, "the account removed")
+    person.reload()
+    person.get_by_label("Account").wait_for()  # signed out: the sign-in form again
+    admin.context.close()
+    person.context.close()
+
+
+def audit_entries_by(url: str, comment_id: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{url}/v1/audit", params={"comment_id": comment_id}, headers=auth("mk1"), timeout=10)
+    return [e for e in r.json()["items"] if e["action"] == "reject"]
 
 
 def test_the_page_works_at_200_percent_zoom_and_by_keyboard_alone(browser: Any, server: str) -> None:
@@ -243,8 +291,9 @@ def test_the_page_works_at_200_percent_zoom_and_by_keyboard_alone(browser: Any, 
     context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2)
     page = context.new_page()
     page.goto(f"{server}/moderate")
-    page.keyboard.press("Tab")  # focus lands on the key field (autofocus), or the first control
-    page.get_by_label("Moderator key").focus()
+    page.get_by_text("Sign in with a key instead").focus()
+    page.keyboard.press("Enter")  # opens the key form
+    page.keyboard.press("Tab")  # into the key field
     page.keyboard.type("mk1")
     page.keyboard.press("Enter")
     page.wait_for_selector("li.item[data-id='z1']")
@@ -334,3 +383,30 @@ def test_keys_reach_the_thread_the_reason_and_every_queue_from_any_view(browser:
     page.locator("#queue-view").wait_for()
     page.locator(".tab[data-queue='escalated'][aria-pressed='true']").wait_for()
     assert page.locator("#thread-view").is_hidden()
+
+
+def test_an_admin_previews_and_saves_a_banned_word_and_it_is_in_force(browser: Any, server: str) -> None:
+    seed(server, [("pol1", "Join my crypto giveaway, link in my profile (policy)")], thread="policy")
+    admin = sign_in(browser, server, "ak")
+    admin.goto(f"{server}/moderate#policy")
+    admin.locator("#policy-version:has-text('version 0')").wait_for()
+    admin.get_by_label("Banned words: reject").fill("giveaway")
+    admin.get_by_role("button", name="Preview on recent comments").click()
+    moves = admin.locator("#policy-moves")
+    moves.locator("h3:has-text('allow → reject')").wait_for()
+    assert "giveaway" in moves.inner_text() and "banned_word: giveaway" in moves.inner_text()
+    admin.get_by_role("button", name="Save a new version").click()
+    assert "Say why" in admin.locator("#notice").inner_text()  # a note is required
+    admin.get_by_label("Why").fill("crypto spam")
+    admin.get_by_role("button", name="Save a new version").click()
+    admin.locator("#policy-moves:has-text('Saved as version 1')").wait_for()
+    assert "version 1, saved by chief" in admin.locator("#policy-version").inner_text()
+
+    def analyze(text: str) -> dict[str, Any]:
+        body = {"comments": [{"id": "x", "text": text}]}
+        return httpx.post(f"{server}/v1/analyze", json=body, headers=auth("pk"), timeout=30).json()["results"][0]  # type: ignore[no-any-return]
+
+    assert analyze("Another g i v e a w a y for you")["decision"] == "reject"
+    policy = httpx.get(f"{server}/v1/policy", headers=auth("ak"), timeout=10).json()  # leave the lists empty again
+    restore = {"policy": {**policy["policy"], "banned_words": []}, "note": "test over", "expected_version": 1}
+    assert httpx.put(f"{server}/v1/policy", json=restore, headers=auth("ak"), timeout=10).status_code == 200

@@ -27,6 +27,8 @@ WEBHOOK_FIELDS = {"comment_id", "thread_id", "decision", "decided_by", "reasons"
 AUDIT_FIELDS = {
     *("id", "comment_id", "actor", "action", "reason", "previous_status", "previous_decision", "scores", "at"),
     *("author_id", "until"),  # null on a decision about a comment; set on an action on an author
+    *("account", "policy_version"),  # set on an action on a moderator account, a saved policy
+    "text",  # the comment's words as stored now
 }
 
 

@@ -6,6 +6,8 @@ session cookie and, for changes, its CSRF token (deps.py).
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,10 +17,12 @@ from service import redis_keys as keys
 from service import ui
 from service.api.auth import Principal, key_digest
 from service.api.deps import PageSessionDep, StateDep, same_origin
-from service.api.sessions import COOKIE, PAGE_ROLES, csrf_ok
+from service.api.sessions import COOKIE, PAGE_ROLES, Session, csrf_ok
+from service.api.state import AppState
 from service.config import Settings
 from service.contract import QUEUES, Queue
 from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
+from service.moderation.accounts import LockedOut
 from service.moderation.events import last_event_id
 from service.moderation.queues import list_queue
 from service.runtime import Runtime
@@ -64,16 +68,26 @@ async def page_data(runtime: Runtime, settings: Settings, principal: Principal) 
 
 
 @router.post("/session", response_class=HTMLResponse)
-async def sign_in(request: Request, state: StateDep, key: Annotated[str, Form(max_length=512)] = "") -> Response:
-    """Exchange a moderator or admin key for a session cookie; the key itself is never stored in the browser."""
-    if state.sessions is None:
+async def sign_in(
+    request: Request,
+    state: StateDep,
+    key: Annotated[str, Form(max_length=512)] = "",
+    tenant: Annotated[str, Form(max_length=64)] = "",
+    account: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    """Sign in as a person (tenant, account and password) or with a moderator or admin key, for a session cookie;
+    neither the key nor the password is ever stored in the browser."""
+    if state.sessions is None or state.accounts is None:
         return _signin("The service is starting; try again in a moment.", status=503)
     if not same_origin(request):
         return _signin("Sign in from this server's own page.", status=403)
     client = request.client.host if request.client else "-"
     limits = state.rate_limits
     if limits is not None and not await limits.sign_in_allowed(client):
-        return _signin("Too many wrong keys from this address; wait a minute and try again.", status=429)
+        return _signin("Too many failed sign-ins from this address; wait a minute and try again.", status=429)
+    if account.strip():
+        return await _account_sign_in(request, state, client, tenant.strip(), account.strip(), password)
     digest = key_digest(key.strip())
     principal = state.keyring.by_digest(digest) if key.strip() else None
     if principal is None:
@@ -82,7 +96,27 @@ async def sign_in(request: Request, state: StateDep, key: Annotated[str, Form(ma
         return _signin("That key is not known here. Check it and try again.", status=401)
     if principal.role not in PAGE_ROLES:
         return _signin("That is a platform key; the page needs a moderator or admin key.", status=403)
-    session = await state.sessions.open(principal, digest)
+    return _signed_in(request, await state.sessions.open(principal, digest))
+
+
+async def _account_sign_in(
+    request: Request, state: AppState, client: str, tenant: str, name: str, password: str
+) -> Response:
+    assert state.accounts is not None and state.sessions is not None  # checked by the caller
+    try:
+        account = await state.accounts.verify(tenant, name.lower(), password) if tenant else None
+    except LockedOut as locked:
+        minutes = max(1, math.ceil((locked.until - time.time()) / 60))
+        message = f"This account is locked after too many wrong passwords: try again in {minutes} min, or ask an admin."
+        return _signin(message, status=429, tenant=tenant, account=name)
+    if account is None:
+        if state.rate_limits is not None:
+            await state.rate_limits.sign_in_failed(client)
+        return _signin("That account and password do not match.", status=401, tenant=tenant, account=name)
+    return _signed_in(request, await state.sessions.open_for_account(account))
+
+
+def _signed_in(request: Request, session: Session) -> Response:
     response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
     response.set_cookie(
         COOKIE,
@@ -121,5 +155,6 @@ async def sign_out(
     return response
 
 
-def _signin(message: str | None, *, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(ui.render("signin.html", message=message), status_code=status, headers=ui.PAGE_HEADERS)
+def _signin(message: str | None, *, status: int = 200, tenant: str = "", account: str = "") -> HTMLResponse:
+    html = ui.render("signin.html", message=message, tenant=tenant, account=account)
+    return HTMLResponse(html, status_code=status, headers=ui.PAGE_HEADERS)

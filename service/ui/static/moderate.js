@@ -635,12 +635,133 @@ async function loadAudit(more = false) {
     const top = Object.entries(scores).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${label(k)} ${Number(v).toFixed(2)}`);
     return el("tr", {},
       el("td", {}, el("time", { datetime: new Date(Number(e.at) * 1000).toISOString(), text: new Date(Number(e.at) * 1000).toLocaleString() })),
-      el("td", { text: e.actor }), el("td", { text: e.action }), el("td", { text: e.comment_id }),
+      el("td", { text: e.actor }), el("td", { text: e.action.replaceAll("_", " ") }), auditTarget(e),
       el("td", { text: e.reason }), el("td", { text: top.join(", ") }));
   });
   if (more) $("audit-rows").append(...rows); else $("audit-rows").replaceChildren(...rows);
   auditCursor = r.data.next_cursor;
   $("audit-more").hidden = !auditCursor;
+}
+
+// What an audit entry acted on: a comment's words (its id on hover), an author, or a moderator account.
+function auditTarget(e) {
+  if (e.comment_id) return el("td", { class: "text", title: e.comment_id, text: e.text ?? `${e.comment_id} (text no longer stored)` });
+  if (e.account) return el("td", { text: "account " + e.account + (e.until ? ` until ${new Date(Number(e.until) * 1000).toLocaleString()}` : "") });
+  if (e.author_id) return el("td", { text: "author " + e.author_id + (e.until ? ` until ${new Date(Number(e.until) * 1000).toLocaleString()}` : "") });
+  return el("td", { text: "" });
+}
+
+// ---------- moderator accounts (admins only) ----------
+
+async function loadAccounts() {
+  let r;
+  try { r = await api("GET", "/v1/accounts"); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("Could not load the accounts: " + errorText(r));
+  const when = (t) => new Date(t * 1000).toLocaleString();
+  $("account-rows").replaceChildren(...r.data.items.map((a) => el("tr", { "data-name": a.name },
+    el("th", { scope: "row", text: a.name }), el("td", { text: a.role }),
+    el("td", { text: `${when(a.created_at)} by ${a.created_by}` }),
+    el("td", { text: a.locked_until ? "locked until " + when(a.locked_until) : a.failures ? `${a.failures} wrong password(s)` : "active" }),
+    el("td", {},
+      el("button", { type: "button", "data-account": "password", text: "New password" }), " ",
+      a.locked_until ? el("button", { type: "button", "data-account": "unlock", text: "Unlock" }) : null, " ",
+      el("button", { type: "button", "data-account": "remove", text: "Remove" })))));
+}
+
+function showSecret(name, password) {
+  const box = $("account-secret");
+  box.replaceChildren(`Password for ${name}: `, el("code", { text: password }), " (shown once: give it to them now).");
+  box.hidden = false;
+}
+
+async function createAccount(ev) {
+  ev.preventDefault();
+  const form = Object.fromEntries(new FormData($("account-form")));
+  const name = form.name.trim().toLowerCase();
+  let r;
+  try { r = await api("POST", "/v1/accounts", { name, role: form.role }); } catch (_) { return notice("The server cannot be reached; no account was created."); }
+  if (!r.ok) return notice("No account was created: " + errorText(r));
+  notice("");
+  $("account-form").reset();
+  showSecret(name, r.data.password);
+  loadAccounts();
+}
+
+async function accountAction(button) {
+  const name = button.closest("tr").dataset.name;
+  const what = button.dataset.account;
+  if (what === "remove" && !confirm(`Remove the account ${name}? It is signed out at once.`)) return;
+  const path = `/v1/accounts/${encodeURIComponent(name)}` + (what === "remove" ? "" : "/" + what);
+  let r;
+  try { r = await api(what === "remove" ? "DELETE" : "POST", path); } catch (_) { return notice("The server cannot be reached; nothing changed."); }
+  if (!r.ok) return notice("Nothing changed: " + errorText(r));
+  notice("");
+  if (what === "password") showSecret(name, r.data.password);
+  loadAccounts();
+}
+
+// ---------- the policy (admins only): thresholds and word lists, previewed, then saved ----------
+
+let policyLoaded = null; // {version, policy} as last read
+
+async function loadPolicy() {
+  let r;
+  try { r = await api("GET", "/v1/policy"); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("Could not load the policy: " + errorText(r));
+  policyLoaded = r.data;
+  const p = r.data.policy;
+  $("policy-version").textContent = r.data.source === "settings"
+    ? "In force: the starting policy from the settings (version 0)."
+    : `In force: version ${r.data.version}, saved by ${r.data.by} on ${new Date(r.data.at * 1000).toLocaleString()}: ${r.data.note}`;
+  const box = (kind, name) => el("input", { type: "number", min: "0", max: "1", step: "0.01", name: `${kind}.${name}`,
+    "aria-label": `${kind} at, ${label(name)}`, value: p[kind][name] ?? "" });
+  $("policy-thresholds").replaceChildren(...data.attributes.map((name) => el("tr", {},
+    el("th", { scope: "row", text: label(name) }), el("td", {}, box("review", name)), el("td", {}, box("reject", name)))));
+  $("policy-language").value = p.unsupported_language;
+  $("policy-suspect").value = p.suspect_words.join("\n");
+  $("policy-banned").value = p.banned_words.join("\n");
+  $("policy-moves").replaceChildren();
+}
+
+function proposedPolicy() {
+  const policy = { ...policyLoaded.policy, review: {}, reject: {} };
+  for (const input of $("policy-thresholds").querySelectorAll("input")) {
+    const [kind, name] = input.name.split(".");
+    if (input.value !== "") policy[kind][name] = Number(input.value);
+  }
+  policy.unsupported_language = $("policy-language").value;
+  const lines = (id) => $(id).value.split("\n").map((w) => w.trim()).filter(Boolean);
+  policy.suspect_words = lines("policy-suspect");
+  policy.banned_words = lines("policy-banned");
+  return policy;
+}
+
+async function previewPolicy() {
+  let r;
+  try { r = await api("POST", "/v1/policy/preview", { policy: proposedPolicy() }); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("No preview: " + errorText(r));
+  notice("");
+  const moves = Object.entries(r.data.moves).map(([move, m]) => el("section", { class: "move" },
+    el("h3", { text: `${move.replace("->", " → ")}: ${m.count}` }),
+    el("ul", {}, ...m.examples.map((e) => el("li", {}, el("span", { text: e.text }),
+      el("span", { class: "age", text: " " + (e.reasons.join("; ") || "no reason") }))))));
+  $("policy-moves").replaceChildren(
+    el("p", { text: `${r.data.moved} of the last ${r.data.compared} scored comments would be decided differently.` }), ...moves);
+}
+
+async function savePolicy(ev) {
+  ev.preventDefault();
+  const note = $("policy-note").value.trim();
+  if (!note) { notice("Say why: the note is kept with the version."); $("policy-note").focus(); return; }
+  let r;
+  try {
+    r = await api("PUT", "/v1/policy", { policy: proposedPolicy(), note, expected_version: policyLoaded.version });
+  } catch (_) { return notice("The server cannot be reached; the policy was not changed."); }
+  if (!r.ok) return notice("The policy was not saved: " + errorText(r));
+  notice("");
+  $("policy-note").value = "";
+  await loadPolicy();
+  $("policy-moves").replaceChildren(el("p", { text: `Saved as version ${r.data.version}: in force everywhere within seconds.` }));
 }
 
 // ---------- decided comments, and reversing a decision ----------
@@ -732,14 +853,20 @@ function currentAuthor() {
 function route() {
   const hash = location.hash || "#queue";
   const thread = hash.startsWith("#thread=") ? decodeURIComponent(hash.slice(8)) : null;
-  $("queue-view").hidden = !!thread || hash === "#audit" || hash === "#decided";
+  const accounts = $("accounts-view"), policy = $("policy-view"); // admins only
+  const other = hash === "#audit" || hash === "#decided" || (hash === "#accounts" && accounts) || (hash === "#policy" && policy);
+  $("queue-view").hidden = !!thread || !!other;
   $("thread-view").hidden = !thread;
   $("audit-view").hidden = hash !== "#audit";
   $("decided-view").hidden = hash !== "#decided";
+  if (accounts) accounts.hidden = hash !== "#accounts";
+  if (policy) policy.hidden = hash !== "#policy";
   view.thread = thread ? view.thread : null;
   if (thread) showThread(thread);
   if (hash === "#audit") loadAudit();
   if (hash === "#decided") loadDecided();
+  if (hash === "#accounts" && accounts) loadAccounts();
+  if (hash === "#policy" && policy) loadPolicy();
 }
 
 function move(step) {
@@ -785,7 +912,9 @@ function toggleSelect(id) {
 
 function switchQueue(name) {
   if (!name) return;
-  if (view.thread || !$("audit-view").hidden || !$("decided-view").hidden) { // from any view: back to the queues
+  const shown = (id) => $(id) && !$(id).hidden;
+  const elsewhere = shown("audit-view") || shown("decided-view") || shown("accounts-view") || shown("policy-view");
+  if (view.thread || elsewhere) { // from any view: back to the queues
     view.thread = null;
     location.hash = "#queue";
   }
@@ -851,6 +980,17 @@ $("decided-rows").addEventListener("click", (ev) => {
   const button = ev.target.closest("button[data-reverse]");
   if (button) reverse(button);
 });
+if ($("policy-view")) {
+  $("policy-form").addEventListener("submit", savePolicy);
+  $("policy-preview").addEventListener("click", previewPolicy);
+}
+if ($("accounts-view")) {
+  $("account-form").addEventListener("submit", createAccount);
+  $("account-rows").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-account]");
+    if (button) accountAction(button);
+  });
+}
 window.addEventListener("hashchange", route);
 window.addEventListener("pagehide", () => { // leaving: send what is waiting at once, give back the leases
   if (view.undo) {

@@ -1,0 +1,137 @@
+"""Saving a tenant's policy, and previewing a change before it is saved.
+
+- Saved policies are versioned (1, 2, …) in Redis: the current one in a hash, every version in a history stream,
+  and an audit entry (``policy_changed``, with the version and the admin's note) per save. A save names the version
+  it was made from (``expected_version``): if another admin saved in between, it is refused (409), never silently
+  overwritten. Every replica and worker reads the new version within seconds (scoring/live_policy.py).
+- A preview re-decides the tenant's most recently scored comments (up to RECENTLY_SCORED_MAX) under the policy in
+  force and under the proposed one, from their stored scores and words, and counts the decisions that move, with
+  examples of each move. Flood counts, authors' standings and moderators' decisions are left out: it compares the
+  two policies, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from service import redis_keys as keys
+from service.config import PolicySettings
+from service.errors import Conflict
+from service.redis_client import text, text_map
+from service.scoring.policy import Policy
+
+EXAMPLES = 3  # comments shown for each kind of move
+PREVIEW_DEFAULT = 10_000
+
+# KEYS: policy hash, history stream, audit stream. ARGV: expected version ('' = any), policy JSON, by, now, note.
+# Returns the new version, or {'conflict', current version}.
+SAVE = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then return {'conflict', tostring(current)} end
+local version = current + 1
+redis.call('HSET', KEYS[1], 'version', version, 'policy', ARGV[2], 'by', ARGV[3], 'at', ARGV[4], 'note', ARGV[5])
+redis.call('XADD', KEYS[2], '*', 'version', version, 'policy', ARGV[2], 'by', ARGV[3], 'at', ARGV[4], 'note', ARGV[5])
+redis.call('XADD', KEYS[3], '*', 'comment_id', '', 'actor', ARGV[3], 'action', 'policy_changed', 'reason', ARGV[5],
+           'scores', '{}', 'at', ARGV[4], 'policy_version', version)
+return {'ok', tostring(version)}
+"""
+
+
+async def saved(redis: aioredis.Redis, tenant: str) -> dict[str, str]:
+    """The saved policy's hash (empty: the settings' policy is in force)."""
+    return text_map(await redis.hgetall(keys.policy(tenant)))
+
+
+async def save(
+    redis: aioredis.Redis,
+    tenant: str,
+    policy: PolicySettings,
+    *,
+    by: str,
+    note: str,
+    expected_version: int | None,
+) -> int:
+    """Save a new version of the tenant's policy; returns its number."""
+    reply = await redis.eval(
+        SAVE,
+        3,
+        keys.policy(tenant),
+        keys.policy_history(tenant),
+        keys.audit(tenant),
+        "" if expected_version is None else str(expected_version),
+        policy.model_dump_json(),
+        by,
+        f"{time.time():.3f}",
+        note,
+    )
+    status, version = (text(r) for r in cast(list[Any], reply))
+    if status == "conflict":
+        raise Conflict(
+            f"the policy was changed meanwhile (it is at version {version}): reload it and make your change again",
+            code="policy_changed",
+        )
+    return int(version)
+
+
+async def history(redis: aioredis.Redis, tenant: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest saved versions first."""
+    rows = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrevrange(keys.policy_history(tenant), count=limit))
+    out = []
+    for _, fields in rows:
+        entry = text_map(fields)
+        out.append(
+            {
+                "version": int(entry["version"]),
+                "by": entry.get("by", ""),
+                "at": float(entry.get("at") or 0),
+                "note": entry.get("note", ""),
+                "policy": json.loads(entry["policy"]),
+            }
+        )
+    return out
+
+
+async def preview(
+    redis: aioredis.Redis, tenant: str, current: Policy, proposed: Policy, *, limit: int = PREVIEW_DEFAULT
+) -> dict[str, Any]:
+    """How many of the tenant's last ``limit`` scored comments each policy would decide which way, and examples."""
+    newest = cast(list[bytes], await redis.zrevrange(keys.recently_scored(tenant), 0, limit - 1))
+    ids = [text(i) for i in newest]
+    moves: dict[str, dict[str, Any]] = {}
+    compared = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        async with redis.pipeline(transaction=False) as pipe:
+            for comment_id in chunk:
+                pipe.hmget(keys.comment(tenant, comment_id), "text", "result")
+            rows = await pipe.execute()
+        for comment_id, (raw_text, raw_result) in zip(chunk, rows, strict=True):
+            if raw_text is None or raw_result is None:
+                continue
+            result = json.loads(raw_result)
+            scores = result.get("scores") or {}
+            words = text(raw_text)
+            unsupported = _unsupported_language(result.get("reasons") or [])
+            before = current.decide(scores, unsupported_language=unsupported, text=words)
+            after = proposed.decide(scores, unsupported_language=unsupported, text=words)
+            compared += 1
+            if before.decision == after.decision:
+                continue
+            move = moves.setdefault(f"{before.decision}->{after.decision}", {"count": 0, "examples": []})
+            move["count"] += 1
+            if len(move["examples"]) < EXAMPLES:
+                move["examples"].append(
+                    {"id": comment_id, "text": words[:300], "scores": scores, "reasons": after.reasons}
+                )
+    moved = sum(m["count"] for m in moves.values())
+    return {"compared": compared, "moved": moved, "moves": moves}
+
+
+def _unsupported_language(reasons: list[str]) -> str | None:
+    """The language a stored result was not read in ("unsupported_language: es"), if any."""
+    prefix = "unsupported_language: "
+    return next((r[len(prefix) :] for r in reasons if r.startswith(prefix)), None)
