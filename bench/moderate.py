@@ -201,6 +201,20 @@ def main() -> None:
         time.sleep(2.0)
         events.close()
         live = [events.arrived[c] - sent[c] for c in ids if c in events.arrived and ids.index(c) % 3 != 2]
+        deadline = time.monotonic() + 300  # every stored comment searchable
+        while client.get("/v1/search", params={"limit": 1}).json()["pending"] and time.monotonic() < deadline:
+            time.sleep(1)
+        searches = [{"q": "idiot"}, {"q": "stupid opinion"}, {"q": '"pathetic fool"'}, {"author": "reader-7"},
+                    {"q": "garbage", "author": "reader-8"}, {"q": "lo*"}]  # fmt: skip
+        search_times = [
+            t
+            for params in searches
+            for t in timed(lambda p=params: client.get("/v1/search", params=p).raise_for_status(), args.repeats)
+        ]
+        decided = timed(
+            lambda: client.get("/v1/decided/rejected", params={"limit": 50}).raise_for_status(), args.repeats
+        )
+        audit = timed(lambda: client.get("/v1/audit", params={"limit": 50}).raise_for_status(), args.repeats)
         rows = [
             row(f"first paint: GET /moderate ({args.items} flagged)", first_paint, "<= 300 ms (server time)"),
             row("queue page: GET /v1/queues/review?limit=50", listing),
@@ -208,6 +222,9 @@ def main() -> None:
             row("lease the page's batch: POST claim count=10", claims),
             row("decision round trip (cookie + CSRF)", decisions, "p95 <= 100 ms"),
             row("decision to `decided` event on an open stream", live),
+            row("search: GET /v1/search (words, phrase, prefix, author)", search_times, "p95 <= 200 ms"),
+            row("decided view: GET /v1/decided/rejected?limit=50", decided),
+            row("audit view: GET /v1/audit?limit=50 (with the comments' text)", audit),
         ]
         print_table(rows)
         path = write_result(

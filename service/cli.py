@@ -184,6 +184,26 @@ def _accounts(args: argparse.Namespace) -> None:
     _on_redis(settings, lambda url: asyncio.run(run(url)))
 
 
+def _search_reindex(args: argparse.Namespace) -> None:
+    """Rebuild a tenant's search index from what Redis holds (a new index file, or one restored from a backup)."""
+    import asyncio
+
+    from service.moderation.search import SearchIndex, reindex
+    from service.redis_client import connect
+
+    settings = Settings()
+
+    async def run(url: str) -> None:
+        redis = await connect(url, settings)
+        try:
+            count = await reindex(redis, SearchIndex(settings.search_file), args.tenant)
+            print(f"indexed {count} comments of {args.tenant} into {settings.search_file}")
+        finally:
+            await redis.aclose()
+
+    _on_redis(settings, lambda url: asyncio.run(run(url)))
+
+
 def _on_redis(settings: Settings, job: Any) -> None:
     """Run ``job(url)`` on the service's Redis: the configured one, the embedded one a running `moderato serve`
     owns, or, when none runs, the data folder's own (started for the job and stopped after)."""
@@ -205,7 +225,7 @@ def _on_redis(settings: Settings, job: Any) -> None:
         finally:
             embedded.stop()
     except ModeratoError as exc:
-        raise SystemExit(f"moderato accounts: {exc.message}") from None
+        raise SystemExit(f"moderato: {exc.message}") from None
 
 
 def _version_name(out: Path) -> str:
@@ -368,6 +388,10 @@ def parser() -> argparse.ArgumentParser:
         if action in ("create", "password"):
             command.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
         command.set_defaults(func=_accounts)
+
+    reindex = sub.add_parser("search-reindex", help="rebuild a tenant's search index from Redis")
+    reindex.add_argument("--tenant", required=True)
+    reindex.set_defaults(func=_search_reindex)
 
     train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model (needs the train extra)")
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     # Redis: with no URL, `moderato serve` starts an embedded redis-server with its files under `data_dir`.
     redis_url: str | None = None
     data_dir: Path = Path(".moderato")
+    # The search index (SQLite FTS5), shared by every API process and worker on the machine; unset:
+    # <data_dir>/search.db. Several machines: one file on storage they all mount (deploy/README.md).
+    search_path: Path | None = None
+    # Replicas on several machines: the URL of the one replica that keeps the index (its worker indexes for every
+    # tenant). Set on the others: their /v1/search asks it (with the caller's credentials) and their workers do not
+    # index. Unset: this machine keeps its own index.
+    search_url: str | None = None
     redis_connect_retries: int = 5
     # /healthz fails once Redis has been out of reach this long: a process that cannot serve should be restarted
     health_redis_grace_s: float = 30.0
@@ -309,6 +316,10 @@ class Settings(BaseSettings):
         cores = len(os.sched_getaffinity(0))
         streams = self.model_streams or min(cores, MAX_DEFAULT_STREAMS)
         return streams, self.torch_threads or max(1, cores // streams)
+
+    @property
+    def search_file(self) -> Path:
+        return self.search_path or self.data_dir / "search.db"
 
     def policy_for(self, tenant: str) -> PolicySettings:
         return self.policies.get(tenant, self.default_policy)

@@ -172,6 +172,12 @@ def recently_scored(tenant: str) -> str:
 RECENTLY_SCORED_MAX = 10_000
 
 
+def search_pending(tenant: str) -> str:
+    """Sorted set of comments stored but not yet in the search index (score = when stored): a worker's indexer
+    takes them, indexes them, then removes them (service/moderation/search.py)."""
+    return _key(tenant, "search", "pending")
+
+
 def policy(tenant: str) -> str:
     """Hash: the tenant's saved policy (version, policy JSON, by, at, note); absent: the settings' policy."""
     return _key(tenant, "policy")

@@ -16,6 +16,7 @@ from service.heap import freeze_startup_heap
 from service.metrics import Metrics
 from service.moderation.queues import ReviewQueues
 from service.moderation.records import Records
+from service.moderation.search import SearchIndex
 from service.moderation.worker import Worker, build_worker, install_signal_handlers
 from service.redis_client import connect
 from service.scoring.batcher import MicroBatcher
@@ -36,6 +37,7 @@ class Runtime:
     batcher: MicroBatcher[Any, Any]
     records: Records
     queues: ReviewQueues
+    search: SearchIndex | None  # None: another replica keeps the index (settings.search_url)
 
     @classmethod
     async def open(cls, settings: Settings, metrics: Metrics, *, runner: ModelRunner | None = None) -> Runtime:
@@ -59,10 +61,13 @@ class Runtime:
         queues = ReviewQueues(redis, records=records, settings=settings)
         if settings.gc_freeze:
             freeze_startup_heap()
-        return cls(settings, metrics, redis, scorer, batcher, records, queues)
+        search = None if settings.search_url else await asyncio.to_thread(SearchIndex, settings.search_file)
+        return cls(settings, metrics, redis, scorer, batcher, records, queues, search)
 
     def worker(self, *, name: str | None = None, burst: bool = False) -> Worker:
-        return build_worker(self.settings, self.redis, self.scorer, self.records, name=name, burst=burst)
+        return build_worker(
+            self.settings, self.redis, self.scorer, self.records, name=name, burst=burst, search=self.search
+        )
 
     async def close(self) -> None:
         await self.batcher.close()  # in-flight batches finish and answer before we go

@@ -33,6 +33,7 @@ from service.api.routes import (
     policy,
     premoderation,
     queues,
+    search,
     threads,
 )
 from service.api.sessions import Sessions
@@ -63,6 +64,7 @@ ROUTERS = (
     premoderation,
     authors,
     policy,
+    search,
     health,
     moderate,
 )

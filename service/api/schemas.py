@@ -499,3 +499,9 @@ class PolicyVersionOut(BaseModel):
 
 class PolicyHistoryOut(BaseModel):
     items: list[PolicyVersionOut]
+
+
+class SearchPageOut(BaseModel):
+    items: list[DecidedItem] = Field(description="newest first; decision fields are null while undecided")
+    next_cursor: str | None = None
+    pending: int = Field(description="comments stored but not yet searchable (indexed within seconds)")

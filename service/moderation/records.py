@@ -104,7 +104,7 @@ end
 """
 
 # KEYS: comment, review queue, fairness, audit, webhook due, events, decision counts, decided rejected, decided
-# unmoderated, recently scored. ARGV: result JSON, status,
+# unmoderated, recently scored, search pending. ARGV: result JSON, status,
 # priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
 # webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix, author comments
 # prefix, author comments kept, recently scored kept. Returns 1 when stored, 0 when this comment was already stored
@@ -123,6 +123,7 @@ local id = redis.call('HGET', KEYS[1], 'id')
 -- the tenant's most recently scored comments, which a policy change is previewed on
 redis.call('ZADD', KEYS[10], now, id)
 redis.call('ZREMRANGEBYRANK', KEYS[10], 0, -tonumber(ARGV[16]) - 1)
+redis.call('ZADD', KEYS[11], now, id)  -- for the search index, in this same atomic step
 if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[3], id)
   redis.call('HSET', KEYS[1], 'queue', 'review')
@@ -276,6 +277,7 @@ class Records:
                 keys.decided(tenant, "rejected"),
                 keys.decided(tenant, "unmoderated"),
                 keys.recently_scored(tenant),
+                keys.search_pending(tenant),
             ],
             args=[
                 json.dumps(verdict.result),

@@ -27,6 +27,7 @@ from service.contract import Status
 from service.moderation import authors, worker_health
 from service.moderation.records import Records, parent_texts_of, registered_tenants
 from service.moderation.rules import model_verdict, webhook_url
+from service.moderation.search import SearchIndex, SearchIndexer
 from service.moderation.webhooks import WebhookLoop, build_sender
 from service.redis_client import UNAVAILABLE, is_cluster, text
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
@@ -69,6 +70,7 @@ class Worker:
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
         burst: bool = False,
+        search: SearchIndex | None = None,
     ) -> None:
         self.redis = redis
         self.scorer = scorer
@@ -86,6 +88,7 @@ class Worker:
         self.taken_over = 0
         sender = build_sender(redis, settings)
         self.webhooks = WebhookLoop(sender, tenants=lambda: self.tenants, every_s=WEBHOOK_EVERY_S)
+        self.indexer = SearchIndexer(redis, search) if search is not None else None
         self._stopping = asyncio.Event()
         self._idle_s = 0.0
 
@@ -115,6 +118,8 @@ class Worker:
     async def run(self) -> None:
         log.info("worker %s starting (burst=%s)", self.name, self.burst)
         side = [asyncio.create_task(self._health_loop()), asyncio.create_task(self.webhooks.run())]
+        if self.indexer is not None:
+            side.append(asyncio.create_task(self.indexer.run(lambda: self.tenants)))
         try:
             last_tenants = 0.0
             while not self._stopping.is_set():
@@ -140,9 +145,17 @@ class Worker:
             with contextlib.suppress(*UNAVAILABLE):
                 if self.burst:
                     await self.webhooks.round()
+                    await self._index_all()
                 await worker_health.forget(self.redis, self.name)
             await self.webhooks.sender.aclose()
             log.info("worker stopped: %r", self)
+
+    async def _index_all(self) -> None:
+        """Burst mode's end: everything this run stored is searchable before the worker exits."""
+        if self.indexer is not None:
+            for tenant in self.tenants:
+                while await self.indexer.run_once(tenant):
+                    pass
 
     async def _refresh_tenants(self) -> None:
         tenants = await registered_tenants(self.redis)
@@ -351,6 +364,7 @@ def build_worker(
     *,
     name: str | None = None,
     burst: bool = False,
+    search: SearchIndex | None = None,
 ) -> Worker:
     """A worker on an existing pool, scorer and records (the runtime's, in `moderato serve` and `moderato worker`)."""
     return Worker(
@@ -363,4 +377,5 @@ def build_worker(
         claim_idle_ms=settings.claim_idle_ms,
         max_deliveries=settings.max_deliveries,
         burst=burst,
+        search=search,
     )

@@ -410,3 +410,33 @@ def test_an_admin_previews_and_saves_a_banned_word_and_it_is_in_force(browser: A
     policy = httpx.get(f"{server}/v1/policy", headers=auth("ak"), timeout=10).json()  # leave the lists empty again
     restore = {"policy": {**policy["policy"], "banned_words": []}, "note": "test over", "expected_version": 1}
     assert httpx.put(f"{server}/v1/policy", json=restore, headers=auth("ak"), timeout=10).status_code == 200
+
+
+def test_slash_searches_stored_comments_by_their_words_and_author(browser: Any, server: str) -> None:
+    seed(server, [("srch1", "The zeppelin parade was loud and silly (search)")], thread="search", author_id="zed")
+    seed(server, [("srch2", "A quiet zeppelin overhead this morning (search)")], thread="search", author_id="amy")
+    wait_for(
+        lambda: (
+            httpx.get(f"{server}/v1/search", params={"q": "zeppelin"}, headers=auth("mk1"), timeout=10).json()[
+                "pending"
+            ]
+            == 0
+        ),
+        30,
+        "indexed",
+    )
+    page = sign_in(browser, server, "mk1")
+    page.keyboard.press("/")
+    page.keyboard.type("zeppelins")  # stemmed: finds "zeppelin"
+    page.keyboard.press("Enter")
+    rows = page.locator("#search-rows tr")
+    rows.nth(1).wait_for()
+    assert [rows.nth(i).get_attribute("data-id") for i in range(rows.count())] == ["srch2", "srch1"]
+    assert "2 comments found" in page.locator("#search-summary").inner_text()
+    page.get_by_role("textbox", name="Author").fill("zed")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("#search-summary:has-text('1 comment found')").wait_for()
+    assert page.locator("#search-rows tr").first.get_attribute("data-id") == "srch1"
+    page.keyboard.press("1")  # back to the review queue, as from any view
+    page.locator("#queue-view").wait_for()
+    page.context.close()

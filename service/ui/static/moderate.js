@@ -700,6 +700,36 @@ async function accountAction(button) {
   loadAccounts();
 }
 
+// ---------- search: stored comments by words, author and time ----------
+
+let searchCursor = null;
+
+async function runSearch(more = false) {
+  const form = Object.fromEntries(new FormData($("search-filters")));
+  const q = new URLSearchParams({ limit: "50" });
+  if (form.q.trim()) q.set("q", form.q.trim());
+  if (form.author.trim()) q.set("author", form.author.trim());
+  if (form.since) q.set("since", String(new Date(form.since + "T00:00").getTime() / 1000));
+  if (form.until) q.set("until", String(new Date(form.until + "T00:00").getTime() / 1000 + 86400));
+  if (more && searchCursor) q.set("cursor", searchCursor);
+  let r;
+  try { r = await api("GET", "/v1/search?" + q); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("No search: " + errorText(r));
+  notice("");
+  const rows = r.data.items.map((c) => el("tr", { "data-id": c.id },
+    el("td", {}, el("time", { datetime: new Date(c.received_at * 1000).toISOString(), text: new Date(c.received_at * 1000).toLocaleString() })),
+    el("td", { text: c.author_name ? `${c.author_name} [${c.author_id}]` : c.author_id || "" }),
+    el("td", { class: "text", text: c.text }),
+    el("td", { text: c.decision ? `${c.decision} (${c.decided_by})` : c.status || "" }),
+    el("td", { text: (c.scores.toxicity ?? 0).toFixed(2) })));
+  if (more) $("search-rows").append(...rows); else $("search-rows").replaceChildren(...rows);
+  searchCursor = r.data.next_cursor;
+  $("search-more").hidden = !searchCursor;
+  const shown = $("search-rows").children.length;
+  $("search-summary").textContent = (shown ? `${shown}${searchCursor ? "+" : ""} comment${shown === 1 ? "" : "s"} found, newest first.` : "Nothing found.")
+    + (r.data.pending ? ` (${r.data.pending} just stored are not searchable yet.)` : "");
+}
+
 // ---------- the policy (admins only): thresholds and word lists, previewed, then saved ----------
 
 let policyLoaded = null; // {version, policy} as last read
@@ -854,11 +884,12 @@ function route() {
   const hash = location.hash || "#queue";
   const thread = hash.startsWith("#thread=") ? decodeURIComponent(hash.slice(8)) : null;
   const accounts = $("accounts-view"), policy = $("policy-view"); // admins only
-  const other = hash === "#audit" || hash === "#decided" || (hash === "#accounts" && accounts) || (hash === "#policy" && policy);
+  const other = hash === "#audit" || hash === "#decided" || hash === "#search" || (hash === "#accounts" && accounts) || (hash === "#policy" && policy);
   $("queue-view").hidden = !!thread || !!other;
   $("thread-view").hidden = !thread;
   $("audit-view").hidden = hash !== "#audit";
   $("decided-view").hidden = hash !== "#decided";
+  $("search-view").hidden = hash !== "#search";
   if (accounts) accounts.hidden = hash !== "#accounts";
   if (policy) policy.hidden = hash !== "#policy";
   view.thread = thread ? view.thread : null;
@@ -900,6 +931,7 @@ const KEYS = {
   n: () => $("reason").focus(), // then the arrow keys choose; the choice sends focus back to the comment
   p: () => showAuthor(currentAuthor()),
   "?": () => $("help").showModal(),
+  "/": () => $("search-q").focus(),
   1: () => switchQueue(data.queues[0]), 2: () => switchQueue(data.queues[1]), 3: () => switchQueue(data.queues[2]),
 };
 
@@ -913,7 +945,7 @@ function toggleSelect(id) {
 function switchQueue(name) {
   if (!name) return;
   const shown = (id) => $(id) && !$(id).hidden;
-  const elsewhere = shown("audit-view") || shown("decided-view") || shown("accounts-view") || shown("policy-view");
+  const elsewhere = ["audit-view", "decided-view", "search-view", "accounts-view", "policy-view"].some(shown);
   if (view.thread || elsewhere) { // from any view: back to the queues
     view.thread = null;
     location.hash = "#queue";
@@ -980,6 +1012,14 @@ $("decided-rows").addEventListener("click", (ev) => {
   const button = ev.target.closest("button[data-reverse]");
   if (button) reverse(button);
 });
+$("search-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  $("search-words").value = $("search-q").value;
+  if (location.hash !== "#search") location.hash = "#search";
+  runSearch();
+});
+$("search-filters").addEventListener("submit", (ev) => { ev.preventDefault(); runSearch(); });
+$("search-more").addEventListener("click", () => runSearch(true));
 if ($("policy-view")) {
   $("policy-form").addEventListener("submit", savePolicy);
   $("policy-preview").addEventListener("click", previewPolicy);
