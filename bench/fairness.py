@@ -39,9 +39,18 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def batcher(runner: PredictorRunner, settings: Settings, fair: bool) -> MicroBatcher[Any, Any]:
-    if fair:  # as the service builds it
+SETUPS = {
+    "one queue (before)": "before",
+    "fair lanes, no stream held": "fair",
+    "fair lanes + a stream held for short work (default)": "held",
+}
+
+
+def batcher(runner: PredictorRunner, settings: Settings, setup: str) -> MicroBatcher[Any, Any]:
+    if setup == "held":  # as the service builds it
         return build_batcher(settings, runner)
+    if setup == "fair":  # fair lanes, every stream free to take long work
+        return build_batcher(settings.model_copy(update={"short_work_streams": 0}), runner)
     return MicroBatcher(  # the batcher before: every item costs 1, one lane
         runner.run,
         max_items=settings.batch_max_items,
@@ -60,19 +69,20 @@ async def lone_latencies(b: MicroBatcher[Any, Any], fair: bool, n: int, gap_s: f
     return out
 
 
-async def scenario(runner: PredictorRunner, settings: Settings, fair: bool, heavy: int, n: int) -> dict[str, Any]:
-    b = batcher(runner, settings, fair)
+async def scenario(runner: PredictorRunner, settings: Settings, setup: str, heavy: int, n: int) -> dict[str, Any]:
+    b = batcher(runner, settings, setup)
+    fair = setup != "before"
     b.start()
     alone = await lone_latencies(b, fair, n, 0.05)
     before = rss_mib()
+    started = time.perf_counter()
     burst = asyncio.ensure_future(
         b.submit_many([CommentJob(f"{LONG} ({i})", None) for i in range(heavy)], lane="heavy" if fair else "")
     )
     await asyncio.sleep(0.2)  # the neighbour's burst is queued and running
     beside = await lone_latencies(b, fair, n, 0.05)
-    started = time.perf_counter()
     await burst
-    burst_s = time.perf_counter() - started
+    burst_s = time.perf_counter() - started  # the neighbour's whole burst: what holding a stream back costs it
     peak = rss_mib()
     await asyncio.sleep(1.0)  # idle: the batcher hands freed memory back (its on_idle hook)
     given_back = rss_mib()
@@ -94,17 +104,18 @@ def main() -> None:
     runner = PredictorRunner(settings)
     runner.run([CommentJob(LONE, None), CommentJob(LONG, None)])  # warm up
     rows = []
-    for fair in (False, True):
-        got = asyncio.run(scenario(runner, settings, fair, args.heavy, args.lone))
+    for label, setup in SETUPS.items():
+        got = asyncio.run(scenario(runner, settings, setup, args.heavy, args.lone))
         alone_p99 = p(got["alone"], 99)
         for name in ("alone", "beside"):
             values = got[name]
             rows.append({
-                "batcher": "fair lanes, work-bounded batches" if fair else "one queue (before)",
+                "batcher": label,
                 "lone tenant": "alone" if name == "alone" else f"beside {args.heavy} x 10,000 chars",
                 "p50 ms": round(1000 * statistics.median(values), 1),
                 "p99 ms": round(1000 * p(values, 99), 1),
                 "p99 / p99 alone": round(p(values, 99) / alone_p99, 2),
+                "neighbour's burst s": round(got["burst_left_s"], 1) if name == "beside" else "",
                 "RSS MiB before / after burst / given back": (
                     f"{got['rss_before']:.0f} / {got['rss_after_burst']:.0f} / {got['rss_given_back']:.0f}"
                     if name == "beside" else ""

@@ -200,6 +200,10 @@ class Settings(BaseSettings):
     # a lone comment waits for at most one such batch on a busy stream, so this bounds what another tenant's
     # long comments can add to its latency, at little cost in throughput (bench/fairness.py).
     batch_max_windows: float = Field(default=8.0, gt=0)
+    # Model streams held for short comments (one window or less): a batch with a longer comment runs on the other
+    # streams only, so a short comment never waits behind a neighbour's long ones. 0: every stream takes anything
+    # (long comments then get every stream, and short ones may wait for a long batch to end).
+    short_work_streams: int = Field(default=1, ge=0)
     # How long a batch waits for company once a stream is free. On a 2-core CPU pairing saves little (a comment
     # costs 17.4 ms alone, 13.5 in a pair, 10.4 in a batch of 32: bench/RESULTS.md) and a 5 ms wait added ~4 ms
     # to the p50 at half load; under load, batches still fill while every stream is busy.

@@ -78,11 +78,15 @@ class FairQueue(Generic[Item, Result]):
         self._cost += pending.cost
         self._arrived.set()
 
-    def peek(self) -> _Pending[Item, Result]:
-        return self._lanes[self._next_lane()][0]
+    def peek(self, max_cost: float = math.inf) -> _Pending[Item, Result]:
+        return self._lanes[self._next_lane(max_cost)][0]
 
-    def get_nowait(self) -> _Pending[Item, Result]:
-        lane = self._next_lane()
+    def has(self, max_cost: float = math.inf) -> bool:
+        """Whether an item costing at most ``max_cost`` heads a lane (what a stream held for short work may take)."""
+        return any(waiting[0].cost <= max_cost for waiting in self._lanes.values())
+
+    def get_nowait(self, max_cost: float = math.inf) -> _Pending[Item, Result]:
+        lane = self._next_lane(max_cost)
         pending = self._lanes[lane].popleft()
         if not self._lanes[lane]:
             del self._lanes[lane]
@@ -94,20 +98,25 @@ class FairQueue(Generic[Item, Result]):
             self._arrived.clear()
         return pending
 
-    def _next_lane(self) -> str:
-        return min(self._lanes, key=self._served.__getitem__)
+    def _next_lane(self, max_cost: float = math.inf) -> str:
+        """The least-served lane whose next item costs at most ``max_cost`` (a lane's items keep their order)."""
+        eligible = [lane for lane, waiting in self._lanes.items() if waiting[0].cost <= max_cost]
+        return min(eligible, key=self._served.__getitem__)
 
-    async def wait(self, timeout: float | None) -> bool:
-        """Wait until something is queued (at most ``timeout`` s); whether something is."""
-        if self._size:
+    async def wait(self, timeout: float | None, max_cost: float = math.inf) -> bool:
+        """Wait until an item costing at most ``max_cost`` is queued, or ``wake`` is called (at most ``timeout``
+        s); whether such an item is queued."""
+        if self.has(max_cost):
             return True
+        self._arrived.clear()  # set again by the next put or wake
         try:
             await asyncio.wait_for(self._arrived.wait(), timeout)
         except TimeoutError:
             return False
-        return bool(self._size)
+        return self.has(max_cost)
 
     def wake(self) -> None:
+        """Wake a collector waiting in ``wait`` (a stream freed, or the batcher closing): it looks again."""
         self._arrived.set()
 
     def forget_idle(self) -> None:
@@ -127,6 +136,10 @@ class MicroBatcher(Generic[Item, Result]):
     :param cost: the model work of one item, in units of the smallest (a comment of one window): lanes are served
         by it, and a batch holds at most ``max_cost`` of it. Default: every item costs 1.
     :param max_cost: most work per batch; default ``max_items``.
+    :param short_cost: the most work an item may be and still count as short (a comment of one window).
+    :param short_streams: streams held for short work: batches with a longer item run on the other streams only,
+        so a short comment never waits behind a neighbour's long ones (tenants' fairness in latency, not only in
+        share). Long work then has ``streams - short_streams`` streams; 0 holds none back.
     :param on_idle: run on a model thread when the last running batch ends with nothing queued, once at least
         ``idle_after_cost`` of work has run since the last time (the runner gives the memory a burst took back to
         the system: worth it after a burst, a waste after every single comment).
@@ -144,6 +157,8 @@ class MicroBatcher(Generic[Item, Result]):
         max_cost: float | None = None,
         on_idle: Callable[[], None] | None = None,
         idle_after_cost: float = 0.0,
+        short_cost: float = 1.0,
+        short_streams: int = 0,
     ) -> None:
         self.run_batch = run_batch
         self.max_items = max_items
@@ -156,9 +171,13 @@ class MicroBatcher(Generic[Item, Result]):
         self._cost_since_idle = 0.0
         self._queue: FairQueue[Item, Result] = FairQueue()
         self.streams = streams
+        self.short_cost = short_cost
+        self.short_streams = min(short_streams, streams - 1)  # at least one stream always takes long work
+        self._long_running = 0  # batches with a long item, running now
         self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()  # one batch per busy stream
+        self._long: set[asyncio.Task[None]] = set()  # those with an item longer than short_cost
         self._closing = False
         self.batches = 0
         self.items = 0
@@ -200,23 +219,29 @@ class MicroBatcher(Generic[Item, Result]):
         work = min(self.max_cost, max(first.cost, (first.cost + self._queue.queued_cost()) / idle))
         return items, work
 
+    def _takes(self) -> float:
+        """The costliest item the stream being filled may take: anything while long work holds fewer streams than
+        it may, else only short items (the rest is held for short work)."""
+        return math.inf if self._long_running < self.streams - self.short_streams else self.short_cost
+
     async def _collect(self) -> tuple[list[_Pending[Item, Result]], bool]:
         """The next batch, and whether the batcher is closed with nothing left after it."""
         batch: list[_Pending[Item, Result]] = []
         deadline: float | None = None
         limit, budget, work = self.max_items, self.max_cost, 0.0
         while len(batch) < limit:
-            if self._queue.empty():
-                if self._closing:
+            takes = self._takes()
+            if not self._queue.has(takes):
+                if self._closing and (self._queue.empty() or batch):
                     break
                 timeout = None if deadline is None else deadline - time.monotonic()
                 if timeout is not None and timeout <= 0:
                     break
-                if not await self._queue.wait(timeout):
-                    continue  # timed out (the loop then ends the batch) or woken by close
-            if batch and work + self._queue.peek().cost > budget:
+                await self._queue.wait(timeout, takes)
+                continue  # look again: something arrived, a stream freed, it timed out, or the batcher closes
+            if batch and work + self._queue.peek(takes).cost > budget:
                 break  # the batch is full of work: the next item starts the next batch
-            got = self._queue.get_nowait()
+            got = self._queue.get_nowait(takes)
             batch.append(got)
             work += got.cost
             if deadline is None:
@@ -231,6 +256,10 @@ class MicroBatcher(Generic[Item, Result]):
 
         def finished(task: asyncio.Task[None]) -> None:
             self._running.discard(task)
+            if task in self._long:
+                self._long.discard(task)
+                self._long_running -= 1
+                self._queue.wake()  # a stream held for short work may take long work again
             free.release()
             idle = not self._running and self._queue.empty() and not self._closing
             if self.on_idle is not None and idle and self._cost_since_idle >= self.idle_after_cost:
@@ -250,6 +279,9 @@ class MicroBatcher(Generic[Item, Result]):
             task = asyncio.create_task(self._run(batch))
             task.add_done_callback(finished)
             self._running.add(task)
+            if any(p.cost > self.short_cost for p in batch):
+                self._long.add(task)
+                self._long_running += 1
         await asyncio.gather(*self._running)
 
     async def _run(self, batch: list[_Pending[Item, Result]]) -> None:

@@ -29,6 +29,7 @@ def build_batcher(settings: Settings, runner: Any, on_batch: Any = None) -> Micr
         # after a burst (a few full batches of long text), not after every comment: trimming the heap costs the
         # model thread it runs on, and a stream of short requests leaves nothing to give back
         idle_after_cost=4 * settings.batch_max_windows,
+        short_streams=settings.short_work_streams,  # a short comment never waits behind a neighbour's long ones
     )
 
 

@@ -240,7 +240,7 @@ def test_the_audit_view_lists_decisions_with_who_and_the_scores(browser: Any, se
 
 
 def test_an_admin_creates_an_account_and_its_person_signs_in_and_is_named_in_the_audit(
-    browser: Any, server: str
+    browser: Any, server: str, artifacts: Path
 ) -> None:
     admin = sign_in(browser, server, "ak")
     admin.goto(f"{server}/moderate#accounts")
@@ -251,6 +251,7 @@ def test_an_admin_creates_an_account_and_its_person_signs_in_and_is_named_in_the
     password = secret.inner_text()
     assert len(password) >= 20
     admin.locator("#account-rows tr[data-name='dana']").wait_for()
+    admin.screenshot(path=str(artifacts / "accounts.png"), full_page=True)
 
     clear_queue(server)
     seed(server, [("acc1", RUDE[2] + " (account)")], thread="accounts")
@@ -385,7 +386,9 @@ def test_keys_reach_the_thread_the_reason_and_every_queue_from_any_view(browser:
     assert page.locator("#thread-view").is_hidden()
 
 
-def test_an_admin_previews_and_saves_a_banned_word_and_it_is_in_force(browser: Any, server: str) -> None:
+def test_an_admin_previews_and_saves_a_banned_word_and_it_is_in_force(
+    browser: Any, server: str, artifacts: Path
+) -> None:
     seed(server, [("pol1", "Join my crypto giveaway, link in my profile (policy)")], thread="policy")
     admin = sign_in(browser, server, "ak")
     admin.goto(f"{server}/moderate#policy")
@@ -395,6 +398,7 @@ def test_an_admin_previews_and_saves_a_banned_word_and_it_is_in_force(browser: A
     moves = admin.locator("#policy-moves")
     moves.locator("h3:has-text('allow → reject')").wait_for()
     assert "giveaway" in moves.inner_text() and "banned_word: giveaway" in moves.inner_text()
+    admin.screenshot(path=str(artifacts / "policy.png"), full_page=True)
     admin.get_by_role("button", name="Save a new version").click()
     assert "Say why" in admin.locator("#notice").inner_text()  # a note is required
     admin.get_by_label("Why").fill("crypto spam")
@@ -412,7 +416,7 @@ def test_an_admin_previews_and_saves_a_banned_word_and_it_is_in_force(browser: A
     assert httpx.put(f"{server}/v1/policy", json=restore, headers=auth("ak"), timeout=10).status_code == 200
 
 
-def test_slash_searches_stored_comments_by_their_words_and_author(browser: Any, server: str) -> None:
+def test_slash_searches_stored_comments_by_their_words_and_author(browser: Any, server: str, artifacts: Path) -> None:
     seed(server, [("srch1", "The zeppelin parade was loud and silly (search)")], thread="search", author_id="zed")
     seed(server, [("srch2", "A quiet zeppelin overhead this morning (search)")], thread="search", author_id="amy")
     wait_for(
@@ -433,6 +437,7 @@ def test_slash_searches_stored_comments_by_their_words_and_author(browser: Any, 
     rows.nth(1).wait_for()
     assert [rows.nth(i).get_attribute("data-id") for i in range(rows.count())] == ["srch2", "srch1"]
     assert "2 comments found" in page.locator("#search-summary").inner_text()
+    page.screenshot(path=str(artifacts / "search.png"), full_page=True)
     page.get_by_role("textbox", name="Author").fill("zed")
     page.get_by_role("button", name="Search", exact=True).click()
     page.locator("#search-summary:has-text('1 comment found')").wait_for()

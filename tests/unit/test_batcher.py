@@ -191,3 +191,42 @@ async def test_memory_is_given_back_after_a_burst_not_after_every_comment() -> N
     await asyncio.get_running_loop().run_in_executor(None, released.wait, 5)
     assert len(calls) == 1
     await batcher.close()
+
+
+async def test_a_stream_held_for_short_work_answers_a_short_item_while_long_ones_queue() -> None:
+    """Two streams, one held for short work: a neighbour's long items run on one stream at a time, so a short item
+    starts at once on the other instead of waiting for a long batch to end."""
+    started: dict[str, float] = {}
+
+    def run(items: list[str]) -> list[str]:
+        for item in items:
+            started[item] = time.perf_counter()
+        time.sleep(0.3 if items[0].startswith("long") else 0.01)
+        return items
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(
+        run, max_items=1, max_wait_ms=1, streams=2, cost=lambda i: 12.0 if i.startswith("long") else 1.0,
+        max_cost=8, short_streams=1,
+    )  # fmt: skip
+    batcher.start()
+    burst = asyncio.ensure_future(batcher.submit_many([f"long-{i}" for i in range(4)], lane="a"))
+    await asyncio.sleep(0.05)  # one long item runs; the others wait for that stream, never for the held one
+    began = time.perf_counter()
+    assert await batcher.submit_many(["short"], lane="b") == ["short"]
+    assert time.perf_counter() - began < 0.2  # it did not wait for the running long batch (0.3 s)
+    await burst
+    starts = sorted(started[f"long-{i}"] for i in range(4))
+    assert all(b - a >= 0.25 for a, b in zip(starts, starts[1:], strict=False))  # long items: one stream at a time
+    await batcher.close()
+
+
+async def test_with_no_short_work_the_held_stream_idles_and_nothing_is_lost() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        lambda items: items, max_items=2, max_wait_ms=1, streams=2, cost=float, max_cost=8, short_streams=1
+    )
+    batcher.start()
+    assert await batcher.submit_many([5, 6, 7, 1, 8]) == [5, 6, 7, 1, 8]
+    work = asyncio.gather(*(batcher.submit_many([n]) for n in (9, 3, 1, 12)))
+    await asyncio.sleep(0)
+    await batcher.close()  # queued long work still finishes on close
+    assert await work == [[9], [3], [1], [12]]
