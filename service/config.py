@@ -123,6 +123,28 @@ class CoralSiteSettings(BaseModel):
         return f"{self.url}/api/graphql"
 
 
+class OidcSettings(BaseModel):
+    """Sign-in to the moderators' page through the site's identity provider (OpenID Connect, service/api/oidc.py)."""
+
+    issuer: str  # the provider's issuer URL; its discovery document is {issuer}/.well-known/openid-configuration
+    client_id: str
+    client_secret: SecretStr
+    role: Literal["moderator", "admin"] = "moderator"  # the role of a person who signs in this way
+    admins: list[str] = Field(default_factory=list)  # subjects or e-mail addresses given the admin role instead
+    name_claim: str = "preferred_username"  # the claim an account's name is made from (else e-mail, else subject)
+    allow: list[str] = Field(default_factory=list)  # non-public hosts the provider may be reached at
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ValueError("an issuer is http(s)://host/... with no user:password")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Moderato process. Field ``x`` is read from ``MODERATO_X``."""
 
@@ -261,6 +283,9 @@ class Settings(BaseSettings):
     # Comments a moderator's page leases at once, and the reasons offered with a decision, per tenant
     # ({"tenant": ["spam", ...]}) or the default list. Free text is always possible too.
     page_batch: int = Field(default=10, ge=1, le=200)
+    # Sign-in through the site's identity provider, per tenant (OpenID Connect):
+    # {"tenant": {"issuer": "https://idp.example.com", "client_id": "...", "client_secret": "...", "admins": [...]}}
+    oidc: dict[str, OidcSettings] = Field(default_factory=dict)
     # Wrong keys one client address may try on the sign-in form before it must wait (guessing a weak key).
     sign_in_failure_limit: str = "10/minute"
     # Moderator accounts (service/moderation/accounts.py): wrong passwords in a row that lock an account, and for
@@ -333,5 +358,5 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Settings for the start-up log, secrets hidden."""
-        secrets = {"api_keys", "metrics_token", "coral_signing_secrets", "coral_sites", "session_secret"}
+        secrets = {"api_keys", "metrics_token", "coral_signing_secrets", "coral_sites", "oidc", "session_secret"}
         return self.model_dump(exclude=secrets, mode="json")

@@ -188,6 +188,11 @@ def policy_history(tenant: str) -> str:
     return _key(tenant, "policy", "history")
 
 
+def oidc_state(tenant: str, state: str) -> str:
+    """One sign-in through the identity provider on its way (nonce, PKCE verifier, redirect URI), for 10 minutes."""
+    return _key(tenant, "oidc", state)
+
+
 def account(tenant: str, name: str) -> str:
     """Hash: one moderator account (role, argon2id password hash, epoch, failures, locked_until, created_*)."""
     return _key(tenant, "account", name)

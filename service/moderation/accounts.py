@@ -123,7 +123,35 @@ class Accounts:
 
     async def get(self, tenant: str, name: str) -> Account | None:
         stored = text_map(await self.redis.hgetall(keys.account(tenant, name)))
-        return _account(tenant, stored) if stored.get("password") else None
+        return _account(tenant, stored) if stored.get("password") or stored.get("subject") else None
+
+    async def ensure_external(self, tenant: str, name: str, role: str, *, subject: str) -> Account:
+        """The account of a person the site's identity provider signed in (no password: it signs in only that way),
+        made on their first sign-in (audited, by "oidc"), its role kept as the provider's settings say. A name
+        already taken by someone else is refused."""
+        key = keys.account(tenant, name)
+        if await self.redis.hsetnx(key, "name", name):
+            now = time.time()
+            fields: dict[Any, Any] = {
+                "role": role,
+                "subject": subject,
+                "created_at": f"{now:.3f}",
+                "created_by": "oidc",
+                "epoch": secrets.token_hex(8),
+                "failures": "0",
+            }
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=fields)
+                pipe.sadd(keys.accounts(tenant), name)
+                pipe.xadd(keys.audit(tenant), _audit("account_created", name, "oidc", now, role=role))  # type: ignore[arg-type]
+                await pipe.execute()
+        stored = text_map(await self.redis.hgetall(key))
+        if stored.get("subject") != subject:
+            raise Conflict(f"the account name {name!r} belongs to someone else here", code="name_taken")
+        if stored.get("role") != role:
+            await self.redis.hset(key, "role", role)
+            stored["role"] = role
+        return _account(tenant, stored)
 
     async def list(self, tenant: str) -> list[Account]:
         names = sorted(text(n) for n in await self.redis.smembers(keys.accounts(tenant)))

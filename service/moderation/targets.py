@@ -161,9 +161,11 @@ async def resolve(url: str, allow: AllowList, *, timeout_s: float = 5.0) -> Targ
 
 
 def allow_list(settings: Settings, tenant: str) -> AllowList:
-    """The tenant's configured allow-list, its webhook's and its Coral site's (empty: public addresses only)."""
-    hook, coral = settings.webhooks.get(tenant), settings.coral_sites.get(tenant)
-    return AllowList.parse([*(hook.allow if hook else ()), *(coral.allow if coral else ())])
+    """The tenant's configured allow-list: its webhook's, Coral site's and identity provider's (empty: public
+    addresses only)."""
+    hook, coral, oidc = settings.webhooks.get(tenant), settings.coral_sites.get(tenant), settings.oidc.get(tenant)
+    entries = [*(hook.allow if hook else ()), *(coral.allow if coral else ()), *(oidc.allow if oidc else ())]
+    return AllowList.parse(entries)
 
 
 async def post_checked(
@@ -175,16 +177,31 @@ async def post_checked(
     headers: dict[str, str],
     timeout_s: float,
 ) -> httpx.Response:
-    """POST to ``url`` at the address that was checked, presenting the URL's host name (Host header, TLS SNI and
-    certificate check): a second DNS lookup by the client could answer with another address. Bounded in total,
+    """POST to ``url`` at the address that was checked (request_checked)."""
+    return await request_checked(client, "POST", url, allow, content=content, headers=headers, timeout_s=timeout_s)
+
+
+async def request_checked(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    allow: AllowList,
+    *,
+    timeout_s: float,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """A request to ``url`` at the address that was checked, presenting the URL's host name (Host header, TLS SNI
+    and certificate check): a second DNS lookup by the client could answer with another address. Bounded in total,
     however slowly the other side answers. Raises UnsafeTarget, TimeoutError or httpx's errors."""
     target = await resolve(url, allow)
     extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
     async with asyncio.timeout(timeout_s):
-        return await client.post(
+        return await client.request(
+            method,
             target.pinned_url(),
             content=content,
-            headers={**headers, "host": target.url.netloc},
+            headers={**(headers or {}), "host": target.url.netloc},
             extensions=extensions,
         )
 

@@ -257,7 +257,7 @@ def test_an_admin_creates_an_account_and_its_person_signs_in_and_is_named_in_the
     seed(server, [("acc1", RUDE[2] + " (account)")], thread="accounts")
     person = browser.new_context().new_page()
     person.goto(f"{server}/moderate")
-    person.get_by_label("Site").fill("news")
+    person.get_by_label("Site", exact=True).fill("news")
     person.get_by_label("Account").fill("dana")
     person.get_by_label("Password").fill("wrong password here")
     person.get_by_role("button", name="Sign in", exact=True).click()

@@ -10,21 +10,24 @@ import math
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from service import redis_keys as keys
 from service import ui
 from service.api.auth import Principal, key_digest
 from service.api.deps import PageSessionDep, StateDep, same_origin
+from service.api.oidc import OidcClient, SignInRefused, tenant_of_state
 from service.api.sessions import COOKIE, PAGE_ROLES, Session, csrf_ok
 from service.api.state import AppState
 from service.config import Settings
 from service.contract import QUEUES, Queue
+from service.errors import Conflict, InvalidInput
 from service.model.labels import ATTRIBUTES, PARENT_STANCES, STANCES
 from service.moderation.accounts import LockedOut
 from service.moderation.events import last_event_id
 from service.moderation.queues import list_queue
+from service.moderation.targets import allow_list
 from service.runtime import Runtime
 
 router = APIRouter(prefix="/moderate", tags=["moderator page"], include_in_schema=False)
@@ -128,6 +131,47 @@ def _signed_in(request: Request, session: Session) -> Response:
         samesite="strict",
     )
     return response
+
+
+@router.get("/oidc", response_class=HTMLResponse)
+async def oidc_start(request: Request, state: StateDep, tenant: Annotated[str, Query(max_length=64)] = "") -> Response:
+    """Sign in through the site's identity provider: off to its login page, with state, nonce and PKCE."""
+    site = state.settings.oidc.get(tenant.strip())
+    if site is None or state.runtime is None:
+        return _signin("This site does not sign in through an identity provider here.", status=404, tenant=tenant)
+    client = OidcClient(tenant.strip(), site, allow_list(state.settings, tenant.strip()), state.runtime.redis)
+    target = await client.start(str(request.url_for("oidc_callback")))
+    return RedirectResponse(target, status_code=303, headers=ui.PAGE_HEADERS)
+
+
+@router.get("/oidc/callback", response_class=HTMLResponse, name="oidc_callback")
+async def oidc_callback(
+    request: Request,
+    state: StateDep,
+    code: Annotated[str, Query(max_length=2048)] = "",
+    returned: Annotated[str, Query(alias="state", max_length=256)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The provider's answer: the code exchanged, the ID token verified, the person's account and session."""
+    if error or not code:
+        return _signin("The identity provider did not sign you in.", status=400)
+    try:
+        tenant = tenant_of_state(returned)
+    except InvalidInput:
+        return _signin("This sign-in link is not valid. Sign in again.", status=400)
+    site = state.settings.oidc.get(tenant)
+    if site is None or state.runtime is None or state.accounts is None or state.sessions is None:
+        return _signin("This site does not sign in through an identity provider here.", status=404)
+    client = OidcClient(tenant, site, allow_list(state.settings, tenant), state.runtime.redis)
+    try:
+        person = await client.finish(returned, code)
+        role = "admin" if person.admin else site.role
+        account = await state.accounts.ensure_external(tenant, person.name, role, subject=person.subject)
+    except SignInRefused as refused:
+        return _signin(str(refused), status=400, tenant=tenant)
+    except Conflict as taken:
+        return _signin(taken.message, status=409, tenant=tenant)
+    return _signed_in(request, await state.sessions.open_for_account(account))
 
 
 @router.get("/token")
