@@ -119,8 +119,12 @@ async def _account_sign_in(
     return _signed_in(request, await state.sessions.open_for_account(account))
 
 
-def _signed_in(request: Request, session: Session) -> Response:
-    response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
+def _signed_in(request: Request, session: Session, *, via_page: bool = False) -> Response:
+    response: Response
+    if via_page:
+        response = _moving_on("/moderate", "Signed in", "Open the moderators' page")
+    else:
+        response = RedirectResponse("/moderate", status_code=303, headers=ui.PAGE_HEADERS)
     response.set_cookie(
         COOKIE,
         session.cookie,
@@ -141,7 +145,9 @@ async def oidc_start(request: Request, state: StateDep, tenant: Annotated[str, Q
         return _signin("This site does not sign in through an identity provider here.", status=404, tenant=tenant)
     client = OidcClient(tenant.strip(), site, allow_list(state.settings, tenant.strip()), state.runtime.redis)
     target = await client.start(str(request.url_for("oidc_callback")))
-    return RedirectResponse(target, status_code=303, headers=ui.PAGE_HEADERS)
+    # A page that moves on by itself, not a redirect: the page's CSP lets its forms reach this server only
+    # (form-action 'self'), and that covers where a form's answer redirects to
+    return _moving_on(target, "Signing in through your organisation", "Continue to its sign-in page")
 
 
 @router.get("/oidc/callback", response_class=HTMLResponse, name="oidc_callback")
@@ -171,7 +177,10 @@ async def oidc_callback(
         return _signin(str(refused), status=400, tenant=tenant)
     except Conflict as taken:
         return _signin(taken.message, status=409, tenant=tenant)
-    return _signed_in(request, await state.sessions.open_for_account(account))
+    # The browser arrives here from the provider's site: a redirect from this answer would still be part of that
+    # cross-site navigation, and a SameSite=Strict cookie is not sent on it. A page of ours that moves on by itself
+    # makes the next request a same-site one, which carries the new session.
+    return _signed_in(request, await state.sessions.open_for_account(account), via_page=True)
 
 
 @router.get("/token")
@@ -202,3 +211,8 @@ async def sign_out(
 def _signin(message: str | None, *, status: int = 200, tenant: str = "", account: str = "") -> HTMLResponse:
     html = ui.render("signin.html", message=message, tenant=tenant, account=account)
     return HTMLResponse(html, status_code=status, headers=ui.PAGE_HEADERS)
+
+
+def _moving_on(target: str, title: str, link: str) -> HTMLResponse:
+    html = ui.render("moving_on.html", target=target, title=title, link=link)
+    return HTMLResponse(html, headers=ui.PAGE_HEADERS)

@@ -747,6 +747,9 @@ async function loadPolicy() {
     "aria-label": `${kind} at, ${label(name)}`, value: p[kind][name] ?? "" });
   $("policy-thresholds").replaceChildren(...data.attributes.map((name) => el("tr", {},
     el("th", { scope: "row", text: label(name) }), el("td", {}, box("review", name)), el("td", {}, box("reject", name)))));
+  $("policy-scale").textContent = p.scale === "raw"
+    ? "Thresholds on the model's raw scores, as the built-in defaults are written (0 to 1; empty: none)"
+    : "Thresholds on the calibrated scores the API answers (0 to 1; empty: none)";
   $("policy-language").value = p.unsupported_language;
   $("policy-suspect").value = p.suspect_words.join("\n");
   $("policy-banned").value = p.banned_words.join("\n");
