@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -71,6 +72,23 @@ ROUTERS = (
 COMPAT = (perspective, discovery, openai_moderations, coral)  # other APIs' shapes, with their own error shapes
 
 
+# A graceful stop of the in-process worker waits this long for the batch in hand; past it the worker is cancelled.
+# Nothing is lost: a batch not acknowledged stays pending in Redis and another worker takes it over.
+WORKER_STOP_S = 20.0
+
+
+async def _stop_within(task: asyncio.Task[None], seconds: float) -> None:
+    """Wait for a stopping task, at most ``seconds``; then cancel it (and say where it was stuck), so a shutdown
+    never hangs on it."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        return
+    frames = "".join(traceback.format_stack(task.get_stack(limit=8)[-1])) if task.get_stack() else "?"
+    log.warning("the in-process worker did not stop within %.0f s; cancelling it (stuck at %s)", seconds, frames)
+    task.cancel()
+    await asyncio.wait({task}, timeout=seconds)
+
+
 def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring: KeyRing | None = None) -> FastAPI:
     """The API app.
 
@@ -107,7 +125,7 @@ def create_app(settings: Settings, *, runner: ModelRunner | None = None, keyring
             stop_watching_gc()
             if worker and worker_task:
                 worker.stop()  # finishes and acknowledges the batch in hand
-                await worker_task
+                await _stop_within(worker_task, WORKER_STOP_S)
             await runtime.close()
 
     app = FastAPI(
