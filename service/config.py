@@ -74,6 +74,15 @@ class PolicySettings(BaseModel):
         return words
 
 
+def _check_http_url(value: str, problem: str) -> None:
+    """Refuse (with ``problem``) a configured URL that is not plain http(s)://host, or that carries a user:password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ValueError(problem)
+
+
 class WebhookSettings(BaseModel):
     """Where a tenant's decisions are POSTed (a comment's own callback_url wins), the secret that signs them, and
     the non-public hosts or address ranges (``"hooks.internal"``, ``"10.0.0.0/8"``) it may deliver to on purpose;
@@ -87,11 +96,7 @@ class WebhookSettings(BaseModel):
     @classmethod
     def _plain_http_url(cls, value: str | None) -> str | None:
         if value is not None:
-            from urllib.parse import urlsplit
-
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-                raise ValueError("a webhook URL is http(s)://host/... with no user:password")
+            _check_http_url(value, "a webhook URL is http(s)://host/... with no user:password")
         return value
 
 
@@ -111,11 +116,7 @@ class CoralSiteSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _origin(cls, value: str) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-            raise ValueError("Coral's URL is http(s)://host[:port] with no user:password")
+        _check_http_url(value, "Coral's URL is http(s)://host[:port] with no user:password")
         return value.rstrip("/")
 
     @property
@@ -137,11 +138,7 @@ class OidcSettings(BaseModel):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-            raise ValueError("an issuer is http(s)://host/... with no user:password")
+        _check_http_url(value, "an issuer is http(s)://host/... with no user:password")
         return value
 
 
