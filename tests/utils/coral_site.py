@@ -13,7 +13,7 @@ from typing import Any
 
 from graphql import build_schema, graphql_sync
 
-from tests.utils.processes import LoopbackServer
+from tests.utils.processes import LoopbackServer, answer_json
 
 SCHEMA = build_schema((Path(__file__).parent / "coral_schema.graphql").read_text())
 
@@ -46,12 +46,7 @@ class CoralSite(LoopbackServer):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 status, answer = site.handle(self.path, self.headers.get("authorization", ""), body)
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                answer_json(self, status, answer)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 import time
@@ -17,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from tests.utils.processes import LoopbackServer
+from tests.utils.processes import LoopbackServer, answer_json
 
 
 class OidcProvider(LoopbackServer):
@@ -36,21 +35,12 @@ class OidcProvider(LoopbackServer):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 path, _, query = self.path.partition("?")
                 status, headers, body = provider.get(path, parse_qs(query))
-                self._answer(status, headers, body)
+                answer_json(self, status, body, headers)
 
             def do_POST(self) -> None:  # noqa: N802
                 form = parse_qs(self.rfile.read(int(self.headers.get("content-length", "0"))).decode())
                 status, headers, body = provider.token(form)
-                self._answer(status, headers, body)
-
-            def _answer(self, status: int, headers: dict[str, str], body: dict[str, Any] | None) -> None:
-                raw = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                for name, value in {"content-type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                answer_json(self, status, body, headers)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -39,6 +39,17 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: fl
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    """Send ``body`` as a JSON answer (nothing for None) from a test server's handler."""
+    raw = json.dumps(body).encode() if body is not None else b""
+    handler.send_response(status)
+    for name, value in {"content-type": "application/json", **(headers or {})}.items():
+        handler.send_header(name, value)
+    handler.send_header("content-length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
 class LoopbackServer:
     """An HTTP server on 127.0.0.1, on a thread of its own, serving ``handler`` (a BaseHTTPRequestHandler class)."""
 
