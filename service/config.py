@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     # tenant). Set on the others: their /v1/search asks it (with the caller's credentials) and their workers do not
     # index. Unset: this machine keeps its own index.
     search_url: str | None = None
+    # Model versions learned from sites' own labels (`moderato learn`), a folder each with its report. Every API
+    # replica and worker loads the version a tenant is served from here: on several machines, storage they all
+    # mount (deploy/README.md). Unset: <data_dir>/models.
+    models_path: Path | None = None
     redis_connect_retries: int = 5
     # /healthz fails once Redis has been out of reach this long: a process that cannot serve should be restarted
     health_redis_grace_s: float = 30.0
@@ -346,6 +350,10 @@ class Settings(BaseSettings):
     @property
     def search_file(self) -> Path:
         return self.search_path or self.data_dir / "search.db"
+
+    @property
+    def models_root(self) -> Path:
+        return self.models_path or self.data_dir / "models"
 
     def policy_for(self, tenant: str) -> PolicySettings:
         return self.policies.get(tenant, self.default_policy)

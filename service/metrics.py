@@ -35,6 +35,14 @@ class Metrics:
         self.cache_misses = Counter("moderato_cache_misses", "Results that needed the model", registry=r)
         self.comments_scored = Counter("moderato_comments_scored", "Comments scored", ["decision"], registry=r)
         self.redis_errors = Counter("moderato_redis_errors", "Redis operations that failed", ["op"], registry=r)
+        self.model_load_failures = Counter(
+            "moderato_model_load_failures",
+            "Learned model versions a pointer named that could not be loaded",
+            registry=r,
+        )
+        self.shadow_scored = Counter(
+            "moderato_shadow_scored", "Comments a shadowed candidate scored beside the served model", registry=r
+        )
         # A pause here stops the event loop and the model streams alike (see service/heap.py)
         self.gc_pause_seconds = Histogram(
             "moderato_gc_pause_seconds", "Garbage collection pauses", ["generation"], buckets=GC_BUCKETS, registry=r

@@ -188,6 +188,31 @@ def policy_history(tenant: str) -> str:
     return _key(tenant, "policy", "history")
 
 
+def model_serving(tenant: str) -> str:
+    """Hash: the model version this tenant is served (version, previous versions as a JSON list, by, at); absent:
+    the shipped model. Every API replica and worker reads it within seconds (service/scoring/serving.py)."""
+    return _key(tenant, "model", "serving")
+
+
+def model_shadow(tenant: str) -> str:
+    """Hash: the candidate version scoring a sample of this tenant's live comments beside the served one (version,
+    sample share, since)."""
+    return _key(tenant, "model", "shadow")
+
+
+def shadow_stats(tenant: str, version: str) -> str:
+    """Hash: a shadowed candidate's counts (scored, agreed, `from>to` changed decisions, toxicity difference sum)."""
+    return _key(tenant, "model", "shadow-stats", version)
+
+
+def shadow_changes(tenant: str, version: str) -> str:
+    """List: the newest comments whose decision the shadowed candidate would have changed (JSON, capped)."""
+    return _key(tenant, "model", "shadow-changes", version)
+
+
+SHADOW_CHANGES_MAX = 200
+
+
 def oidc_state(tenant: str, state: str) -> str:
     """One sign-in through the identity provider on its way (nonce, PKCE verifier, redirect URI), for 10 minutes."""
     return _key(tenant, "oidc", state)

@@ -47,6 +47,9 @@ class ModelConfig:
     # Spans are reported only when some attribute scores at least this much: the span head alone fires on
     # identity words and strong adjectives in civil comments. Chosen on training rows (see the model card).
     span_gate: float = 0.3
+    # A version learned from a site's labels (service/model/versions.py): the shipped model whose encoder and stance
+    # it runs on unchanged; only its toxicity and span heads are its own. Empty: a whole model.
+    heads_of: str = ""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2) + "\n"

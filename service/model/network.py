@@ -52,6 +52,16 @@ class StanceHead(nn.Module):
         return self.classify(torch.cat([u, v, u * v, (u - v).abs(), crossed], dim=-1))
 
 
+def toxicity_head(hidden: int) -> nn.Sequential:
+    """Pooled comment states to one logit per attribute."""
+    return nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, len(ATTRIBUTES)))
+
+
+def span_head(hidden: int) -> nn.Sequential:
+    """Each token's states to its span logits (SPAN_OUTPUTS)."""
+    return nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden, SPAN_OUTPUTS))
+
+
 class ModeratoNet(nn.Module):
     """Encoder plus the three heads.
 
@@ -65,10 +75,8 @@ class ModeratoNet(nn.Module):
         self.encoder = encoder
         self.frozen_layers = frozen_layers
         hidden = encoder.config.hidden_size
-        self.toxicity_head = nn.Sequential(
-            nn.Dropout(0.1), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, len(ATTRIBUTES))
-        )
-        self.span_head = nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden, SPAN_OUTPUTS))
+        self.toxicity_head = toxicity_head(hidden)
+        self.span_head = span_head(hidden)
         self.stance_head = StanceHead(hidden)
         self.freeze_base()
 

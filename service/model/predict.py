@@ -8,6 +8,7 @@ cache; a comment's stance reads them, its toxicity never does.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -27,6 +28,7 @@ from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, SPAN_INDEX, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
 from service.model.stance_confidence import ConfidenceMap, load_maps, stance_confidence
+from service.model.versions import load_heads
 from service.system import cpu_has_bf16
 
 WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
@@ -131,6 +133,9 @@ class Predictor:
             )
         )
         self.cross_article_stance = self.cross is not None and cross_article_stance
+        # the heads a batch is scored with: the shipped ones, or a site's own (``with_heads``) on this same encoder
+        self.toxicity_head: torch.nn.Module = self.net.toxicity_head
+        self.span_head: torch.nn.Module = self.net.span_head
         self._encoder = self._prepared(self.net.encoder, traced)
         self._stance_encoder = None if self.cross is None else self._prepared(self.cross.encoder, traced)
         self.batch_size = batch_size
@@ -144,6 +149,15 @@ class Predictor:
             "article": (cross_maps if self.cross_article_stance else head_maps).get("article"),
             "parent": (cross_maps if self.cross is not None else head_maps).get("parent"),
         }
+
+    def with_heads(self, folder: Path) -> Predictor:
+        """This predictor with a learned version's toxicity and span heads (service/model/versions.py): the same
+        encoder, stance and tokenizer objects, so serving a site's own version costs its heads' memory only."""
+        config, heads = load_heads(folder, self.config)
+        variant = copy.copy(self)
+        variant.config = config
+        variant.toxicity_head, variant.span_head = heads["toxicity_head"], heads["span_head"]
+        return variant
 
     def _stance_base_encoder(self, stance_folder: Path) -> torch.nn.Module:
         """The encoder the stance adapters were trained on. The stance pass runs its own merged copy either way, so
@@ -251,6 +265,27 @@ class Predictor:
             return self._cross_stances(texts, targets, shift)
         return self._stances([by_text[t].opening for t in texts], targets, shift)
 
+    def pooled(self, texts: list[str]) -> np.ndarray:
+        """The pooled states of each text's first window, (texts, hidden): what the toxicity head reads. A learned
+        version's heads are trained on these (service/training/learning.py), on this encoder, frozen."""
+        self._use_threads()
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            with self._tokenizer_lock:
+                enc = self.tokenizer(
+                    [texts[i] for i in rows],
+                    truncation=True,
+                    max_length=self.config.max_tokens,
+                    padding=True,
+                    return_tensors="pt",
+                )
+            with torch.inference_mode(), self._autocast():
+                pooled = self._encode(enc["input_ids"], enc["attention_mask"]).pooled().float().numpy()
+            out[rows] = pooled
+        return out
+
     def span_tokens(self, texts: list[str]) -> list[tuple[float, list[tuple[tuple[int, int], np.ndarray]]]]:
         """Each text's highest attribute score and its tokens' (character offsets, span logits): what spans are cut
         from, so that an evaluation can try several thresholds (``extract_spans``) on one pass."""
@@ -300,8 +335,8 @@ class Predictor:
             mask[row, : len(w.ids)] = 1
         with torch.inference_mode(), self._autocast():
             encoded = self._encode(input_ids, mask)
-            scores = torch.sigmoid(self.net.toxicity_logits(encoded).float()).numpy()
-            spans = self.net.span_logits(encoded).float().numpy()
+            scores = torch.sigmoid(self.toxicity_head(encoded.pooled()).float()).numpy()
+            spans = self.span_head(encoded.states).float().numpy()
         for row, w in enumerate(batch):
             w.scores, w.span_logits = scores[row], spans[row, : len(w.ids)]
             if w.index == 0:  # stance reads a comment's opening window

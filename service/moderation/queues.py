@@ -115,6 +115,8 @@ else
   redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[2], 'decided_by', ARGV[1], 'decided_at', now,
              'decision_reason', ARGV[3], 'queue', '')
   redis.call('HDEL', KEYS[1], 'escalated_by')
+  -- a reversal's label replaces the decision it reverses (service/moderation/labels.py)
+  if reversal then redis.call('HSET', KEYS[1], 'reversed', '1') else redis.call('HDEL', KEYS[1], 'reversed') end
   -- Fairness counts comments, not decisions: a comment rejected, reported and rejected again is one rejection,
   -- and one approved after a rejection is none. 'fair_rejected' remembers whether this comment is counted.
   -- A moderator's decision supersedes the model's: a comment the model rejected leaves the model's column the

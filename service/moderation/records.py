@@ -107,8 +107,8 @@ end
 # unmoderated, recently scored, search pending. ARGV: result JSON, status,
 # priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
 # webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix, author comments
-# prefix, author comments kept, recently scored kept. Returns 1 when stored, 0 when this comment was already stored
-# (a redelivery).
+# prefix, author comments kept, recently scored kept, the model version that scored it. Returns 1 when stored, 0
+# when this comment was already stored (a redelivery).
 STORE_RESULT = (
     WEBHOOK_LUA
     + EVENT_LUA
@@ -118,7 +118,7 @@ local st = redis.call('HGET', KEYS[1], 'status')
 if st ~= 'queued' then return 0 end
 local now = ARGV[6]
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'result', ARGV[1], 'model_decision', ARGV[5], 'scored_at', now,
-           'stance_label', ARGV[4])
+           'stance_label', ARGV[4], 'model_version', ARGV[17])
 local id = redis.call('HGET', KEYS[1], 'id')
 -- the tenant's most recently scored comments, which a policy change is previewed on
 redis.call('ZADD', KEYS[10], now, id)
@@ -192,7 +192,7 @@ local id = redis.call('HGET', KEYS[1], 'id')
 for i = 4, #KEYS do redis.call('ZREM', KEYS[i], id) end
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[1], 'queue', 'decision', 'decided_by', 'decided_at', 'decision_reason', 'escalated_by',
-           'error')
+           'error', 'reversed')
 redis.call('HINCRBY', KEYS[1], 'revision', 1)
 redis.call('HSET', KEYS[1], 'text', ARGV[1], 'edited_at', ARGV[2])
 if st ~= 'queued' then  -- a comment not scored yet is still on the stream: the worker reads the new text
@@ -262,6 +262,7 @@ class Records:
         *,
         article_id: str | None,
         webhook_url: str | None,
+        model_version: str = "",
     ) -> bool:
         """Write a scored result once; False if it had been written already (the message was redelivered)."""
         stance = counted_stance(verdict.result.get("stance"))  # the fairness report counts confident labels
@@ -296,6 +297,7 @@ class Records:
                 keys.author_comments(tenant, ""),
                 keys.AUTHOR_COMMENTS_MAX,
                 keys.RECENTLY_SCORED_MAX,
+                model_version,
             ],
         )
         return int(reply) == 1

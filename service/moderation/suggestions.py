@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -15,10 +15,14 @@ from service import redis_keys as keys
 
 @dataclass(frozen=True)
 class Suggestion:
-    """:param scores: attribute name as the site sent it (Perspective's, e.g. TOXICITY) -> the score it suggests."""
+    """:param scores: attribute name as the site sent it (Perspective's, e.g. TOXICITY) -> the score it suggests.
+    :param attributes: the same scores under Moderato's attribute names (those it has a name for).
+    :param model: the model version the tenant was served when the suggestion came (the labels' provenance)."""
 
     text: str
     scores: dict[str, float]
+    attributes: dict[str, float] = field(default_factory=dict)
+    model: str = ""
     client_token: str = ""
     community_id: str = ""
     session_id: str = ""
@@ -32,6 +36,8 @@ async def record_suggestion(
     entry: dict[Any, Any] = {  # redis-py's field types
         "text": suggestion.text,
         "scores": json.dumps(suggestion.scores),
+        "attributes": json.dumps(suggestion.attributes),
+        "model": suggestion.model,
         "client_token": suggestion.client_token,
         "community_id": suggestion.community_id,
         "session_id": suggestion.session_id,

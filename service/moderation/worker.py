@@ -279,6 +279,7 @@ class Worker:
             verdict,
             article_id=record.get("article_id"),
             webhook_url=webhook_url(record, self.settings, tenant),
+            model_version=outcome.model,
         )
         if stored:
             self.scored += 1

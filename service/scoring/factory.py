@@ -13,6 +13,7 @@ from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import ResultCache
 from service.scoring.live_policy import LivePolicies
 from service.scoring.scorer import ArticleJob, Scorer, job_cost
+from service.scoring.serving import ServingModels
 
 
 def build_batcher(settings: Settings, runner: Any, on_batch: Any = None) -> MicroBatcher[Any, Any]:
@@ -61,6 +62,7 @@ def build_scorer(
         articles=store,
         metrics=metrics,
         policies=LivePolicies(redis, settings, calibration),
+        models=ServingModels(redis, runner, calibration, settings.models_root, metrics),
         calibration=calibration,
     )
     return scorer, batcher

@@ -29,14 +29,19 @@ class LivePolicies:
         self.redis = redis
         self.settings = settings
         self.calibration = calibration
-        self._policies: dict[str, tuple[str, Policy]] = {}  # tenant -> (saved version, '' for the settings', policy)
+        self._saved: dict[str, tuple[str, PolicySettings]] = {}  # tenant -> (saved version, its settings)
+        self._built: dict[tuple[str, str, str], Policy] = {}  # (tenant, saved version, calibration) -> policy
         self._checked: dict[str, float] = {}
 
-    def current(self, tenant: str) -> Policy:
-        """The policy as last read (the settings' until a saved one is read)."""
-        if tenant not in self._policies:
-            self._policies[tenant] = ("", self.build(self.settings.policy_for(tenant)))
-        return self._policies[tenant][1]
+    def current(self, tenant: str, calibration: Calibration | None = None) -> Policy:
+        """The policy as last read (the settings' until a saved one is read), on the scale of ``calibration``'s
+        scores (a tenant served a learned version has that version's calibration; default: the shipped one's)."""
+        calibration = calibration or self.calibration
+        version, settings = self._saved.get(tenant) or ("", self.settings.policy_for(tenant))
+        key = (tenant, version, calibration.version if calibration else "")
+        if key not in self._built:
+            self._built[key] = Policy.from_settings(settings, calibration)
+        return self._built[key]
 
     def build(self, settings: PolicySettings) -> Policy:
         return Policy.from_settings(settings, self.calibration)
@@ -50,15 +55,17 @@ class LivePolicies:
         self._checked[tenant] = now
         try:
             version = await self.redis.hget(keys.policy(tenant), "version")
-            known = self._policies.get(tenant, ("", None))[0]
+            known = self.version(tenant)
             if version is None:
                 if known:  # a saved policy was withdrawn: back to the settings'
-                    self._policies.pop(tenant, None)
+                    self._saved.pop(tenant, None)
             elif text(version) != known:
                 stored = await self.redis.hget(keys.policy(tenant), "policy")
                 if stored is not None:
                     saved = PolicySettings.model_validate_json(stored)
-                    self._policies[tenant] = (text(version), self.build(saved))
+                    Policy.from_settings(saved, self.calibration)  # refuses one that does not build
+                    self._saved[tenant] = (text(version), saved)
+                    self._built = {k: p for k, p in self._built.items() if k[0] != tenant}
         except FAILURES as exc:
             log.warning("policy of %s not re-read (%s); the last one read stays in force", tenant, type(exc).__name__)
         except ValueError:
@@ -71,4 +78,4 @@ class LivePolicies:
 
     def version(self, tenant: str) -> str:
         """The saved version in force ('' for the settings')."""
-        return self._policies.get(tenant, ("", None))[0]
+        return self._saved.get(tenant, ("", None))[0]

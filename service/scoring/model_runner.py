@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from service.config import Settings
@@ -26,16 +27,34 @@ class PredictorRunner:
             cross_article_stance=settings.cross_article_stance,
         )
         self.version = self.predictor.version
-        self.cache_version = f"{self.version}+stance-confidence:{self.predictor.confidence_fit}"
+        self.cache_version = _cache_version(self.predictor)
+        self.variants: dict[str, Any] = {}  # a learned version's id -> the predictor with its heads
+
+    def load_version(self, version_id: str, folder: Path) -> tuple[str, str]:
+        """Make a learned version servable (``CommentJob.model``); returns its version and cache version. Called off
+        the event loop: reading the heads takes milliseconds, and nothing in flight sees a half-made variant."""
+        variant = self.predictor.with_heads(folder)
+        self.variants = {**self.variants, version_id: variant}  # one assignment: the model threads read it
+        return variant.version, _cache_version(variant)
+
+    def unload_versions(self, keep: set[str]) -> None:
+        self.variants = {k: v for k, v in self.variants.items() if k in keep}
 
     def run(self, jobs: list[CommentJob | ArticleJob]) -> Sequence[Any]:
         out: list[Any] = [None] * len(jobs)
-        comments = [(i, j) for i, j in enumerate(jobs) if isinstance(j, CommentJob)]
-        if comments:
-            predictions = self.predictor.predict(
-                [j.text for _, j in comments], [j.article for _, j in comments], [j.parent for _, j in comments]
+        by_model: dict[str | None, list[int]] = {}
+        for i, job in enumerate(jobs):
+            if isinstance(job, CommentJob):
+                by_model.setdefault(job.model, []).append(i)
+        for model, rows in by_model.items():  # each comment still has one encoder pass, under its own heads
+            predictor = self.predictor if model is None else self.variants[model]
+            batch = [jobs[i] for i in rows]
+            predictions = predictor.predict(
+                [j.text for j in batch],  # type: ignore[union-attr]
+                [j.article for j in batch],  # type: ignore[union-attr]
+                [j.parent for j in batch],  # type: ignore[union-attr]
             )
-            for (i, _), prediction in zip(comments, predictions, strict=True):
+            for i, prediction in zip(rows, predictions, strict=True):
                 out[i] = prediction
         for i, job in enumerate(jobs):
             if isinstance(job, ArticleJob):
@@ -57,3 +76,8 @@ class PredictorRunner:
         from service.model.predict import ArticleState
 
         return ArticleState.from_bytes(raw, self.predictor.hidden)
+
+
+def _cache_version(predictor: Any) -> str:
+    """The version and what changes answers without changing it (the stance confidence maps)."""
+    return f"{predictor.version}+stance-confidence:{predictor.confidence_fit}"

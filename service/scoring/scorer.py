@@ -6,9 +6,11 @@ error entry, the others are answered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from service.config import Settings
@@ -22,6 +24,7 @@ from service.scoring.language import SUPPORTED, Language, detect, primary
 from service.scoring.live_policy import LivePolicies
 from service.scoring.normalise import Normalised, digest, normalise, text_digest, text_problem
 from service.scoring.policy import Policy
+from service.scoring.serving import Served, ServingModels, Shadow, ShadowRow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ class CommentJob:
     text: str
     article: Any | None  # an article state, or None
     parent: Any | None = None  # the state of the comment it replies to (encoded like an article), or None
+    model: str | None = None  # a learned version's id (service/scoring/serving.py); None: the shipped model
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class ScoredComment:
     # (start, end, {span attribute: score}) in the caller's text
     sentences: list[tuple[int, int, dict[str, float]]] = field(default_factory=list)
     language: str = "en"  # ISO 639-1, as detected (a caller's hint never overrides a confident detection)
+    model: str = ""  # the model version that answered (the tenant's served one when the request began)
 
 
 @dataclass
@@ -115,6 +120,7 @@ class Scorer:
         articles: ArticleStore,
         metrics: Metrics,
         policies: LivePolicies,
+        models: ServingModels,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
@@ -125,20 +131,19 @@ class Scorer:
         self.metrics = metrics
         self.calibration = calibration
         self.policies = policies
+        self.models = models
+        self._shadowing: set[asyncio.Task[None]] = set()
 
     @property
     def model_version(self) -> str:
-        """The model and, when scores are calibrated, the calibration: both are in every cache key."""
-        return self.runner.version + (f"+{self.calibration.version}" if self.calibration else "")
-
-    @property
-    def cache_version(self) -> str:
-        """What a cached answer must have been made under: the model version and the stance confidence maps."""
-        return self.runner.cache_version + (f"+{self.calibration.version}" if self.calibration else "")
+        """The shipped model and, when scores are calibrated, the calibration: both are in every cache key. A
+        tenant served a version learned from its own labels is answered under that version's (``models``)."""
+        return self.models.base.version
 
     def policy(self, tenant: str) -> Policy:
-        """The tenant's policy as last read (``analyze`` re-reads it when it may have changed)."""
-        return self.policies.current(tenant)
+        """The tenant's policy as last read (``analyze`` re-reads it when it may have changed), on the scale of the
+        model it is served."""
+        return self.policies.current(tenant, self.models.current(tenant).calibration)
 
     def check_work(self, comments: list[CommentIn]) -> None:
         """Refuse a synchronous request that asks for more model work than one request may (TooLarge, 413)."""
@@ -160,6 +165,7 @@ class Scorer:
     ) -> list[Outcome]:
         """Score comments in order; writes nothing to Redis when ``store`` is false."""
         await self.policies.refresh(tenant)  # a policy an admin saved is in force here within seconds
+        served = await self.models.refresh(tenant)  # taken once: one request is answered by one model
         inline = None
         if article is not None:
             inline = await (
@@ -170,21 +176,21 @@ class Scorer:
         refs = await self._article_refs(tenant, [comments[i] for i in valid], article, inline)
         # the model reads a text up to max_comment_chars; a longer one is held for review (_outcome)
         texts = {i: normalise(comments[i].text[: self.settings.max_comment_chars]) for i in valid}
-        digests = {i: digest(self.cache_version, texts[i].text, _context_key(comments[i], refs)) for i in valid}
+        digests = {i: digest(served.cache_version, texts[i].text, _context_key(comments[i], refs)) for i in valid}
         unique = list(dict.fromkeys(digests[i] for i in valid))
         # counting floods needs a key derived from the text: not for texts that must leave no trace
         flood_texts = [text_digest(texts[i].text) for i in valid] if store else []
         lookup = await self.cache.lookup(tenant, unique, flood_texts)
         found = dict(zip(unique, lookup.results, strict=True))
         floods = dict(zip(valid, lookup.flood_counts, strict=True)) if store else {}
-        results = await self._results(tenant, valid, texts, digests, found, refs, comments, store)
+        results = await self._results(tenant, served, valid, texts, digests, found, refs, comments, store)
         for i in valid:
             result = results[i]
             if isinstance(result, Exception):
                 outcomes[i] = CommentError(comments[i].id, "model_error", f"the model failed on this comment: {result}")
                 continue
             cached = found[digests[i]] is not None
-            outcomes[i] = self._outcome(tenant, comments[i], texts[i], result, cached, floods.get(i), refs)
+            outcomes[i] = self._outcome(tenant, served, comments[i], texts[i], result, cached, floods.get(i), refs)
         return [o for o in outcomes if o is not None]
 
     async def _article_refs(
@@ -202,6 +208,7 @@ class Scorer:
     async def _results(
         self,
         tenant: str,
+        served: Served,
         valid: list[int],
         texts: dict[int, Normalised],
         digests: dict[int, str],
@@ -220,15 +227,49 @@ class Scorer:
         self.metrics.cache_misses.inc(len(misses))
         parents = await self._parent_states(tenant, [comments[i].parent_text for i in misses.values()])
         jobs = [
-            CommentJob(texts[i].text, _state(comments[i], refs), parent)
+            CommentJob(texts[i].text, _state(comments[i], refs), parent, served.model)
             for i, parent in zip(misses.values(), parents, strict=True)
         ]
         outcomes = dict(zip(misses, await self.batcher.submit_each(jobs, lane=tenant), strict=True)) if jobs else {}
-        fresh = {d: _to_cached(o, self.calibration) for d, o in outcomes.items() if not isinstance(o, Exception)}
+        fresh = {d: _to_cached(o, served.calibration) for d, o in outcomes.items() if not isinstance(o, Exception)}
         failed = {d: o for d, o in outcomes.items() if isinstance(o, Exception)}
         if store:
             await self.cache.put_many(tenant, fresh)
+            self._start_shadow(
+                tenant,
+                served,
+                [(comments[misses[d]].id, job, fresh[d]) for d, job in zip(misses, jobs, strict=True) if d in fresh],
+            )
         return {i: found[digests[i]] or fresh.get(digests[i]) or failed[digests[i]] for i in valid}
+
+    def _start_shadow(self, tenant: str, served: Served, fresh: list[tuple[str, CommentJob, CachedResult]]) -> None:
+        """Score a sample of this request's fresh comments with the tenant's shadowed candidate as well, after the
+        answer: it never delays, changes or caches one."""
+        shadow = self.models.shadow(tenant)
+        if shadow is None or shadow.served.model == served.model:
+            return
+        picked = [row for row in fresh if random.random() < shadow.sample]
+        if picked:
+            task = asyncio.create_task(self._shadow(tenant, served, shadow, picked))
+            self._shadowing.add(task)  # held until done: the loop keeps only a weak reference
+            task.add_done_callback(self._shadowing.discard)
+
+    async def _shadow(
+        self, tenant: str, served: Served, shadow: Shadow, picked: list[tuple[str, CommentJob, CachedResult]]
+    ) -> None:
+        jobs = [replace(job, model=shadow.served.model) for _, job, _ in picked]
+        outcomes = await self.batcher.submit_each(jobs, lane=tenant)
+        ours, theirs = (self.policies.current(tenant, s.calibration) for s in (served, shadow.served))
+        rows = [
+            ShadowRow(
+                comment_id, result.scores, scores, ours.decide(result.scores).decision, theirs.decide(scores).decision
+            )
+            for (comment_id, _, result), outcome in zip(picked, outcomes, strict=True)
+            if not isinstance(outcome, Exception)
+            for scores in [_to_cached(outcome, shadow.served.calibration).scores]
+        ]
+        self.metrics.shadow_scored.inc(len(rows))
+        await self.models.record_shadow(tenant, shadow.served.model or "", rows)
 
     async def _parent_states(self, tenant: str, parent_texts: list[str | None]) -> list[Any | None]:
         """Each distinct parent text encoded once (like an article's claim; free when stance is cross-encoded)."""
@@ -242,6 +283,7 @@ class Scorer:
     def _outcome(
         self,
         tenant: str,
+        served: Served,
         comment: CommentIn,
         text: Normalised,
         result: CachedResult,
@@ -252,7 +294,7 @@ class Scorer:
         threshold = self.settings.flood_threshold
         flooded = flood_count if flood_count is not None and flood_count > threshold else None
         language = language_of(comment)
-        decision = self.policy(tenant).decide(
+        decision = self.policies.current(tenant, served.calibration).decide(
             result.scores,
             flood_count=flooded,
             flood_window_s=self.settings.flood_window_s,
@@ -281,6 +323,7 @@ class Scorer:
             warnings,
             [(*text.to_raw(start, end), score) for start, end, score in result.sentences],
             language.code,
+            served.version,
         )
 
     def _unread(self, text: str, result: CachedResult) -> str | None:
@@ -289,6 +332,11 @@ class Scorer:
         if len(text) > limit:
             return f"text_too_long: {len(text)} characters, the model reads {limit}"
         return None if result.complete else "text_unread: the model's windows ended before the text did"
+
+
+def answered_by(scorer: Scorer, tenant: str, outcomes: list[Outcome]) -> str:
+    """The model version a request's answers came from (the tenant's, as the request began)."""
+    return next((o.model for o in outcomes if isinstance(o, ScoredComment)), scorer.models.current(tenant).version)
 
 
 def language_of(comment: CommentIn) -> Language:

@@ -68,7 +68,10 @@ def fit_half(text: str) -> bool:
 
 
 def ucc_hostile_shares(data: Path) -> dict[str, float]:
-    """UCC: the share of annotators who said hostile, from the label and its confidence, by normalised text."""
+    """UCC: the share of annotators who said hostile, from the label and its confidence, by normalised text (none
+    where the data folder has no UCC)."""
+    if not (data / "toxicity" / "ucc_val.csv.gz").exists():
+        return {}
     return {text: ucc_share(row, "hostile") for text, row in ucc_labels(data).items()}
 
 
@@ -423,3 +426,34 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
     plot(metrics["attributes"], model / "reliability.png")
     log.info("wrote %s, calibration-metrics.json and reliability.png in %.0f s", CALIBRATION_FILE, metrics["seconds"])
     return metrics
+
+
+def refit(data: Path, predictor: Predictor, sources: Sources) -> tuple[Calibration, dict[str, Any]]:
+    """A learned version's own calibration (``moderato learn``): the fit ``calibrate`` makes, on ``predictor``'s raw
+    scores of ``sources``' dev rows (the caller bounds them), and its ECE on the held-out half."""
+    rows, targets = proportion_rows(data, sources)
+    agreement = agreement_rows(sources)
+    texts = list(dict.fromkeys([r.text for r in rows] + agreement.texts))
+    scored = {t: [p.scores[a] for a in ATTRIBUTES] for t, p in zip(texts, predict_all(predictor, texts), strict=True)}
+    raw = np.array([scored[r.text] for r in rows]).reshape(-1, len(ATTRIBUTES))
+    agreement.raw = np.array([scored[t] for t in agreement.texts]).reshape(-1, len(ATTRIBUTES))
+    fit_mask = np.array([fit_half(r.text) for r in rows], dtype=bool)
+    version = "cal-" + hashlib.sha256(raw.tobytes() + targets.tobytes() + agreement.raw.tobytes()).hexdigest()[:8]
+    calibration = fit(raw, targets, fit_mask, agreement, version)
+    calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
+    held = ~fit_mask
+    a = ATTRIBUTE_INDEX["toxicity"]
+    known = held & ~np.isnan(targets[:, a])
+    sources_of = np.array([r.source for r in rows])
+    report: dict[str, Any] = {
+        "calibration": version,
+        "held_out_rows": int(known.sum()),
+        "toxicity_ece": round(ece(calibrated[known, a], targets[known, a]), 4) if known.any() else None,
+        "toxicity_ece_per_source": {
+            source: round(ece(calibrated[mine, a], targets[mine, a]), 4)
+            for source in PROPORTION_SOURCES
+            for mine in [known & (sources_of == source)]
+            if mine.sum() >= 20
+        },
+    }
+    return calibration, report

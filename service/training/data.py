@@ -349,6 +349,21 @@ def toxicity_examples(folder: Path) -> dict[str, list[ToxicityExample]]:
     return out
 
 
+def available_toxicity_examples(folder: Path) -> dict[str, list[ToxicityExample]]:
+    """``toxicity_examples``, a source whose file the folder lacks left empty (a site's learn job may run with part
+    of the base mix; the templates are always there)."""
+    out: dict[str, list[ToxicityExample]] = {}
+    for name, loader in TOXICITY_LOADERS.items():
+        try:
+            out[name] = loader(folder)
+        except FileNotFoundError:
+            out[name] = []
+    out["identity_templates"] = load_identity_templates()
+    out["threat_templates"] = load_threat_templates()
+    out["insult_templates"] = load_insult_templates()
+    return out
+
+
 # Generated sentences: all training; the evaluation has its own disjoint templates.
 TEMPLATE_SOURCES = ("identity_templates", "threat_templates", "insult_templates")
 

@@ -66,9 +66,8 @@ def predict_all(predictor: Predictor, texts: list[str], articles: list[Any] | No
     return out
 
 
-def score_rows(predictor: Predictor, examples: list[ToxicityExample]) -> ScoredRows:
-    from profanity_check import predict_prob
-
+def score_rows(predictor: Predictor, examples: list[ToxicityExample], baseline: bool = True) -> ScoredRows:
+    """The model's scores and every span it finds (gate 0), and the lexical baseline's scores (zeros without)."""
     texts = [ex.text for ex in examples]
     shipped_gate = predictor.config.span_gate
     predictor.config.span_gate = 0.0  # keep every span; span_metrics applies each gate it reports
@@ -78,6 +77,10 @@ def score_rows(predictor: Predictor, examples: list[ToxicityExample]) -> ScoredR
         predictor.config.span_gate = shipped_gate
     model = np.array([[p.scores[a] for a in ATTRIBUTES] for p in preds])
     spans = [{i for s in p.spans for i in range(s.start, s.end)} for p in preds]
+    if not baseline:
+        return ScoredRows(examples, model, np.zeros(len(texts)), spans)
+    from profanity_check import predict_prob
+
     return ScoredRows(examples, model, np.asarray(predict_prob(texts)), spans)
 
 

@@ -24,7 +24,7 @@ from service.api.compat.vendor import AsciiJSONResponse, Failure, vendor_route
 from service.api.deps import PlatformDep, RuntimeDep
 from service.contract import Decision
 from service.errors import InvalidInput
-from service.scoring.scorer import CommentError, CommentIn, ScoredComment
+from service.scoring.scorer import CommentError, CommentIn, ScoredComment, answered_by
 
 # OpenAI category -> (Moderato attributes it is read from; the lowest of them counts).
 SCORED: dict[str, tuple[str, ...]] = {
@@ -108,7 +108,9 @@ async def moderations(body: ModerationRequest, principal: PlatformDep, runtime: 
         if isinstance(outcome, CommentError):
             raise InvalidInput(f"{outcome.id}: {outcome.message}")
         results.append(_result(outcome, thresholds))
-    return AsciiJSONResponse({"id": f"modr-{uuid.uuid4().hex}", "model": scorer.model_version, "results": results})
+    return AsciiJSONResponse(
+        {"id": f"modr-{uuid.uuid4().hex}", "model": answered_by(scorer, principal.tenant, outcomes), "results": results}
+    )
 
 
 def _result(outcome: ScoredComment, thresholds: dict[str, float]) -> dict[str, Any]:

@@ -90,7 +90,15 @@ async def suggest_score(
         raise InvalidInput(f"Unknown attribute(s): {', '.join(unknown)}")
     text = plain_text(body.comment)
     scores = {n: s.summary_score.value for n, s in body.attribute_scores.items() if s.summary_score is not None}
-    suggestion = Suggestion(text, scores, body.client_token or "", body.community_id or "", body.session_id or "")
+    suggestion = Suggestion(
+        text,
+        scores,
+        {ATTRIBUTES[name]: value for name, value in scores.items() if name in ATTRIBUTES},
+        runtime.scorer.models.current(principal.tenant).version,
+        body.client_token or "",
+        body.community_id or "",
+        body.session_id or "",
+    )
     await record_suggestion(runtime.redis, principal.tenant, suggestion)
     out: dict[str, Any] = {"detectedLanguages": [detect(text).code]}
     if body.languages:

@@ -10,7 +10,7 @@ from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, Erro
 from service.errors import TooLarge
 from service.moderation.records import Records, parent_texts_of
 from service.scoring.articles import Article
-from service.scoring.scorer import CommentError, CommentIn
+from service.scoring.scorer import CommentError, CommentIn, answered_by
 
 router = APIRouter(prefix="/v1", tags=["analyze"])
 
@@ -35,7 +35,7 @@ async def analyze(body: AnalyzeRequest, principal: PlatformDep, runtime: Runtime
         else ResultOut.model_validate(o, from_attributes=True)
         for o in outcomes
     ]
-    return AnalyzeResponse(model=scorer.model_version, results=results)
+    return AnalyzeResponse(model=answered_by(scorer, principal.tenant, outcomes), results=results)
 
 
 async def parent_texts(records: Records, tenant: str, body: AnalyzeRequest) -> dict[str, str]:

@@ -1,0 +1,176 @@
+"""The gate a learned candidate must pass before it may serve a site.
+
+1. **Better on the site.** ROC-AUC on the tenant's newest labels, which the candidate never trained on (each label
+   read on the attribute it speaks to), against the model the tenant is served now, on the same rows. The gain must
+   clear the bootstrap noise: the lower end of a paired bootstrap's 95 % interval of the difference is above zero.
+   A site whose labels say nothing learnable (a moderator flipping coins) cannot pass it but by chance (~2.5 %).
+2. **No worse elsewhere.** On the standard dev sets (service/training/data.py's dev splits, a bounded number of
+   rows per source): mean toxicity ROC-AUC over the sources, the identity-bias metric (Jigsaw's final bias metric)
+   on each identity set, and character F1 of the spans; none may fall by more than 0.005.
+
+The candidate's calibration is refitted on its own scores (service/training/calibration.py ``refit``) and its
+toxicity ECE reported beside the served model's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.model.calibration import Calibration
+from service.model.predict import Predictor
+from service.moderation.labels import Label
+from service.training.calibration import refit
+from service.training.data import ToxicityExample, available_toxicity_examples, split_toxicity
+from service.training.evaluate import AUC_SOURCES, bias_metrics, predict_all, score_rows, span_metrics
+from service.training.identity import EVAL2_NEUTRAL, EVAL2_TOXIC, EVAL_NEUTRAL, EVAL_TOXIC, templated
+from service.training.metrics import auc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateOptions:
+    bootstrap: int = 1000
+    max_loss: float = 0.005  # the most any standard dev metric may fall
+    dev_limit: int = 300  # dev rows per source for the standard metrics
+    calibration_rows: int = 3000  # rows per source the calibration refit reads (before its dev split)
+    seed: int = 0
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    reasons: list[str]
+    report: dict[str, Any]
+    calibration: Calibration | None
+
+
+def held_out_scores(predictor: Predictor, labels: list[Label]) -> np.ndarray:
+    """Each label's comment scored on the attribute the label speaks to (raw: AUC does not see a monotone map)."""
+    predictions = predict_all(predictor, [label.text for label in labels])
+    return np.array(
+        [p.scores.get(label.attribute, p.scores["toxicity"]) for p, label in zip(predictions, labels, strict=True)]
+    )
+
+
+def paired_bootstrap(
+    gold: np.ndarray, ours: np.ndarray, theirs: np.ndarray, reps: int, seed: int
+) -> tuple[float, float, float]:
+    """AUC(theirs) - AUC(ours) on the rows, and the 95 % interval of that difference over row resamples."""
+    diff = float(auc(gold, theirs) - auc(gold, ours))  # type: ignore[operator]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(reps):
+        idx = rng.integers(len(gold), size=len(gold))
+        a, b = auc(gold[idx], ours[idx]), auc(gold[idx], theirs[idx])
+        if a is not None and b is not None:
+            draws.append(b - a)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return diff, float(low), float(high)
+
+
+def standard_dev_rows(data: Path, limit: int) -> list[ToxicityExample]:
+    return [ex for exs in available_toxicity_examples(data).values() for ex in split_toxicity(exs)[1][:limit]]
+
+
+def standard_metrics(predictor: Predictor, dev: list[ToxicityExample]) -> dict[str, float]:
+    """The numbers the gate holds a candidate to, flat (name -> value), from the rows there are."""
+    rows = score_rows(predictor, dev, baseline=False)
+    out: dict[str, float] = {}
+    aucs = []
+    for source in AUC_SOURCES:
+        idx = [i for i, ex in enumerate(dev) if ex.source == source and not np.isnan(ex.targets[0])]
+        value = auc([int(dev[i].targets[0] >= 0.5) for i in idx], rows.model[idx, 0]) if idx else None
+        if value is not None:
+            aucs.append(value)
+    if aucs:
+        out["toxicity_auc_mean"] = float(np.mean(aucs))
+    for name, (neutral, toxic) in {
+        "templates": (EVAL_NEUTRAL, EVAL_TOXIC),
+        "templates_second": (EVAL2_NEUTRAL, EVAL2_TOXIC),
+    }.items():
+        sentences = templated(neutral, toxic)
+        scores = np.array([p.scores["toxicity"] for p in predict_all(predictor, [t.text for t in sentences])])
+        final = bias_metrics(np.array([int(t.toxic) for t in sentences]), scores, [(t.subgroup,) for t in sentences])
+        if final["final"] is not None:
+            out[f"identity_bias_{name}"] = final["final"]
+    for source in ("wiki_identity", "toxigen"):
+        idx = [i for i, ex in enumerate(dev) if ex.source == source]
+        if idx:
+            labels = np.array([int(dev[i].targets[0] >= 0.5) for i in idx])
+            final = bias_metrics(labels, rows.model[idx, 0], [dev[i].subgroups for i in idx])["final"]
+            if final is not None:
+                out[f"identity_bias_{source}"] = final
+    spans = span_metrics(rows, predictor.config.span_gate)
+    for source in ("tsd", "civil"):
+        if spans[source]["rows"]:
+            out[f"span_f1_{source}"] = spans[source]["char_f1"]
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def served_metrics(predictor: Predictor, dev: list[ToxicityExample], work: Path, limit: int) -> dict[str, float]:
+    """The served model's standard metrics, computed once per version and row bound (they do not change)."""
+    path = work / f"standard-{predictor.config.version}-{limit}-{len(dev)}.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    metrics = standard_metrics(predictor, dev)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def gate(
+    held: list[Label], served: Predictor, candidate: Predictor, data: Path, work: Path, opts: GateOptions
+) -> Verdict:
+    gold = np.array([label.toxic for label in held])
+    ours, theirs = held_out_scores(served, held), held_out_scores(candidate, held)
+    diff, low, high = paired_bootstrap(gold, ours, theirs, opts.bootstrap, opts.seed)
+    reasons = []
+    site = {
+        "held_out_labels": len(held),
+        "served_auc": round(float(auc(gold, ours)), 4),  # type: ignore[arg-type]
+        "candidate_auc": round(float(auc(gold, theirs)), 4),  # type: ignore[arg-type]
+        "difference": round(diff, 4),
+        "difference_95_interval": [round(low, 4), round(high, 4)],
+    }
+    if low > 0:
+        reasons.append(
+            f"site AUC {site['served_auc']} -> {site['candidate_auc']} (+{diff:.3f}, 95% [{low:.3f}, {high:.3f}])"
+        )
+    else:
+        reasons.append(f"site AUC gain {diff:+.3f} is inside the bootstrap noise (95% [{low:.3f}, {high:.3f}])")
+    dev = standard_dev_rows(data, opts.dev_limit)
+    before = served_metrics(served, dev, work, opts.dev_limit)
+    after = standard_metrics(candidate, dev)
+    standard = {
+        name: {"served": before[name], "candidate": after[name], "change": round(after[name] - before[name], 4)}
+        for name in before
+        if name in after
+    }
+    worse = [name for name, row in standard.items() if row["change"] < -opts.max_loss]
+    reasons += [f"{name} fell {standard[name]['change']:+.4f} (the most allowed: -{opts.max_loss})" for name in worse]
+    calibration, calibration_report = _refit(data, candidate, opts.calibration_rows)
+    report = {
+        "site": site,
+        "standard": standard,
+        "standard_rows": len(dev),
+        "calibration": calibration_report,
+        "rule": f"site AUC gain's 95% bootstrap interval above 0 ({opts.bootstrap} paired resamples); no standard "
+        f"metric down more than {opts.max_loss}",
+    }
+    return Verdict(low > 0 and not worse, reasons, report, calibration)
+
+
+def _refit(data: Path, candidate: Predictor, rows: int) -> tuple[Calibration | None, dict[str, Any]]:
+    sources = {name: exs[:rows] for name, exs in available_toxicity_examples(data).items()}
+    try:
+        return refit(data, candidate, sources)
+    except ValueError as exc:  # no rows with annotator shares to fit toxicity on
+        log.warning("no calibration refitted (%s): the candidate's scores are served raw", exc)
+        return None, {"calibration": None, "why": str(exc)}

@@ -1,0 +1,325 @@
+"""``moderato learn --tenant T``: a candidate model from one site's own labels, measured before anything serves it.
+
+What it moves: the toxicity head, on the shipped encoder, frozen (``bench/learning.py`` measured the head against
+its last layer alone). A site's labels say whether a comment should stand; that is what the head reads from the
+pooled comment states. The encoder and the stance head stay bit for bit, so stance, spans and every other site are
+untouched, and the candidate costs no second encoder at serving time (service/model/versions.py).
+
+How: the tenant's labels, oldest first, are split by time. The older part trains, mixed in every step with a replay
+of the base training mix (the sources and weights the shipped heads were trained on), so the head learns the site
+without forgetting the rest. The encoder's pooled states are computed once per text and cached, so a job spends its
+time budget on the few hundred head steps. A job stopped by its budget (or a kill) resumes from its last checkpoint.
+
+The gate (``service/training/gate.py``) then decides: the candidate is kept as ``passed`` only if it beats the model
+the tenant is served now on the newest labels it never saw, by more than the bootstrap noise, and loses no more than
+0.005 on the standard dev metrics. Either way it is written with its report; the base model is never changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from service.model.calibration import CALIBRATION_FILE
+from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES
+from service.model.predict import Predictor
+from service.model.versions import save_heads, version_folder, write_report
+from service.moderation.labels import Label
+from service.system import git_commit, machine
+from service.training.data import ToxicityExample, available_toxicity_examples, split_toxicity
+from service.training.gate import GateOptions, gate
+from service.training.train import TOXICITY_WEIGHTS, Sampler
+
+log = logging.getLogger(__name__)
+
+WORK = ".work"  # under the versions root: feature caches and resumable job state (never served)
+MIN_TRAIN_LABELS = 50
+MIN_HELD_OUT_EACH = 10  # held-out labels of each class the gate needs to judge at all
+
+
+class NotEnoughLabels(ValueError):
+    """Too few labels, or a held-out part without both classes: no candidate can be judged."""
+
+
+class BudgetSpent(RuntimeError):
+    """The job's time budget ran out; its state is saved and the same command resumes it."""
+
+
+@dataclass
+class LearnOptions:
+    """
+    :param start: the shipped model folder (its encoder; a learned version is heads on it).
+    :param serving: the folder of the version the tenant is served now, or None for the shipped model: training
+        starts from its head, and the gate compares against it.
+    :param data: the base mix (replay) and the standard dev sets (``../shared/data``).
+    :param trainable: ``head`` (the toxicity head) or ``last`` (its last layer only).
+    """
+
+    tenant: str
+    start: Path
+    root: Path
+    data: Path
+    serving: Path | None = None
+    holdout: float = 0.3
+    steps: int = 300
+    batch: int = 64  # replay rows per step
+    tenant_batch: int = 32  # the tenant's labels per step
+    tenant_weight: float = 1.0
+    lr: float = 1e-3
+    replay_rows: int = 4000
+    trainable: str = "head"
+    budget_s: float = 3600.0
+    seed: int = 0
+    checkpoint_every: int = 50
+    gate: GateOptions = field(default_factory=GateOptions)
+
+
+def time_split(labels: list[Label], holdout: float) -> tuple[list[Label], list[Label]]:
+    """Oldest labels to train on, newest to judge on (a label and its text are never on both sides)."""
+    ordered = sorted(labels, key=lambda label: label.at)
+    cut = int(round(len(ordered) * (1 - holdout)))
+    train, held = ordered[:cut], ordered[cut:]
+    seen = {label.text for label in train}
+    held = [label for label in held if label.text not in seen]
+    if len(train) < MIN_TRAIN_LABELS:
+        raise NotEnoughLabels(f"{len(train)} labels to train on; a candidate needs at least {MIN_TRAIN_LABELS}")
+    toxic = sum(label.toxic for label in held)
+    if min(toxic, len(held) - toxic) < MIN_HELD_OUT_EACH:
+        raise NotEnoughLabels(
+            f"the newest {len(held)} labels hold {toxic} toxic and {len(held) - toxic} not: the gate needs "
+            f"{MIN_HELD_OUT_EACH} of each to judge a candidate"
+        )
+    return train, held
+
+
+def label_targets(label: Label) -> list[float]:
+    """What a label says per attribute (nan: nothing). Toxic on an attribute is toxic; not toxic in general is
+    none of the finer attributes either."""
+    out = [float("nan")] * len(ATTRIBUTES)
+    attribute = label.attribute if label.attribute in ATTRIBUTE_INDEX else "toxicity"
+    if label.toxic:
+        out[ATTRIBUTE_INDEX[attribute]] = 1.0
+        out[ATTRIBUTE_INDEX["toxicity"]] = 1.0
+    elif attribute == "toxicity":
+        out = [0.0] * len(ATTRIBUTES)
+    else:
+        out[ATTRIBUTE_INDEX[attribute]] = 0.0
+    return out
+
+
+class FeatureCache:
+    """Pooled encoder states by text digest, for one encoder; saved after every chunk, so a killed job keeps them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: dict[str, np.ndarray] = {}
+        if path.exists():
+            with np.load(path) as stored:
+                self.rows = dict(zip(stored["keys"].tolist(), stored["values"], strict=True))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+    def features(self, predictor: Predictor, texts: list[str], deadline: float, chunk: int = 256) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if self.key(t) not in self.rows))
+        for start in range(0, len(missing), chunk):
+            if time.monotonic() > deadline:
+                raise BudgetSpent(f"the time budget ran out reading texts ({start} of {len(missing)} new ones read)")
+            part = missing[start : start + chunk]
+            for text, row in zip(part, predictor.pooled(part), strict=True):
+                self.rows[self.key(text)] = row
+            self._save()
+        return np.stack([self.rows[self.key(t)] for t in texts]) if texts else np.zeros((0, predictor.hidden))
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.stem + ".tmp.npz")
+        np.savez(tmp, keys=np.array(list(self.rows)), values=np.stack(list(self.rows.values())))
+        tmp.replace(self.path)
+
+
+def replay_examples(data: Path, rows: int, seed: int) -> list[ToxicityExample]:
+    """A fixed draw from the base training mix, by the shipped heads' source weights (templates included)."""
+    pools = {name: split_toxicity(exs)[0] for name, exs in available_toxicity_examples(data).items()}
+    weights = {**TOXICITY_WEIGHTS, "threat_templates": 0.06, "insult_templates": 0.04}
+    return Sampler(pools, weights, seed).draw(rows)
+
+
+def trainable_parameters(head: nn.Module, trainable: str) -> list[nn.Parameter]:
+    if trainable == "head":
+        chosen = list(head.parameters())
+    elif trainable == "last":
+        chosen = list(head[-1].parameters())  # type: ignore[index]
+    else:
+        raise ValueError(f"trainable must be 'head' or 'last', not {trainable!r}")
+    head.requires_grad_(False)
+    for p in chosen:
+        p.requires_grad_(True)
+    return chosen
+
+
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    known = ~torch.isnan(targets)
+    if not known.any():
+        return logits.sum() * 0.0
+    return nn.functional.binary_cross_entropy_with_logits(logits[known], targets[known])
+
+
+@dataclass
+class TrainingSet:
+    tenant_x: torch.Tensor
+    tenant_y: torch.Tensor
+    replay_x: torch.Tensor
+    replay_y: torch.Tensor
+
+
+def train_head(head: nn.Module, data: TrainingSet, opts: LearnOptions, state_path: Path, deadline: float) -> int:
+    """Train ``head`` in place on the tenant's rows mixed with replay; resumes from ``state_path``; returns steps."""
+    params = trainable_parameters(head, opts.trainable)
+    optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(opts.seed)
+    step = 0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        step = int(state["step"])
+        log.info("resuming %s at step %d of %d", state_path.parent.name, step, opts.steps)
+    head.train()
+    while step < opts.steps:
+        if time.monotonic() > deadline:
+            _save_state(state_path, head, optimizer, generator, step)
+            raise BudgetSpent(f"the time budget ran out at step {step} of {opts.steps}")
+        t = torch.randint(len(data.tenant_x), (opts.tenant_batch,), generator=generator)
+        r = torch.randint(len(data.replay_x), (opts.batch,), generator=generator)
+        loss = masked_bce(head(data.replay_x[r]), data.replay_y[r]) + opts.tenant_weight * masked_bce(
+            head(data.tenant_x[t]), data.tenant_y[t]
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step % opts.checkpoint_every == 0:
+            _save_state(state_path, head, optimizer, generator, step)
+    head.eval()
+    return step
+
+
+def _save_state(path: Path, head: nn.Module, optimizer: Any, generator: torch.Generator, step: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    state = {"head": head.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state()}
+    torch.save({**state, "step": step}, tmp)
+    tmp.replace(path)
+
+
+def job_id(tenant: str, train: list[Label], opts: LearnOptions) -> str:
+    """Names a job's resumable state: the same labels and options resume it; anything else starts afresh."""
+    plan = json.dumps(
+        [
+            tenant,
+            [(label.id, label.toxic) for label in train],
+            str(opts.serving),
+            opts.steps,
+            opts.lr,
+            opts.trainable,
+            opts.replay_rows,
+            opts.seed,
+            opts.tenant_weight,
+        ],
+    )
+    return hashlib.sha256(plan.encode()).hexdigest()[:16]
+
+
+def learn(labels: list[Label], opts: LearnOptions, base: Predictor | None = None) -> dict[str, Any]:
+    """Train, calibrate and gate a candidate from ``labels``; write it under ``opts.root``; return its report
+    (``id``, ``status``: passed or rejected, and why)."""
+    started = time.monotonic()
+    deadline = started + opts.budget_s
+    train, held = time_split(labels, opts.holdout)
+    base = base or Predictor(opts.start)
+    served = base if opts.serving is None else base.with_heads(opts.serving)
+    work = opts.root / WORK
+    cache = FeatureCache(work / f"features-{base.config.version}.npz")
+    replay = replay_examples(opts.data, opts.replay_rows, opts.seed)
+    log.info(
+        "%s: %d labels to learn from, %d held out; %d replay rows", opts.tenant, len(train), len(held), len(replay)
+    )
+    data = TrainingSet(
+        torch.from_numpy(cache.features(base, [label.text for label in train], deadline)),
+        torch.tensor([label_targets(label) for label in train], dtype=torch.float32),
+        torch.from_numpy(cache.features(base, [ex.text for ex in replay], deadline)),
+        torch.tensor([ex.targets for ex in replay], dtype=torch.float32),
+    )
+    head = _copy(served.toxicity_head)
+    job = job_id(opts.tenant, train, opts)
+    steps = train_head(head, data, opts, work / opts.tenant / f"{job}.pt", deadline)
+    candidate_id = f"{opts.tenant}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    folder = version_folder(opts.root, candidate_id)
+    _write_candidate(served, head, base.config.version, candidate_id, folder)
+    candidate = base.with_heads(folder)
+    verdict = gate(held, served, candidate, opts.data, opts.root / WORK, opts.gate)
+    if verdict.calibration is not None:
+        (folder / CALIBRATION_FILE).write_text(verdict.calibration.to_json())
+        candidate = base.with_heads(folder)
+    report = {
+        "tenant": opts.tenant,
+        "version": candidate.config.version,
+        "heads_of": base.config.version,
+        "started_from": served.config.version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": "passed" if verdict.passed else "rejected",
+        "reasons": verdict.reasons,
+        "labels": {
+            "trained_on": _describe(train),
+            "held_out": _describe(held),
+        },
+        "gate": verdict.report,
+        "training": {"steps": steps, "job": job, **{k: v for k, v in asdict(opts).items() if k in _REPORTED}},
+        "seconds": round(time.monotonic() - started, 1),
+        "git_commit": git_commit(),
+        "machine": machine(),
+    }
+    write_report(folder, report)
+    (work / opts.tenant / f"{job}.pt").unlink(missing_ok=True)
+    log.info("%s: candidate %s %s (%s)", opts.tenant, candidate_id, report["status"], "; ".join(verdict.reasons))
+    return {"id": candidate_id, **report}
+
+
+_REPORTED = ("holdout", "steps", "batch", "tenant_batch", "tenant_weight", "lr", "replay_rows", "trainable", "seed")
+
+
+def _copy(head: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(head).float()
+
+
+def _write_candidate(served: Predictor, head: nn.Module, base_version: str, candidate_id: str, folder: Path) -> None:
+    config = replace(served.config, version=f"{base_version}+{candidate_id}", heads_of=base_version)
+    save_heads({"toxicity_head": head, "span_head": served.span_head}, config, folder)
+
+
+def _describe(labels: list[Label]) -> dict[str, Any]:
+    sources: dict[str, int] = {}
+    for label in labels:
+        sources[label.source] = sources.get(label.source, 0) + 1
+    return {
+        "labels": len(labels),
+        "toxic": sum(label.toxic for label in labels),
+        "sources": sources,
+        "from": datetime.fromtimestamp(min(label.at for label in labels), UTC).isoformat(timespec="seconds"),
+        "to": datetime.fromtimestamp(max(label.at for label in labels), UTC).isoformat(timespec="seconds"),
+    }
