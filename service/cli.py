@@ -91,7 +91,24 @@ def _worker(args: argparse.Namespace) -> None:
     settings = settings.model_copy(update={"redis_url": url})
     if args.check:
         raise SystemExit(asyncio.run(_check_worker(settings, args.name)))
-    asyncio.run(run_worker_process(settings, name=args.name, burst=args.burst))
+    if not settings.learn_every_s:
+        asyncio.run(run_worker_process(settings, name=args.name, burst=args.burst))
+        return
+
+    async def with_learning() -> None:  # the learn job on its schedule beside the worker (the train extra)
+        from service.redis_client import connect
+        from service.training.schedule import learn_on_schedule
+
+        redis = await connect(url, settings)
+        schedule = asyncio.create_task(learn_on_schedule(redis, settings))
+        try:
+            await run_worker_process(settings, name=args.name, burst=args.burst)
+        finally:
+            schedule.cancel()
+            await asyncio.gather(schedule, return_exceptions=True)
+            await redis.aclose()
+
+    asyncio.run(with_learning())
 
 
 async def _check_worker(settings: Settings, name: str | None) -> int:
@@ -198,6 +215,81 @@ def _search_reindex(args: argparse.Namespace) -> None:
         try:
             count = await reindex(redis, SearchIndex(settings.search_file), args.tenant)
             print(f"indexed {count} comments of {args.tenant} into {settings.search_file}")
+        finally:
+            await redis.aclose()
+
+    _on_redis(settings, lambda url: asyncio.run(run(url)))
+
+
+def _learn(args: argparse.Namespace) -> None:
+    """A candidate model from the tenant's own labels, gated; promoted too with --promote when it passes."""
+    import asyncio
+    import json
+
+    from service.redis_client import connect
+    from service.training.gate import GateOptions
+    from service.training.learning import BudgetSpent, LearnOptions, NotEnoughLabels, learn_for_tenant
+
+    settings = Settings()
+    opts = LearnOptions(
+        tenant=args.tenant,
+        start=settings.model_dir,
+        root=settings.models_root,
+        data=args.data,
+        steps=args.steps,
+        trainable=args.trainable,
+        budget_s=args.budget_s,
+        gate=GateOptions(dev_limit=args.dev_limit),
+    )
+
+    async def run(url: str) -> None:
+        redis = await connect(url, settings)
+        try:
+            report = await learn_for_tenant(redis, settings, args.tenant, opts, promote=args.promote)
+        finally:
+            await redis.aclose()
+        summary = {k: report.get(k) for k in ("id", "version", "status", "reasons", "promoted")}
+        print(json.dumps({**summary, "site": report["gate"]["site"]}, indent=2))
+
+    try:
+        _on_redis(settings, lambda url: asyncio.run(run(url)))
+    except NotEnoughLabels as exc:
+        raise SystemExit(f"moderato learn: {exc}") from None
+    except BudgetSpent as exc:
+        raise SystemExit(f"moderato learn: {exc}; run the same command again to resume") from None
+
+
+def _models(args: argparse.Namespace) -> None:
+    """Promote, roll back, shadow, or list a tenant's learned versions."""
+    import asyncio
+    import getpass
+    import json
+
+    from service.moderation import model_registry as registry
+    from service.redis_client import connect
+
+    settings = Settings()
+    by = f"cli:{getpass.getuser()}"
+
+    async def run(url: str) -> None:
+        redis = await connect(url, settings)
+        try:
+            if args.action == "list":
+                print(json.dumps(await registry.overview(redis, settings.models_root, args.tenant), indent=1))
+            elif args.action == "promote":
+                before, after = await registry.promote(redis, settings.models_root, args.tenant, args.version, by=by)
+                print(f"{args.tenant}: {before or 'shipped model'} -> {after}")
+            elif args.action == "rollback":
+                before, after = await registry.rollback(redis, args.tenant, by=by)
+                print(f"{args.tenant}: {before or 'shipped model'} -> {after or 'shipped model'}")
+            elif args.action == "shadow":
+                await registry.start_shadow(
+                    redis, settings.models_root, args.tenant, args.version, sample=args.sample, by=by
+                )
+                print(f"{args.tenant}: {args.version} scores {args.sample:.0%} of fresh comments in shadow")
+            else:
+                await registry.stop_shadow(redis, args.tenant)
+                print(f"{args.tenant}: no shadow")
         finally:
             await redis.aclose()
 
@@ -392,6 +484,35 @@ def parser() -> argparse.ArgumentParser:
     reindex = sub.add_parser("search-reindex", help="rebuild a tenant's search index from Redis")
     reindex.add_argument("--tenant", required=True)
     reindex.set_defaults(func=_search_reindex)
+
+    learn = sub.add_parser(
+        "learn", help="a candidate model from a tenant's own labels, gated before it may serve (needs the train extra)"
+    )
+    learn.add_argument("--tenant", required=True)
+    learn.add_argument("--data", type=Path, required=True, help="the base mix (replay) and the standard dev sets")
+    learn.add_argument("--steps", type=int, default=300)
+    learn.add_argument("--trainable", choices=("head", "last"), default="head", help="what the labels move")
+    learn.add_argument("--budget-s", type=float, default=3600.0, help="stop (resumably) after this long")
+    learn.add_argument("--dev-limit", type=int, default=300, help="standard dev rows per source the gate reads")
+    learn.add_argument("--promote", action="store_true", help="serve the candidate at once if its gate passes")
+    learn.set_defaults(func=_learn)
+
+    models = sub.add_parser("models", help="a tenant's learned model versions: list, promote, roll back, shadow")
+    model_actions = models.add_subparsers(dest="action", required=True)
+    for action, help_text in (
+        ("list", "the served version, its history, the shadow and every version's report"),
+        ("promote", "serve a version whose gate passed"),
+        ("rollback", "serve what was served before the last promotion"),
+        ("shadow", "score a sample of fresh comments with a version beside the served one"),
+        ("unshadow", "stop the shadow"),
+    ):
+        command = model_actions.add_parser(action, help=help_text)
+        command.add_argument("--tenant", required=True)
+        if action in ("promote", "shadow"):
+            command.add_argument("version", help="the version's id (moderato models list)")
+        if action == "shadow":
+            command.add_argument("--sample", type=float, default=0.1, help="share of fresh comments (0-1]")
+        command.set_defaults(func=_models)
 
     train = sub.add_parser("train", help="fine-tune the toxicity, span and stance model (needs the train extra)")
     train.add_argument("--data", type=Path, required=True, help="data folder (see the shared data README)")

@@ -174,6 +174,15 @@ class Settings(BaseSettings):
     # replica and worker loads the version a tenant is served from here: on several machines, storage they all
     # mount (deploy/README.md). Unset: <data_dir>/models.
     models_path: Path | None = None
+    # The learn job on a schedule, run by `moderato worker` installed with the train extra (off by default): every
+    # learn_every_s, each tenant with at least learn_min_new_labels labels given since its last candidate gets one
+    # (service/training/schedule.py); it is promoted only when learn_promote and its gate passed. learn_data: the
+    # base mix and the standard dev sets the job replays and gates on.
+    learn_every_s: float = Field(default=0.0, ge=0.0)
+    learn_data: Path | None = None
+    learn_min_new_labels: int = Field(default=200, ge=1)
+    learn_promote: bool = False
+    learn_budget_s: float = Field(default=3600.0, gt=0.0)
     redis_connect_retries: int = 5
     # /healthz fails once Redis has been out of reach this long: a process that cannot serve should be restarted
     health_redis_grace_s: float = 30.0
@@ -334,6 +343,12 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"bad rate limit {limit!r} (want e.g. '600/minute')") from exc
         return value
+
+    @model_validator(mode="after")
+    def _learning_needs_data(self) -> Settings:
+        if self.learn_every_s and self.learn_data is None:
+            raise ValueError("MODERATO_LEARN_EVERY_S needs MODERATO_LEARN_DATA (the base mix the job replays)")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:

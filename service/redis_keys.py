@@ -213,6 +213,16 @@ def shadow_changes(tenant: str, version: str) -> str:
 SHADOW_CHANGES_MAX = 200
 
 
+def learn_state(tenant: str) -> str:
+    """Hash: the scheduled learn job's last run for this tenant (labels counted then, at, candidate, status)."""
+    return _key(tenant, "model", "learn-state")
+
+
+def learn_lease(tenant: str) -> str:
+    """String with a TTL: the worker running this tenant's scheduled learn job now (one at a time)."""
+    return _key(tenant, "model", "learn-lease")
+
+
 def oidc_state(tenant: str, state: str) -> str:
     """One sign-in through the identity provider on its way (nonce, PKCE verifier, redirect URI), for 10 minutes."""
     return _key(tenant, "oidc", state)

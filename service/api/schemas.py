@@ -320,6 +320,7 @@ class AuditEntryOut(BaseModel):
     author_id: str | None = None  # an action on an author (author_suspended, author_trusted, author_cleared, ...)
     account: str | None = None  # an action on a moderator account (account_created, account_locked, ...)
     policy_version: str | None = None  # policy_changed: the version saved
+    model_version: str | None = None  # model_promoted / _rolled_back / _shadowed: the version now ('' = shipped)
     text: str | None = None  # the comment's text as it reads now (None: an action on no comment, or none stored)
     until: str | None = None  # when that action ends ('' = until ended)
     actor: str

@@ -50,6 +50,8 @@ class ModelConfig:
     # A version learned from a site's labels (service/model/versions.py): the shipped model whose encoder and stance
     # it runs on unchanged; only its toxicity and span heads are its own. Empty: a whole model.
     heads_of: str = ""
+    # Its toxicity head is the shipped one plus a site correction of this width (network.SiteResidual); 0: none.
+    toxicity_residual: int = 0
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2) + "\n"

@@ -62,6 +62,38 @@ def span_head(hidden: int) -> nn.Sequential:
     return nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden, SPAN_OUTPUTS))
 
 
+def site_residual(hidden: int, width: int) -> nn.Sequential:
+    """A site's own correction to the toxicity logit (``SiteResidual``), zero at the start."""
+    out = nn.Linear(width, 1)
+    nn.init.zeros_(out.weight)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(nn.Linear(hidden, width), nn.GELU(), out)
+
+
+class SiteResidual(nn.Module):
+    """The shipped toxicity head plus a site's learned correction to its toxicity logit: a version learned from one
+    site's labels (service/training/learning.py). The shipped head is kept as it was, so every other attribute
+    reads as it did; the correction was trained to stay near zero on the base training mix, so the shipped model's
+    behaviour elsewhere is kept too."""
+
+    def __init__(self, base: nn.Module, residual: nn.Module) -> None:
+        super().__init__()
+        self.base = base
+        self.residual = residual
+
+    def delta(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.residual(pooled)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        logits = self.base(pooled)
+        return torch.cat([logits[:, :1] + self.delta(pooled).to(logits.dtype), logits[:, 1:]], dim=-1)
+
+    def train(self, mode: bool = True) -> SiteResidual:
+        super().train(mode)
+        self.base.eval()  # the shipped head never learns here, and its dropout stays off
+        return self
+
+
 class ModeratoNet(nn.Module):
     """Encoder plus the three heads.
 

@@ -153,7 +153,7 @@ class Predictor:
     def with_heads(self, folder: Path) -> Predictor:
         """This predictor with a learned version's toxicity and span heads (service/model/versions.py): the same
         encoder, stance and tokenizer objects, so serving a site's own version costs its heads' memory only."""
-        config, heads = load_heads(folder, self.config)
+        config, heads = load_heads(folder, self.config, self.hidden)
         variant = copy.copy(self)
         variant.config = config
         variant.toxicity_head, variant.span_head = heads["toxicity_head"], heads["span_head"]

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from service.model.checkpoint import CONFIG_FILE, CheckpointError, ModelConfig, read_config
-from service.model.network import span_head, toxicity_head
+from service.model.network import SiteResidual, site_residual, span_head, toxicity_head
 
 HEADS_FILE = "heads.safetensors"
 REPORT_FILE = "report.json"
@@ -52,7 +52,7 @@ def save_heads(heads: dict[str, torch.nn.Module], config: ModelConfig, folder: P
     (folder / CONFIG_FILE).write_text(config.to_json())
 
 
-def load_heads(folder: Path, base: ModelConfig) -> tuple[ModelConfig, dict[str, torch.nn.Module]]:
+def load_heads(folder: Path, base: ModelConfig, hidden: int) -> tuple[ModelConfig, dict[str, torch.nn.Module]]:
     """A version's config and its heads, built like ``base``'s and loaded; refuses a version learned on another
     model (its heads would read an encoder they were not fitted to)."""
     config = read_config(folder)
@@ -62,8 +62,10 @@ def load_heads(folder: Path, base: ModelConfig) -> tuple[ModelConfig, dict[str, 
         state = load_file(str(folder / HEADS_FILE))
     except FileNotFoundError as exc:
         raise CheckpointError(f"no {HEADS_FILE} in {folder}") from exc
-    hidden = state["toxicity_head.1.weight"].shape[1]
-    heads: dict[str, torch.nn.Module] = {"toxicity_head": toxicity_head(hidden), "span_head": span_head(hidden)}
+    toxicity: torch.nn.Module = toxicity_head(hidden)
+    if config.toxicity_residual:
+        toxicity = SiteResidual(toxicity, site_residual(hidden, config.toxicity_residual))
+    heads: dict[str, torch.nn.Module] = {"toxicity_head": toxicity, "span_head": span_head(hidden)}
     for name, module in heads.items():
         prefix = name + "."
         module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})

@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -112,7 +113,7 @@ def suggestion_labels(tenant: str, entry_id: str, entry: dict[str, str]) -> list
 async def decision_labels(redis: aioredis.Redis, tenant: str) -> AsyncIterator[Label]:
     """People's decisions, oldest first (the decided views are ordered by decision time)."""
     for view in ("approved", "rejected"):
-        ids = [text(i) for i in await redis.zrange(keys.decided(tenant, view), 0, -1)]
+        ids = [text(i) for i in cast(list[bytes], await redis.zrange(keys.decided(tenant, view), 0, -1))]
         for start in range(0, len(ids), READ_CHUNK):
             async with redis.pipeline(transaction=False) as pipe:
                 for comment_id in ids[start : start + READ_CHUNK]:

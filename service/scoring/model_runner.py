@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from service.config import Settings
 from service.scoring.scorer import ArticleJob, CommentJob
@@ -48,11 +48,9 @@ class PredictorRunner:
                 by_model.setdefault(job.model, []).append(i)
         for model, rows in by_model.items():  # each comment still has one encoder pass, under its own heads
             predictor = self.predictor if model is None else self.variants[model]
-            batch = [jobs[i] for i in rows]
+            batch = [cast(CommentJob, jobs[i]) for i in rows]
             predictions = predictor.predict(
-                [j.text for j in batch],  # type: ignore[union-attr]
-                [j.article for j in batch],  # type: ignore[union-attr]
-                [j.parent for j in batch],  # type: ignore[union-attr]
+                [j.text for j in batch], [j.article for j in batch], [j.parent for j in batch]
             )
             for i, prediction in zip(rows, predictions, strict=True):
                 out[i] = prediction

@@ -29,7 +29,7 @@ from service.training.calibration import refit
 from service.training.data import ToxicityExample, available_toxicity_examples, split_toxicity
 from service.training.evaluate import AUC_SOURCES, bias_metrics, predict_all, score_rows, span_metrics
 from service.training.identity import EVAL2_NEUTRAL, EVAL2_TOXIC, EVAL_NEUTRAL, EVAL_TOXIC, templated
-from service.training.metrics import auc
+from service.training.metrics import auc, auc_interval
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,16 @@ def served_metrics(predictor: Predictor, dev: list[ToxicityExample], work: Path,
 
 
 def gate(
-    held: list[Label], served: Predictor, candidate: Predictor, data: Path, work: Path, opts: GateOptions
+    held: list[Label],
+    served: Predictor,
+    candidate: Predictor,
+    data: Path,
+    work: Path,
+    opts: GateOptions,
+    shipped_calibration: Calibration | None = None,
 ) -> Verdict:
+    """:param shipped_calibration: the maps of the attributes the candidate did not change (a site residual moves
+    the toxicity logit alone) or could not be refitted for (too few agreed rows in a bounded refit) are kept."""
     gold = np.array([label.toxic for label in held])
     ours, theirs = held_out_scores(served, held), held_out_scores(candidate, held)
     diff, low, high = paired_bootstrap(gold, ours, theirs, opts.bootstrap, opts.seed)
@@ -136,6 +144,8 @@ def gate(
         "held_out_labels": len(held),
         "served_auc": round(float(auc(gold, ours)), 4),  # type: ignore[arg-type]
         "candidate_auc": round(float(auc(gold, theirs)), 4),  # type: ignore[arg-type]
+        "served_auc_95_interval": _interval(gold, ours),
+        "candidate_auc_95_interval": _interval(gold, theirs),
         "difference": round(diff, 4),
         "difference_95_interval": [round(low, 4), round(high, 4)],
     }
@@ -155,7 +165,7 @@ def gate(
     }
     worse = [name for name, row in standard.items() if row["change"] < -opts.max_loss]
     reasons += [f"{name} fell {standard[name]['change']:+.4f} (the most allowed: -{opts.max_loss})" for name in worse]
-    calibration, calibration_report = _refit(data, candidate, opts.calibration_rows)
+    calibration, calibration_report = _refit(data, candidate, opts.calibration_rows, shipped_calibration)
     report = {
         "site": site,
         "standard": standard,
@@ -167,10 +177,23 @@ def gate(
     return Verdict(low > 0 and not worse, reasons, report, calibration)
 
 
-def _refit(data: Path, candidate: Predictor, rows: int) -> tuple[Calibration | None, dict[str, Any]]:
+def _refit(
+    data: Path, candidate: Predictor, rows: int, shipped: Calibration | None
+) -> tuple[Calibration | None, dict[str, Any]]:
     sources = {name: exs[:rows] for name, exs in available_toxicity_examples(data).items()}
     try:
-        return refit(data, candidate, sources)
+        fitted, report = refit(data, candidate, sources)
     except ValueError as exc:  # no rows with annotator shares to fit toxicity on
-        log.warning("no calibration refitted (%s): the candidate's scores are served raw", exc)
-        return None, {"calibration": None, "why": str(exc)}
+        log.warning("no calibration refitted (%s): the candidate keeps the shipped maps", exc)
+        return shipped, {"calibration": shipped.version if shipped else None, "why": str(exc)}
+    if shipped is None:
+        return fitted, report
+    changed = ("toxicity",) if candidate.config.toxicity_residual else tuple(fitted.knots)
+    knots = {**shipped.knots, **{a: k for a, k in fitted.knots.items() if a in changed}}
+    report["refitted"] = sorted(a for a in knots if a in changed)
+    return Calibration(fitted.version, knots), report
+
+
+def _interval(gold: np.ndarray, scores: np.ndarray) -> list[float] | None:
+    found = auc_interval(gold.tolist(), scores.tolist())
+    return None if found is None else [round(found[0], 4), round(found[1], 4)]

@@ -106,6 +106,8 @@ def bias_aucs(labels: np.ndarray, scores: np.ndarray, in_group: np.ndarray) -> d
 
 def power_mean(values: Sequence[float], p: float = -5.0) -> float:
     array = np.asarray(values, dtype=np.float64)
+    if p < 0 and (array <= 0).any():
+        return 0.0  # the limit: a negative power mean is pulled to its smallest value, here none at all
     return float(np.power(np.mean(np.power(array, p)), 1 / p))
 
 

@@ -48,8 +48,14 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("browser")
+def server_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The live server's data folder (its learned model versions are under ``models``)."""
+    return tmp_path_factory.mktemp("browser")
+
+
+@pytest.fixture(scope="module")
+def server(server_folder: Path) -> Iterator[str]:
+    folder = server_folder
     with live_server(folder, api_keys=KEYS, page_batch=str(PAGE_BATCH), log_level="INFO") as (url, _):
         yield url
     log = (folder / "serve.log").read_text(errors="replace")

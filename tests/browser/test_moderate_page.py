@@ -445,3 +445,40 @@ def test_slash_searches_stored_comments_by_their_words_and_author(browser: Any, 
     page.keyboard.press("1")  # back to the review queue, as from any view
     page.locator("#queue-view").wait_for()
     page.context.close()
+
+
+def test_an_admin_promotes_a_learned_version_shadows_one_and_rolls_back(
+    browser: Any, server: str, server_folder: Path, artifacts: Path
+) -> None:
+    from tests.utils.versions import write_version
+
+    better = write_version(server_folder / "models", "news-better", tenant="news", status="passed", shift=1.5)
+    write_version(server_folder / "models", "news-worse", tenant="news", status="rejected", shift=-1.5)
+    admin = sign_in(browser, server, "ak")
+    admin.on("dialog", lambda dialog: dialog.accept())  # "Serve … to this site?"
+    admin.goto(f"{server}/moderate#models")
+    admin.locator("#models-serving:has-text('Serving the shipped model')").wait_for()
+    worse = admin.locator("tr[data-version='news-worse']")
+    assert "rejected: site AUC gain inside the noise" in worse.inner_text()
+    assert worse.get_by_role("button", name="Promote").count() == 0  # a rejected version has no way to serve
+    row = admin.locator("tr[data-version='news-better']")
+    assert "0.62 → 0.68" in row.inner_text()
+    row.get_by_role("button", name="Shadow 10 %").click()
+    admin.locator("#models-shadow:has-text('news-better scores 10 %')").wait_for()
+    admin.get_by_role("button", name="Stop the shadow").click()
+    admin.locator("#models-shadow:empty").wait_for()
+    row.get_by_role("button", name="Promote").click()
+    admin.locator("#models-serving:has-text('Serving news-better')").wait_for()
+    admin.screenshot(path=str(artifacts / "models.png"), full_page=True)
+
+    def answered_by() -> str:
+        body = {"comments": [{"id": "m", "text": "Which model reads this? (models)"}]}
+        return str(httpx.post(f"{server}/v1/analyze", json=body, headers=auth("pk"), timeout=30).json()["model"])
+
+    wait_for(lambda: answered_by().startswith(better), 10, "the promoted version answers")
+    admin.get_by_role("button", name="Roll back to the shipped model").click()
+    admin.locator("#models-serving:has-text('Serving the shipped model')").wait_for()
+    wait_for(lambda: not answered_by().startswith(better), 10, "the shipped model answers again")
+    admin.goto(f"{server}/moderate#audit")
+    admin.locator("#audit-rows tr:has-text('model rolled back')").wait_for()
+    assert "news-better -> shipped model" in admin.locator("#audit-rows").inner_text()

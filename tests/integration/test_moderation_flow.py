@@ -345,6 +345,24 @@ def test_fairness_stats_and_label_export(
     with gzip.open(out, "rt") as f:
         exported = f.read()
     assert "private:" not in exported
+    import csv
+
+    with gzip.open(out, "rt") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["source"], r["toxic"], r["attribute"]) for r in rows} == {("moderator", "1", "toxicity")}
+    assert all(r["model"].startswith("moderato-v8+cal-") and float(r["at"]) > 0 for r in rows)
+    # a reversal replaces the decision it reverses, and its reason names the attribute it speaks to
+    reversed_ = client.post(
+        f"/v1/comments/{flagged[0]['id']}/decision",
+        json={"decision": "approve", "reason": "not an insult: quoting the council", "reverse": True},
+        headers=auth("mk-a"),
+    )
+    assert reversed_.status_code == 200, reversed_.text
+    assert asyncio.run(run()) == len(flagged)
+    with gzip.open(out, "rt") as f:
+        again = {r["id"]: r for r in csv.DictReader(f)}
+    assert (again[flagged[0]["id"]]["source"], again[flagged[0]["id"]]["toxic"]) == ("reversal", "0")
+    assert again[flagged[0]["id"]]["attribute"] == "insult"
     from service.training.data import load_moderator_labels
 
     (tmp_path / "toxicity").mkdir()

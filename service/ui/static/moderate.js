@@ -647,6 +647,7 @@ async function loadAudit(more = false) {
 function auditTarget(e) {
   if (e.comment_id) return el("td", { class: "text", title: e.comment_id, text: e.text ?? `${e.comment_id} (text no longer stored)` });
   if (e.account) return el("td", { text: "account " + e.account + (e.until ? ` until ${new Date(Number(e.until) * 1000).toLocaleString()}` : "") });
+  if (e.model_version !== null && e.model_version !== undefined) return el("td", { text: "model " + (e.model_version || "shipped") });
   if (e.author_id) return el("td", { text: "author " + e.author_id + (e.until ? ` until ${new Date(Number(e.until) * 1000).toLocaleString()}` : "") });
   return el("td", { text: "" });
 }
@@ -698,6 +699,60 @@ async function accountAction(button) {
   notice("");
   if (what === "password") showSecret(name, r.data.password);
   loadAccounts();
+}
+
+// ---------- the model (admins only): labels, candidates with their gate reports, shadow, promote, roll back ----------
+
+async function loadModels() {
+  let r;
+  try { r = await api("GET", "/v1/models"); } catch (_) { return notice("The server cannot be reached."); }
+  if (!r.ok) return notice("Could not load the model versions: " + errorText(r));
+  const m = r.data;
+  const named = (v) => v || "the shipped model";
+  $("models-serving").textContent = `Serving ${named(m.serving)}` + (m.changed_by ? ` (since ${new Date(m.changed_at * 1000).toLocaleString()}, by ${m.changed_by})` : "")
+    + `; answers are signed ${m.answering_with}.`;
+  const sources = Object.entries(m.labels).filter(([k]) => k !== "total").map(([k, v]) => `${k} ${v.labels} (${v.toxic} toxic)`);
+  $("models-labels").textContent = `Labels collected: ${m.labels.total}` + (sources.length ? ` — ${sources.join(", ")}` : "") + ".";
+  $("models-rollback").hidden = !m.history.length;
+  $("models-rollback").textContent = m.history.length ? `Roll back to ${named(m.history[0])}` : "Roll back";
+  const s = m.shadow;
+  $("models-shadow").replaceChildren(...(s ? [
+    el("p", { text: `Shadow: ${s.version} scores ${Math.round(s.sample * 100)} % of fresh comments beside the served model. `
+      + (s.scored ? `${s.scored} scored; same decision on ${(s.agreement * 100).toFixed(1)} %; mean toxicity change ${s.mean_toxicity_difference.toFixed(3)}.` : "Nothing scored yet.") }),
+    el("ul", {}, ...Object.entries(s.changed).map(([move, n]) => el("li", { text: `${move.replace(">", " → ")}: ${n}` }))),
+    el("button", { type: "button", "data-model": "unshadow", text: "Stop the shadow" }),
+  ] : []));
+  $("models-rows").replaceChildren(...m.versions.map((v) => {
+    const site = v.gate?.site || {};
+    const worst = Object.entries(v.gate?.standard || {}).sort((a, b) => a[1].change - b[1].change)[0];
+    const passed = v.status === "passed";
+    return el("tr", { "data-version": v.id },
+      el("th", { scope: "row", text: v.id + (v.id === m.serving ? " (serving)" : "") }),
+      el("td", { text: new Date(v.created_at).toLocaleString() + ` from ${v.labels?.trained_on?.labels ?? "?"} labels` }),
+      el("td", { class: passed ? "" : "notice", title: (v.reasons || []).join("\n"), text: passed ? "passed" : "rejected: " + (v.reasons || []).join("; ") }),
+      el("td", { text: site.served_auc !== undefined ? `${site.served_auc} → ${site.candidate_auc} (${site.difference >= 0 ? "+" : ""}${site.difference})` : "" }),
+      el("td", { text: worst ? `worst: ${worst[0]} ${worst[1].change >= 0 ? "+" : ""}${worst[1].change}` : "" }),
+      el("td", {}, ...(passed && v.id !== m.serving ? [
+        el("button", { type: "button", "data-model": "promote", text: "Promote" }), " ",
+        el("button", { type: "button", "data-model": "shadow", text: "Shadow 10 %" })] : [])));
+  }));
+}
+
+async function modelAction(button) {
+  const what = button.dataset.model;
+  const version = button.closest("tr")?.dataset.version;
+  const calls = {
+    promote: ["POST", `/v1/models/${encodeURIComponent(version)}/promote`],
+    shadow: ["PUT", `/v1/models/${encodeURIComponent(version)}/shadow`, { sample: 0.1 }],
+    unshadow: ["DELETE", "/v1/models/shadow"],
+    rollback: ["POST", "/v1/models/rollback"],
+  };
+  if (what === "promote" && !confirm(`Serve ${version} to this site? Every answer changes within seconds.`)) return;
+  let r;
+  try { r = await api(...calls[what]); } catch (_) { return notice("The server cannot be reached; nothing changed."); }
+  if (!r.ok) return notice("Nothing changed: " + errorText(r));
+  notice("");
+  loadModels();
 }
 
 // ---------- search: stored comments by words, author and time ----------
@@ -886,8 +941,9 @@ function currentAuthor() {
 function route() {
   const hash = location.hash || "#queue";
   const thread = hash.startsWith("#thread=") ? decodeURIComponent(hash.slice(8)) : null;
-  const accounts = $("accounts-view"), policy = $("policy-view"); // admins only
-  const other = hash === "#audit" || hash === "#decided" || hash === "#search" || (hash === "#accounts" && accounts) || (hash === "#policy" && policy);
+  const accounts = $("accounts-view"), policy = $("policy-view"), models = $("models-view"); // admins only
+  const other = hash === "#audit" || hash === "#decided" || hash === "#search" || (hash === "#accounts" && accounts) || (hash === "#policy" && policy)
+    || (hash === "#models" && models);
   $("queue-view").hidden = !!thread || !!other;
   $("thread-view").hidden = !thread;
   $("audit-view").hidden = hash !== "#audit";
@@ -895,12 +951,14 @@ function route() {
   $("search-view").hidden = hash !== "#search";
   if (accounts) accounts.hidden = hash !== "#accounts";
   if (policy) policy.hidden = hash !== "#policy";
+  if (models) models.hidden = hash !== "#models";
   view.thread = thread ? view.thread : null;
   if (thread) showThread(thread);
   if (hash === "#audit") loadAudit();
   if (hash === "#decided") loadDecided();
   if (hash === "#accounts" && accounts) loadAccounts();
   if (hash === "#policy" && policy) loadPolicy();
+  if (hash === "#models" && models) loadModels();
 }
 
 function move(step) {
@@ -948,7 +1006,7 @@ function toggleSelect(id) {
 function switchQueue(name) {
   if (!name) return;
   const shown = (id) => $(id) && !$(id).hidden;
-  const elsewhere = ["audit-view", "decided-view", "search-view", "accounts-view", "policy-view"].some(shown);
+  const elsewhere = ["audit-view", "decided-view", "search-view", "accounts-view", "policy-view", "models-view"].some(shown);
   if (view.thread || elsewhere) { // from any view: back to the queues
     view.thread = null;
     location.hash = "#queue";
@@ -1026,6 +1084,13 @@ $("search-more").addEventListener("click", () => runSearch(true));
 if ($("policy-view")) {
   $("policy-form").addEventListener("submit", savePolicy);
   $("policy-preview").addEventListener("click", previewPolicy);
+}
+if ($("models-view")) {
+  $("models-view").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-model]");
+    if (button) modelAction(button);
+  });
+  $("models-rollback").dataset.model = "rollback";
 }
 if ($("accounts-view")) {
   $("account-form").addEventListener("submit", createAccount);

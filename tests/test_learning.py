@@ -1,0 +1,228 @@
+"""The learn job on the shipped model and tiny data: a few steps, resumable, a version folder the serving side loads,
+and a gate that refuses a worse candidate. (The full simulation is bench/learning.py.)"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from service.model.predict import Predictor
+from service.model.versions import list_versions, read_report, save_heads, version_folder
+from service.moderation.labels import Label
+from service.training.gate import GateOptions, gate, paired_bootstrap
+from service.training.learning import (
+    BudgetSpent,
+    LearnOptions,
+    NotEnoughLabels,
+    TrainingSet,
+    label_targets,
+    learn,
+    time_split,
+    train_head,
+    trainable_model,
+)
+from tests.conftest import SHIPPED_MODEL
+from tests.utils.tiny_data import CIVIL, INSULTS, make_tiny_data
+
+pytestmark = pytest.mark.slow
+
+SITE_TOXIC = [
+    "Typical lying politician, should be run out of town.",
+    "These people are vermin and you know it.",
+    "Only a brain-dead fool would vote for this.",
+    "Go back to where you came from.",
+]
+SITE_CIVIL = [
+    "The council meeting is on Tuesday at six.",
+    "Does anyone know if the library opens on Sundays?",
+    "Good reporting, thank you for covering the vote.",
+    "My neighbourhood got the new bus line last year.",
+]
+
+
+def site_labels(n: int) -> list[Label]:
+    """A site's labels in arrival order: toxic and civil comments alternating, each text once."""
+    out = []
+    for i in range(n):
+        toxic = i % 2 == 0
+        pool = SITE_TOXIC if toxic else SITE_CIVIL
+        text = f"{pool[(i // 2) % len(pool)]} ({i})"
+        out.append(Label("site-a", f"c{i}", text, int(toxic), "moderator", 1000.0 + i, "", "toxicity", "mod"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def base() -> Predictor:
+    return Predictor(SHIPPED_MODEL)
+
+
+def options(tmp_path: Path, data: Path, **changes: object) -> LearnOptions:
+    opts = LearnOptions(
+        "site-a",
+        SHIPPED_MODEL,
+        tmp_path / "models",
+        data,
+        steps=6,
+        batch=8,
+        tenant_batch=8,
+        replay_rows=48,
+        checkpoint_every=2,
+        gate=GateOptions(bootstrap=50, dev_limit=40, calibration_rows=200),
+    )
+    return replace(opts, **changes)  # type: ignore[arg-type]
+
+
+def test_a_candidate_is_learned_gated_and_servable(tmp_path: Path, base: Predictor) -> None:
+    data = make_tiny_data(tmp_path / "data", copies=24)
+    report = learn(site_labels(120), options(tmp_path, data), base=base)
+    assert report["status"] in ("passed", "rejected") and report["reasons"]
+    assert report["labels"]["trained_on"]["labels"] == 84 and report["labels"]["held_out"]["labels"] == 36
+    folder = version_folder(tmp_path / "models", report["id"])
+    assert read_report(folder)["version"] == f"moderato-v8+{report['id']}"
+    assert [v["id"] for v in list_versions(tmp_path / "models", "site-a")] == [report["id"]]
+    assert list_versions(tmp_path / "models", "site-b") == []
+    site = report["gate"]["site"]
+    assert site["held_out_labels"] == 36 and len(site["difference_95_interval"]) == 2
+    assert {"toxicity_auc_mean", "identity_bias_templates", "span_f1_tsd"} <= set(report["gate"]["standard"])
+    # the serving side loads it as heads on the same encoder: stance is the shipped model's, bit for bit
+    candidate = base.with_heads(folder)
+    assert candidate.config.version == report["version"] and candidate._encoder is base._encoder
+    article = base.encode_article("Council votes to close the library")
+    ours, theirs = base.predict(["You are an idiot."], article)[0], candidate.predict(["You are an idiot."], article)[0]
+    assert ours.stance == theirs.stance
+    assert all(ours.scores[a] == theirs.scores[a] for a in ours.scores if a != "toxicity")  # a residual moves one
+    assert not (tmp_path / "models" / ".work" / "site-a" / f"{report['training']['job']}.pt").exists()
+
+
+def test_too_few_labels_or_one_class_held_out_are_refused() -> None:
+    with pytest.raises(NotEnoughLabels, match="at least 50"):
+        time_split(site_labels(40), 0.3)
+    one_sided = [replace(label, toxic=1) if i >= 70 else label for i, label in enumerate(site_labels(100))]
+    with pytest.raises(NotEnoughLabels, match="10 of each"):
+        time_split(one_sided, 0.3)
+
+
+def test_time_split_keeps_the_newest_and_never_a_text_on_both_sides() -> None:
+    labels = site_labels(100)
+    labels[90] = replace(labels[90], text=labels[3].text)  # the same text labelled twice
+    train, held = time_split(list(reversed(labels)), 0.3)
+    assert [label.id for label in train] == [f"c{i}" for i in range(70)]
+    assert "c90" not in {label.id for label in held} and len(held) == 29
+
+
+def test_training_resumes_from_its_checkpoint_and_stops_at_its_budget(tmp_path: Path, base: Predictor) -> None:
+    rng = np.random.default_rng(0)
+    data = TrainingSet(
+        torch.from_numpy(rng.normal(size=(20, base.hidden)).astype(np.float32)),
+        torch.tensor([label_targets(label) for label in site_labels(20)]),
+        torch.from_numpy(rng.normal(size=(30, base.hidden)).astype(np.float32)),
+        torch.full((30, 6), 0.0),
+    )
+    state = tmp_path / "job.pt"
+    opts = options(tmp_path, tmp_path, steps=4)
+
+    def fresh() -> tuple[torch.nn.Module, list[torch.nn.Parameter]]:
+        return trainable_model(base.toxicity_head, base.toxicity_head, opts)
+
+    assert train_head(*fresh(), data, opts, state, time.monotonic() + 60) == 4
+    assert state.exists()
+    resumed, params = fresh()
+    assert train_head(resumed, params, data, replace(opts, steps=6), state, time.monotonic() + 60) == 6
+    assert float(resumed.delta(data.tenant_x).abs().max()) > 0  # the correction learned something
+    with pytest.raises(BudgetSpent, match="step 6 of 9"):
+        train_head(*fresh(), data, replace(opts, steps=9), state, time.monotonic() - 1)
+    assert torch.load(state, weights_only=False)["step"] == 6
+
+
+def test_the_gate_refuses_a_worse_candidate_and_an_unchanged_one(tmp_path: Path, base: Predictor) -> None:
+    data = make_tiny_data(tmp_path / "data", copies=24)
+    held = [
+        Label("site-a", f"h{i}", text, toxic, "moderator", float(i), "", "toxicity", "mod")
+        for i, (text, toxic) in enumerate([(t, 1) for t in INSULTS * 3] + [(t, 0) for t in CIVIL * 3])
+    ]
+    worse_head = copy.deepcopy(base.toxicity_head)
+    with torch.no_grad():
+        worse_head[-1].weight.neg_()  # reads every comment backwards
+        worse_head[-1].bias.neg_()
+    folder = tmp_path / "worse"
+    save_heads(
+        {"toxicity_head": worse_head, "span_head": base.span_head},
+        replace(base.config, version="moderato-v8+worse", heads_of=base.config.version),
+        folder,
+    )
+    opts = GateOptions(bootstrap=50, dev_limit=40, calibration_rows=200)
+    verdict = gate(held, base, base.with_heads(folder), data, tmp_path / "work", opts)
+    assert not verdict.passed
+    assert verdict.report["site"]["candidate_auc"] < verdict.report["site"]["served_auc"]
+    assert any("toxicity_auc_mean fell" in r for r in verdict.reasons)
+    same = gate(held, base, base, data, tmp_path / "work", opts)
+    assert not same.passed and "inside the bootstrap noise" in same.reasons[0]
+
+
+def test_the_bootstrap_interval_sees_a_real_gain_and_not_noise() -> None:
+    rng = np.random.default_rng(1)
+    gold = rng.integers(0, 2, 400)
+    noisy = rng.normal(size=400)
+    informed = gold + rng.normal(size=400)
+    diff, low, _ = paired_bootstrap(gold, noisy, informed, 200, 0)
+    assert diff > 0.2 and low > 0
+    _, low, high = paired_bootstrap(gold, noisy, rng.normal(size=400), 200, 0)
+    assert low < 0 < high
+
+
+def test_the_scheduled_job_runs_once_per_batch_of_new_labels_and_one_worker_at_a_time(
+    tmp_path: Path, redis_client: Any, redis_server: Any
+) -> None:
+    import asyncio
+
+    import redis.asyncio as aioredis
+    from pydantic import SecretStr
+
+    from service import redis_keys as keys
+    from service.config import Settings
+    from service.moderation.suggestions import Suggestion, record_suggestion
+    from service.training.schedule import learn_due
+
+    settings = Settings(
+        _env_file=None,
+        redis_url=redis_server.url,
+        data_dir=tmp_path,
+        model_dir=SHIPPED_MODEL,  # type: ignore[call-arg]
+        api_keys=SecretStr("k=site-a:admin"),
+        learn_every_s=3600,
+        learn_data=make_tiny_data(tmp_path / "data", copies=24),
+        learn_min_new_labels=100,
+    )
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        redis = aioredis.Redis.from_url(redis_server.url)
+        try:
+            for label in site_labels(120):  # a site suggesting scores through Perspective's suggestscore
+                score = float(label.toxic)
+                await record_suggestion(
+                    redis, "site-a", Suggestion(label.text, {"TOXICITY": score}, {"toxicity": score})
+                )
+            await redis.set(keys.learn_lease("site-a"), "another-worker")
+            held = await learn_due(redis, settings, "site-a", "me")
+            await redis.delete(keys.learn_lease("site-a"))
+            first = await learn_due(redis, settings, "site-a", "me")
+            second = await learn_due(redis, settings, "site-a", "me")  # no new labels since
+            return held, first, second
+        finally:
+            await redis.aclose()
+
+    held, first, second = asyncio.run(scenario())
+    assert held is None and second is None
+    assert first is not None and first["status"] in ("passed", "rejected")
+    assert first["labels"]["trained_on"]["sources"] == {"suggestscore": 84}
+    state = redis_client.hgetall(keys.learn_state("site-a"))
+    assert state[b"labels"] == b"120" and state[b"candidate"].decode() == first["id"]
+    assert not redis_client.exists(keys.learn_lease("site-a"))
+    assert (tmp_path / "models" / first["id"] / "report.json").exists()
