@@ -31,6 +31,7 @@ from service.redis_client import FAILURES, text_map
 log = logging.getLogger(__name__)
 
 REFRESH_S = 2.0  # how stale a replica's pointer may be (the promise is 10 s, loading included)
+RETRY_FAILED_S = 30.0  # a version that would not load is tried again after this (not on every request)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class ServingModels:
         self._loaded: dict[str, Served] = {}  # version id -> as served
         self._checked: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._failed: dict[str, float] = {}  # version id -> when it last failed to load
 
     def current(self, tenant: str) -> Served:
         return self._served.get(tenant, self.base)
@@ -136,6 +138,8 @@ class ServingModels:
     async def _load(self, tenant: str, version_id: str) -> Served | None:
         if version_id in self._loaded:
             return self._loaded[version_id]
+        if time.monotonic() - self._failed.get(version_id, float("-inf")) < RETRY_FAILED_S:
+            return None
         async with self._locks.setdefault(version_id, asyncio.Lock()):  # one load per version, however many ask
             if version_id in self._loaded:
                 return self._loaded[version_id]
@@ -145,6 +149,7 @@ class ServingModels:
                 calibration = Calibration.load(folder)
             except (CheckpointError, OSError, ValueError, KeyError) as exc:
                 self.metrics.model_load_failures.inc()
+                self._failed[version_id] = time.monotonic()
                 log.error(
                     "model version %s of %s cannot be loaded (%s); %s keeps its model", version_id, tenant, exc, tenant
                 )

@@ -466,7 +466,7 @@ def test_an_admin_promotes_a_learned_version_shadows_one_and_rolls_back(
     row.get_by_role("button", name="Shadow 10 %").click()
     admin.locator("#models-shadow:has-text('news-better scores 10 %')").wait_for()
     admin.get_by_role("button", name="Stop the shadow").click()
-    admin.locator("#models-shadow:empty").wait_for()
+    admin.locator("#models-shadow p").wait_for(state="detached")
     row.get_by_role("button", name="Promote").click()
     admin.locator("#models-serving:has-text('Serving news-better')").wait_for()
     admin.screenshot(path=str(artifacts / "models.png"), full_page=True)

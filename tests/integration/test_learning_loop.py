@@ -33,6 +33,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "better": write_version(root, "tenant-a-better", tenant="tenant-a", status="passed", shift=2.0),
         "rejected": write_version(root, "tenant-a-rejected", tenant="tenant-a", status="rejected", shift=-2.0),
         "other": write_version(root, "tenant-b-own", tenant="tenant-b", status="passed", shift=1.0),
+        "harsh": write_version(root, "tenant-a-harsh", tenant="tenant-a", status="passed", shift=6.0),
     }
     with live_server(folder, models_path=str(root), inprocess_worker=False) as (url, redis_url):
         worker = start_worker(redis_url, name="learning-w", log=folder / "worker.log", models_path=str(root))
@@ -77,10 +78,11 @@ class Load:
                 self.answers.append((time.monotonic(), r.status_code, body.get("model", ""), tox))
 
 
-def served_everywhere_after(load: Load, since: float, version: str) -> float:
-    """Seconds from ``since`` to the first answer after which every answer came from ``version``."""
-    later = [a for a in load.answers if a[0] >= since]
-    last_other = max((a[0] for a in later if not a[2].startswith(version)), default=since)
+def served_everywhere_after(load: Load, since: float, until: float, version: str) -> float:
+    """Seconds from ``since`` to the first answer after which every answer (until ``until``) came from ``version``:
+    an answer from another version after ``since`` can only be a request that was already in flight."""
+    between = [a for a in load.answers if since <= a[0] < until]
+    last_other = max((a[0] for a in between if not a[2].startswith(version)), default=since)
     return last_other - since
 
 
@@ -101,9 +103,12 @@ def test_promote_and_roll_back_under_load(site: dict[str, Any]) -> None:
         rolled_at = time.monotonic()
         assert admin(site, "POST", "/v1/models/rollback").json() == {"from": "tenant-a-better", "to": None}
         time.sleep(SWAP_WITHIN_S + 2)
+        stopped_at = time.monotonic()
     assert load.answers and all(status == 200 for _, status, _, _ in load.answers)
     models = {model for _, _, model, _ in load.answers}
-    assert any(m.startswith(better) for m in models) and any(m.startswith("moderato-v8+cal") for m in models)
+    assert any(m.startswith(better) for m in models) and any(
+        m.startswith("moderato-v8+moderato-v6-stance") for m in models
+    )
     # one answer, one model: the probe's toxicity is the same whenever the same model answered it
     by_model: dict[str, set[float]] = {}
     for _, _, model, tox in load.answers:
@@ -113,8 +118,9 @@ def test_promote_and_roll_back_under_load(site: dict[str, Any]) -> None:
     (new,) = (values for model, values in by_model.items() if model.startswith(better))
     (old,) = (values for model, values in by_model.items() if not model.startswith(better))
     assert new != old  # never an old cached answer under the new version
-    assert served_everywhere_after(load, promoted_at, better) <= SWAP_WITHIN_S
-    assert served_everywhere_after(load, rolled_at, "moderato-v8+cal") <= SWAP_WITHIN_S
+    assert served_everywhere_after(load, promoted_at, rolled_at, better) <= SWAP_WITHIN_S
+    shipped = "moderato-v8+moderato-v6-stance"
+    assert served_everywhere_after(load, rolled_at, stopped_at, shipped) <= SWAP_WITHIN_S
     audit = redis.Redis.from_url(site["redis"]).xrange(keys.audit("tenant-a"))
     actions = [(e[b"action"], e[b"reason"]) for _, e in audit if e[b"action"].startswith(b"model_")]
     assert actions == [
@@ -130,14 +136,14 @@ def test_the_worker_scores_with_the_promoted_version(site: dict[str, Any]) -> No
         time.sleep(SWAP_WITHIN_S)
         sent = httpx.post(
             f"{site['url']}/v1/comments",
-            json={"comments": [{"id": "q-1", "text": PROBE}]},
+            json={"comments": [{"id": "q-1", "text": PROBE, "thread_id": "t"}]},
             headers=auth("pk-a"),
             timeout=60,
         )
         assert sent.status_code == 202, sent.text
         r = redis.Redis.from_url(site["redis"])
         wait_for(lambda: r.hget(keys.comment("tenant-a", "q-1"), "status") not in (None, b"queued"), 60, "scored")
-        assert r.hget(keys.comment("tenant-a", "q-1"), "model_version").decode().startswith(better + "+cal-")
+        assert r.hget(keys.comment("tenant-a", "q-1"), "model_version").decode().startswith(better + "+")
         other = httpx.post(
             f"{site['url']}/v1/analyze",
             json={"comments": [{"id": "c", "text": PROBE}]},
@@ -163,7 +169,7 @@ def test_what_cannot_be_promoted(site: dict[str, Any]) -> None:
 
 
 def test_a_shadow_counts_agreement_and_changed_decisions(site: dict[str, Any]) -> None:
-    shadow = admin(site, "PUT", "/v1/models/tenant-a-better/shadow", json={"sample": 1.0})
+    shadow = admin(site, "PUT", "/v1/models/tenant-a-harsh/shadow", json={"sample": 1.0})
     assert shadow.status_code == 200, shadow.text
     time.sleep(3)  # the shadow pointer is read within REFRESH_S
     texts = [f"Shadowed comment number {i}: what a stupid idea from this idiot council." for i in range(6)]
@@ -175,16 +181,17 @@ def test_a_shadow_counts_agreement_and_changed_decisions(site: dict[str, Any]) -
             headers=auth("pk-a"),
             timeout=60,
         )
-        assert r.status_code == 200 and not r.json()["model"].startswith(site["versions"]["better"])
+        assert r.status_code == 200 and not r.json()["model"].startswith(site["versions"]["harsh"])
     wait_for(
         lambda: (admin(site, "GET", "/v1/models").json()["shadow"] or {}).get("scored", 0) >= len(texts),
         30,
         "shadow counts",
     )
     view = admin(site, "GET", "/v1/models").json()
-    assert view["shadow"]["version"] == "tenant-a-better" and view["shadow"]["sample"] == 1.0
+    assert view["shadow"]["version"] == "tenant-a-harsh" and view["shadow"]["sample"] == 1.0
     assert 0 <= view["shadow"]["agreement"] <= 1 and view["shadow"]["mean_toxicity_difference"] > 0
-    assert sum(view["shadow"]["changed"].values()) == len(view["shadow"]["examples"]) > 0  # the shift moves some
-    assert {v["id"] for v in view["versions"]} == {"tenant-a-better", "tenant-a-rejected"}
+    assert sum(view["shadow"]["changed"].values()) == len(view["shadow"]["examples"]) > 0  # civil ones: allow>review
+    assert "allow>review" in view["shadow"]["changed"]
+    assert {v["id"] for v in view["versions"]} == {"tenant-a-better", "tenant-a-rejected", "tenant-a-harsh"}
     assert admin(site, "DELETE", "/v1/models/shadow").json() == {"shadow": None}
     assert json.loads(json.dumps(admin(site, "GET", "/v1/models").json()))["shadow"] is None
