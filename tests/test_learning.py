@@ -129,7 +129,7 @@ def test_training_resumes_from_its_checkpoint_and_stops_at_its_budget(tmp_path: 
     opts = options(tmp_path, tmp_path, steps=4)
 
     def fresh() -> tuple[torch.nn.Module, list[torch.nn.Parameter]]:
-        return trainable_model(base.toxicity_head, base.toxicity_head, opts)
+        return trainable_model(base.toxicity_head, opts)
 
     assert train_head(*fresh(), data, opts, state, time.monotonic() + 60) == 4
     assert state.exists()

@@ -258,7 +258,11 @@ class Scorer:
         self, tenant: str, served: Served, shadow: Shadow, picked: list[tuple[str, CommentJob, CachedResult]]
     ) -> None:
         jobs = [replace(job, model=shadow.served.model) for _, job, _ in picked]
-        outcomes = await self.batcher.submit_each(jobs, lane=tenant)
+        try:
+            outcomes = await self.batcher.submit_each(jobs, lane=tenant)
+        except Exception as exc:  # a shadow is a sample: losing one (a batcher shutting down) is not an error
+            log.warning("shadow scoring of %s skipped (%s)", tenant, type(exc).__name__)
+            return
         ours, theirs = (self.policies.current(tenant, s.calibration) for s in (served, shadow.served))
         rows = [
             ShadowRow(

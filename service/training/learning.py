@@ -61,8 +61,8 @@ class BudgetSpent(RuntimeError):
 class LearnOptions:
     """
     :param start: the shipped model folder (its encoder; a learned version is heads on it).
-    :param serving: the folder of the version the tenant is served now, or None for the shipped model: training
-        starts from its head, and the gate compares against it.
+    :param serving: the folder of the version the tenant is served now, or None for the shipped model: the gate
+        compares the candidate against it.
     :param data: the base mix (replay) and the standard dev sets (``../shared/data``).
     :param trainable: what the labels move: ``residual`` (a small correction to the shipped toxicity logit, kept
         near zero on the base mix by ``residual_penalty``; the default), ``head`` (the whole toxicity head, replay
@@ -168,16 +168,15 @@ def replay_examples(data: Path, rows: int, seed: int) -> list[ToxicityExample]:
     return Sampler(pools, weights, seed).draw(rows)
 
 
-def trainable_model(served: nn.Module, shipped: nn.Module, opts: LearnOptions) -> tuple[nn.Module, list[nn.Parameter]]:
-    """What trains and its parameters. A residual is always a fresh correction on the shipped head (from all the
-    site's labels to date), never one on top of an earlier version: versions do not drift from generation to
-    generation. The other two continue from the head the site is served now."""
+def trainable_model(shipped: nn.Module, opts: LearnOptions) -> tuple[nn.Module, list[nn.Parameter]]:
+    """What trains, and its parameters, always from the shipped head and all the site's labels to date: a version
+    is never trained on top of an earlier one, so versions do not drift from generation to generation."""
     if opts.trainable == "residual":
         frozen = _copy(shipped)
         frozen.requires_grad_(False)
         model = SiteResidual(frozen, site_residual(frozen[1].in_features, opts.residual_width))  # type: ignore[index]
         return model, list(model.residual.parameters())
-    head = _copy(served)
+    head = _copy(shipped)
     if opts.trainable == "head":
         chosen = list(head.parameters())
     elif opts.trainable == "last":
@@ -301,12 +300,12 @@ def learn(
         torch.from_numpy(cache.features(base, [ex.text for ex in replay], deadline)),
         torch.tensor([ex.targets for ex in replay], dtype=torch.float32),
     )
-    head, params = trainable_model(served.toxicity_head, base.toxicity_head, opts)
+    head, params = trainable_model(base.toxicity_head, opts)
     job = job_id(opts.tenant, train, opts)
     steps = train_head(head, params, data, opts, work / opts.tenant / f"{job}.pt", deadline)
     candidate_id = f"{opts.tenant}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     folder = version_folder(opts.root, candidate_id)
-    _write_candidate(served, head, base.config.version, candidate_id, folder)
+    _write_candidate(base, head, candidate_id, folder)
     candidate = base.with_heads(folder)
     shipped_calibration = Calibration.load(opts.start)
     verdict = gate(held, served, candidate, opts.data, opts.root / WORK, opts.gate, shipped_calibration)
@@ -317,7 +316,7 @@ def learn(
         "tenant": opts.tenant,
         "version": candidate.config.version,
         "heads_of": base.config.version,
-        "started_from": served.config.version,
+        "judged_against": served.config.version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "status": "passed" if verdict.passed else "rejected",
         "reasons": verdict.reasons,
@@ -358,12 +357,11 @@ def _copy(head: nn.Module) -> nn.Module:
     return copy.deepcopy(head).float()
 
 
-def _write_candidate(served: Predictor, head: nn.Module, base_version: str, candidate_id: str, folder: Path) -> None:
+def _write_candidate(base: Predictor, head: nn.Module, candidate_id: str, folder: Path) -> None:
     width = head.residual[0].out_features if isinstance(head, SiteResidual) else 0  # type: ignore[index]
-    config = replace(
-        served.config, version=f"{base_version}+{candidate_id}", heads_of=base_version, toxicity_residual=width
-    )
-    save_heads({"toxicity_head": head, "span_head": served.span_head}, config, folder)
+    version = f"{base.config.version}+{candidate_id}"
+    config = replace(base.config, version=version, heads_of=base.config.version, toxicity_residual=width)
+    save_heads({"toxicity_head": head, "span_head": base.span_head}, config, folder)
 
 
 def _describe(labels: list[Label]) -> dict[str, Any]:

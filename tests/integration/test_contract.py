@@ -28,6 +28,7 @@ AUDIT_FIELDS = {
     *("id", "comment_id", "actor", "action", "reason", "previous_status", "previous_decision", "scores", "at"),
     *("author_id", "until"),  # null on a decision about a comment; set on an action on an author
     *("account", "policy_version"),  # set on an action on a moderator account, a saved policy
+    "model_version",  # set on a move of the site's learned model (promote, roll back, shadow)
     "text",  # the comment's words as stored now
 }
 

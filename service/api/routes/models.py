@@ -13,7 +13,7 @@ from pydantic import Field
 from service.api.deps import AdminDep, RedisDep, ScorerDep, SettingsDep
 from service.api.schemas import RequestModel
 from service.moderation import model_registry as registry
-from service.moderation.labels import label_counts, tenant_labels
+from service.moderation.labels import label_counts
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -26,9 +26,10 @@ class ShadowIn(RequestModel):
 async def models(principal: AdminDep, redis: RedisDep, settings: SettingsDep, scorer: ScorerDep) -> dict[str, Any]:
     """Everything the admin's view shows, and the model this replica answers the tenant with now."""
     overview = await registry.overview(redis, settings.models_root, principal.tenant)
-    labels = await tenant_labels(redis, principal.tenant)
+    counts = await label_counts(redis, principal.tenant)
     served = await scorer.models.refresh(principal.tenant)
-    return {**overview, "answering_with": served.version, "labels": {"total": len(labels), **label_counts(labels)}}
+    total = sum(row["labels"] for row in counts.values())
+    return {**overview, "answering_with": served.version, "labels": {"total": total, **counts}}
 
 
 @router.post("/rollback")
