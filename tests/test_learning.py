@@ -226,3 +226,54 @@ def test_the_scheduled_job_runs_once_per_batch_of_new_labels_and_one_worker_at_a
     assert state[b"labels"] == b"120" and state[b"candidate"].decode() == first["id"]
     assert not redis_client.exists(keys.learn_lease("site-a"))
     assert (tmp_path / "models" / first["id"] / "report.json").exists()
+
+
+def test_the_commands_learn_list_promote_and_roll_back(tmp_path: Path, redis_client: Any, redis_server: Any) -> None:
+    """`moderato learn` and `moderato models` as an operator runs them, against the real Redis."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from service import redis_keys as keys
+    from tests.utils.processes import ROOT
+
+    for label in site_labels(120):
+        entry = {
+            "text": label.text,
+            "scores": json.dumps({"TOXICITY": float(label.toxic)}),
+            "attributes": json.dumps({"toxicity": float(label.toxic)}),
+            "at": f"{label.at:.3f}",
+        }
+        redis_client.xadd(keys.suggested_scores("site-a"), entry)  # a site suggesting scores through Perspective
+    redis_client.sadd(keys.TENANTS, "site-a")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
+    env.update(
+        MODERATO_REDIS_URL=redis_server.url,
+        MODERATO_MODELS_PATH=str(tmp_path / "models"),
+        MODERATO_MODEL_DIR=str(SHIPPED_MODEL),
+        HF_HUB_OFFLINE="1",
+    )
+
+    def moderato(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "service.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+        )
+
+    data = make_tiny_data(tmp_path / "data", copies=24)
+    learned = moderato("learn", "--tenant", "site-a", "--data", str(data), "--steps", "20", "--dev-limit", "40")
+    assert learned.returncode == 0, learned.stderr[-3000:]
+    report = json.loads(learned.stdout)
+    assert report["status"] in ("passed", "rejected") and report["site"]["held_out_labels"] == 36
+    listed = json.loads(moderato("models", "list", "--tenant", "site-a").stdout)
+    assert [v["id"] for v in listed["versions"]] == [report["id"]] and listed["serving"] is None
+    promoted = moderato("models", "promote", "--tenant", "site-a", report["id"])
+    if report["status"] == "passed":
+        assert promoted.returncode == 0 and f"shipped model -> {report['id']}" in promoted.stdout
+        assert moderato("models", "rollback", "--tenant", "site-a").returncode == 0
+    else:
+        assert promoted.returncode != 0 and "did not pass its gate" in promoted.stderr
+    nothing = moderato("models", "rollback", "--tenant", "site-a")
+    assert nothing.returncode != 0 and "nothing to roll back to" in nothing.stderr
+    too_few = moderato("learn", "--tenant", "site-b", "--data", str(data))
+    assert too_few.returncode != 0 and "a candidate needs at least 50" in too_few.stderr
