@@ -490,8 +490,13 @@ def parser() -> argparse.ArgumentParser:
     )
     learn.add_argument("--tenant", required=True)
     learn.add_argument("--data", type=Path, required=True, help="the base mix (replay) and the standard dev sets")
-    learn.add_argument("--steps", type=int, default=300)
-    learn.add_argument("--trainable", choices=("head", "last"), default="head", help="what the labels move")
+    learn.add_argument("--steps", type=int, default=600)
+    learn.add_argument(
+        "--trainable",
+        choices=("residual", "head", "last"),
+        default="residual",
+        help="what the labels move: a site correction to the toxicity score (default), or the toxicity head",
+    )
     learn.add_argument("--budget-s", type=float, default=3600.0, help="stop (resumably) after this long")
     learn.add_argument("--dev-limit", type=int, default=300, help="standard dev rows per source the gate reads")
     learn.add_argument("--promote", action="store_true", help="serve the candidate at once if its gate passes")

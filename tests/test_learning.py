@@ -277,3 +277,12 @@ def test_the_commands_learn_list_promote_and_roll_back(tmp_path: Path, redis_cli
     assert nothing.returncode != 0 and "nothing to roll back to" in nothing.stderr
     too_few = moderato("learn", "--tenant", "site-b", "--data", str(data))
     assert too_few.returncode != 0 and "a candidate needs at least 50" in too_few.stderr
+
+
+def test_the_commands_defaults_are_the_jobs() -> None:
+    from service.cli import parser
+
+    args = parser().parse_args(["learn", "--tenant", "t", "--data", "d"])
+    defaults = LearnOptions("t", Path("m"), Path("r"), Path("d"))
+    assert (args.steps, args.trainable, args.budget_s) == (defaults.steps, defaults.trainable, defaults.budget_s)
+    assert args.dev_limit == defaults.gate.dev_limit
