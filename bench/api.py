@@ -187,9 +187,10 @@ def service_env(work: Path, port: int) -> dict[str, str]:
     return env
 
 
-def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start(cmd: list[str], env: dict[str, str], port: int, log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` (from ``cwd``: another build's tree, or this one) and wait until it answers /readyz."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.time() + 180
     while time.time() < deadline:
         try:

@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import KEY, service_env  # noqa: E402
+from bench.api import KEY, service_env, start  # noqa: E402
 from bench.common import print_table, write_result  # noqa: E402
 
 BODY = {"comments": [{"id": "c", "text": "Only an idiot would vote for this, and the council knows it."}]}
@@ -33,19 +33,7 @@ BODY = {"comments": [{"id": "c", "text": "Only an idiot would vote for this, and
 def serve(tree: Path, port: int) -> subprocess.Popen[bytes]:
     work = Path(tempfile.mkdtemp(prefix="moderato-cache-ab-"))
     env = {**service_env(work, port), "PYTHONPATH": str(tree)}
-    with open(work / "serve.log", "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"], env=env, cwd=tree, stdout=out, stderr=subprocess.STDOUT
-        )
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"{tree}: the service did not become ready ({work / 'serve.log'})")
+    return start([sys.executable, "-m", "service.cli", "serve"], env, port, work / "serve.log", cwd=tree)
 
 
 def cpu_seconds(pid: int) -> float:
