@@ -286,3 +286,46 @@ def test_the_commands_defaults_are_the_jobs() -> None:
     defaults = LearnOptions("t", Path("m"), Path("r"), Path("d"))
     assert (args.steps, args.trainable, args.budget_s) == (defaults.steps, defaults.trainable, defaults.budget_s)
     assert args.dev_limit == defaults.gate.dev_limit
+
+
+def test_a_worker_runs_the_job_on_its_schedule_and_stops_cleanly(
+    tmp_path: Path, redis_client: Any, redis_server: Any
+) -> None:
+    import json
+
+    from pydantic import ValidationError
+
+    from service import redis_keys as keys
+    from service.config import Settings
+    from tests.utils.processes import start_worker, wait_for
+
+    with pytest.raises(ValidationError, match="MODERATO_LEARN_DATA"):
+        Settings(_env_file=None, learn_every_s=60)
+    for label in site_labels(120):
+        entry = {
+            "text": label.text,
+            "scores": json.dumps({"TOXICITY": float(label.toxic)}),
+            "attributes": json.dumps({"toxicity": float(label.toxic)}),
+            "at": f"{label.at:.3f}",
+        }
+        redis_client.xadd(keys.suggested_scores("site-a"), entry)
+    redis_client.sadd(keys.TENANTS, "site-a")
+    data = make_tiny_data(tmp_path / "data", copies=24)
+    worker = start_worker(
+        redis_server.url,
+        name="learner",
+        log=tmp_path / "worker.log",
+        models_path=str(tmp_path / "models"),
+        learn_every_s="1",
+        learn_data=str(data),
+        learn_min_new_labels="100",
+        model_dir=str(SHIPPED_MODEL),
+    )
+    try:
+        wait_for(lambda: redis_client.hget(keys.learn_state("site-a"), "candidate") is not None, 300, "a candidate")
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    candidate = redis_client.hget(keys.learn_state("site-a"), "candidate").decode()
+    assert (tmp_path / "models" / candidate / "report.json").exists()
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
