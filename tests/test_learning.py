@@ -58,6 +58,23 @@ def site_labels(n: int) -> list[Label]:
     return out
 
 
+def suggest(redis_client: Any, labels: list[Label]) -> None:
+    """The site's labels as Perspective suggestscore entries in its stream, as the route writes them."""
+    import json
+
+    from service import redis_keys as keys
+
+    for label in labels:
+        entry = {
+            "text": label.text,
+            "scores": json.dumps({"TOXICITY": float(label.toxic)}),
+            "attributes": json.dumps({"toxicity": float(label.toxic)}),
+            "at": f"{label.at:.3f}",
+        }
+        redis_client.xadd(keys.suggested_scores(label.tenant), entry)
+    redis_client.sadd(keys.TENANTS, labels[0].tenant)
+
+
 @pytest.fixture(scope="module")
 def base() -> Predictor:
     return Predictor(SHIPPED_MODEL)
@@ -235,18 +252,9 @@ def test_the_commands_learn_list_promote_and_roll_back(tmp_path: Path, redis_cli
     import subprocess
     import sys
 
-    from service import redis_keys as keys
     from tests.utils.processes import ROOT
 
-    for label in site_labels(120):
-        entry = {
-            "text": label.text,
-            "scores": json.dumps({"TOXICITY": float(label.toxic)}),
-            "attributes": json.dumps({"toxicity": float(label.toxic)}),
-            "at": f"{label.at:.3f}",
-        }
-        redis_client.xadd(keys.suggested_scores("site-a"), entry)  # a site suggesting scores through Perspective
-    redis_client.sadd(keys.TENANTS, "site-a")
+    suggest(redis_client, site_labels(120))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")}
     env.update(
         MODERATO_REDIS_URL=redis_server.url,
@@ -291,7 +299,6 @@ def test_the_commands_defaults_are_the_jobs() -> None:
 def test_a_worker_runs_the_job_on_its_schedule_and_stops_cleanly(
     tmp_path: Path, redis_client: Any, redis_server: Any
 ) -> None:
-    import json
 
     from pydantic import ValidationError
 
@@ -301,15 +308,7 @@ def test_a_worker_runs_the_job_on_its_schedule_and_stops_cleanly(
 
     with pytest.raises(ValidationError, match="MODERATO_LEARN_DATA"):
         Settings(_env_file=None, learn_every_s=60)
-    for label in site_labels(120):
-        entry = {
-            "text": label.text,
-            "scores": json.dumps({"TOXICITY": float(label.toxic)}),
-            "attributes": json.dumps({"toxicity": float(label.toxic)}),
-            "at": f"{label.at:.3f}",
-        }
-        redis_client.xadd(keys.suggested_scores("site-a"), entry)
-    redis_client.sadd(keys.TENANTS, "site-a")
+    suggest(redis_client, site_labels(120))
     data = make_tiny_data(tmp_path / "data", copies=24)
     worker = start_worker(
         redis_server.url,
