@@ -414,6 +414,17 @@ def _calibrate_stance(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=1))
 
 
+def _choose_stance_prior(args: argparse.Namespace) -> None:
+    import json
+
+    from service.training.stance_prior import choose_stance_prior_command
+
+    report = choose_stance_prior_command(args.data, args.model, args.limit)
+    for row in report["grid"]:
+        print(json.dumps(row))
+    print(f"chosen: unrelated {report['chosen_unrelated_share']} -> stance prior {report['chosen_prior']}")
+
+
 def _brief(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in ("confident_polar_precision", "polar_coverage", "confident_polar_labels")}
 
@@ -610,6 +621,15 @@ def parser() -> argparse.ArgumentParser:
         "--answers", type=Path, default=None, help="npz of the served dev answers: written once, then reused"
     )
     confidence.set_defaults(func=_calibrate_stance)
+
+    prior = sub.add_parser(
+        "choose-stance-prior",
+        help="choose how often a comment under its own article is expected to be off-topic, on dev",
+    )
+    prior.add_argument("--data", type=Path, required=True)
+    prior.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    prior.add_argument("--limit", type=int, default=1000, help="grouped dev rows per set (sampled, seeded)")
+    prior.set_defaults(func=_choose_stance_prior)
 
     deep = sub.add_parser(
         "measure-deep-stance", help="train and measure stance design (b), a deeper head on the frozen encoder"

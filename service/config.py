@@ -32,10 +32,13 @@ DEFAULT_REVIEW = {
 }
 DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.95}
 
-# Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated):
-# off-topic comments exist but are rare there, unlike in FNC/ARC's random pairings. The one default: serving and
-# `moderato evaluate` both read it.
-DEFAULT_STANCE_PRIOR = (0.3, 0.3, 0.3, 0.1)
+# Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated). The
+# off-topic share is chosen on dev by `moderato choose-stance-prior` (service/training/stance_prior.py; the report is
+# model_cards/moderato-v8/stance-prior-metrics.json): the most chatter caught on the dev stories while at most 10 % of
+# their on-topic reactions, and 5 % of VAST's and ARC's on-topic comments, are called off-topic. The one default:
+# serving and `moderato evaluate` both read it.
+DEFAULT_UNRELATED_SHARE = 0.35
+DEFAULT_STANCE_PRIOR = (*[(1 - DEFAULT_UNRELATED_SHARE) / 3] * 3, DEFAULT_UNRELATED_SHARE)
 
 
 class PolicySettings(BaseModel):
