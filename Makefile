@@ -51,6 +51,8 @@ train: install
 		--steps 400
 	$(BIN)/moderato graft-stance-head --into $(MODEL) --source $(MODEL)-stance-head
 	$(BIN)/moderato calibrate --data $(DATA) --model $(MODEL)
+	$(BIN)/moderato choose-stance-prior --data $(DATA) --model $(MODEL)  # then DEFAULT_UNRELATED_SHARE must match
+	$(BIN)/moderato calibrate-stance --data $(DATA) --model $(MODEL)
 
 # The cross-encoded stance pass (replies toward their parent), on the shipped encoder: 2,800 steps (moderato-v5-stance,
 # ~65 min), continued to 5,000 (moderato-v6-stance, ~45 min more), then per-class offsets chosen on dev. Resumable.
