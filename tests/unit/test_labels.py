@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from service.moderation.labels import decision_label, named_attribute, suggestion_labels
 from service.training.learning import label_targets
@@ -84,3 +85,45 @@ def test_what_a_label_says_per_attribute() -> None:
     assert as_list(insult) == [1.0, "nan", 1.0, "nan", "nan", "nan"]
     assert as_list(civil) == [0.0] * 6
     assert as_list(not_a_threat) == ["nan", "nan", "nan", 0.0, "nan", "nan"]
+
+
+def test_the_admins_counts_agree_with_the_labels_on_a_real_redis(redis_client: Any, redis_server: Any) -> None:
+    """``label_counts`` reads fields and the text's length only; it must count exactly what ``tenant_labels`` yields
+    (moderators, reversals, reports; the model's decisions and text-less records left out; suggestions)."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from service import redis_keys as keys
+    from service.moderation.labels import label_counts, tenant_labels
+
+    decided = {
+        "a": record(id="a"),
+        "b": record(id="b", decision="approve", reversed="1"),
+        "c": record(id="c", reports="3"),
+        "d": record(id="d", decided_by="model"),
+        "e": record(id="e", text=""),
+        "f": record(id="f", decision="approve", text="x" * 20_000),
+    }
+    for n, (comment_id, fields) in enumerate(decided.items()):
+        redis_client.hset(keys.comment("site", comment_id), mapping=fields)
+        view = "rejected" if fields["decision"] == "reject" else "approved"
+        redis_client.zadd(keys.decided("site", view), {comment_id: n})
+    redis_client.xadd(keys.suggested_scores("site"), {"text": "hi", "attributes": json.dumps({"insult": 0.9})})
+
+    async def both() -> tuple[dict[str, dict[str, int]], list[Any]]:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            return await label_counts(client, "site"), await tenant_labels(client, "site")
+        finally:
+            await client.aclose()
+
+    counts, labels = asyncio.run(both())
+    expected: dict[str, dict[str, int]] = {}
+    for label in labels:
+        row = expected.setdefault(label.source, {"labels": 0, "toxic": 0})
+        row["labels"] += 1
+        row["toxic"] += label.toxic
+    assert counts == expected
+    assert counts["moderator"] == {"labels": 2, "toxic": 1} and counts["reversal"] == {"labels": 1, "toxic": 0}
+    assert counts["report"] == {"labels": 1, "toxic": 1} and counts["suggestscore"]["labels"] == 1
