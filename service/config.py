@@ -39,6 +39,15 @@ DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.
 # serving and `moderato evaluate` both read it.
 DEFAULT_UNRELATED_SHARE = 0.35
 DEFAULT_STANCE_PRIOR = (*[(1 - DEFAULT_UNRELATED_SHARE) / 3] * 3, DEFAULT_UNRELATED_SHARE)
+# The cross-encoded pass reading the article (MODERATO_CROSS_ARTICLE_STANCE=true) keeps the prior its per-class
+# offsets were chosen under (`moderato evaluate-stance --tune`, model_cards/moderato-v6-stance): under 0.35 it would
+# call 4.4 % of VAST's and 18 % of ARC's on-topic dev comments off-topic, against 1.8 % and 11 % under this one.
+CROSS_ARTICLE_STANCE_PRIOR = (0.3, 0.3, 0.3, 0.1)
+
+
+def article_stance_prior(cross_article: bool) -> list[float]:
+    """The article prior a pass was tuned under: the late-interaction head's, or the cross-encoded pass's."""
+    return list(CROSS_ARTICLE_STANCE_PRIOR if cross_article else DEFAULT_STANCE_PRIOR)
 
 
 class PolicySettings(BaseModel):
@@ -263,8 +272,9 @@ class Settings(BaseSettings):
     flood_threshold: int = 5  # more than this many posts of one text ...
     flood_window_s: int = 600  # ... within this many seconds adds a `flood` reason
 
-    # Expected stance label frequencies under an article (agree, disagree, discuss, unrelated).
-    stance_prior: list[float] = Field(default_factory=lambda: list(DEFAULT_STANCE_PRIOR))
+    # Expected stance label frequencies under an article (agree, disagree, discuss, unrelated). None: the one the
+    # article pass was tuned under (``served_stance_prior``).
+    stance_prior: list[float] | None = None
 
     # Asynchronous ingest (POST /v1/comments) and workers
     max_backlog: int = 100_000  # comments waiting per tenant before POST /v1/comments answers 429
@@ -316,7 +326,9 @@ class Settings(BaseSettings):
 
     @field_validator("stance_prior")
     @classmethod
-    def _prior_is_a_distribution(cls, value: list[float]) -> list[float]:
+    def _prior_is_a_distribution(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
         if len(value) != 4 or any(p <= 0 for p in value):
             raise ValueError("stance_prior needs four positive numbers (agree, disagree, discuss, unrelated)")
         total = sum(value)
@@ -358,6 +370,12 @@ class Settings(BaseSettings):
         if self.environment == "production" and not (self.api_keys or self.api_keys_file):
             raise ValueError("MODERATO_API_KEYS or MODERATO_API_KEYS_FILE is required in production")
         return self
+
+    def served_stance_prior(self) -> list[float]:
+        """The article prior the service applies: the one set, else the one the article pass was tuned under."""
+        if self.stance_prior is not None:
+            return self.stance_prior
+        return article_stance_prior(self.cross_article_stance and self.stance_model_dir is not None)
 
     def stream_layout(self) -> tuple[int, int]:
         """(model streams, torch threads per stream) for this machine."""

@@ -21,7 +21,7 @@ class PredictorRunner:
             settings.model_dir,
             bf16=settings.bf16,
             batch_size=settings.batch_max_items,
-            stance_prior=settings.stance_prior,
+            stance_prior=settings.served_stance_prior(),
             threads=settings.stream_layout()[1],
             stance_folder=settings.stance_model_dir,
             cross_article_stance=settings.cross_article_stance,
@@ -77,5 +77,7 @@ class PredictorRunner:
 
 
 def _cache_version(predictor: Any) -> str:
-    """The version and what changes answers without changing it (the stance confidence maps)."""
-    return f"{predictor.version}+stance-confidence:{predictor.confidence_fit}"
+    """The version and what changes answers without changing it: the stance confidence maps, and the article prior
+    (MODERATO_STANCE_PRIOR), so an answer cached under another prior is not served as this one's."""
+    prior = ",".join(f"{shift:.4f}" for shift in predictor.stance_shift.tolist())
+    return f"{predictor.version}+stance-confidence:{predictor.confidence_fit}+prior:{prior}"

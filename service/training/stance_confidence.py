@@ -232,12 +232,12 @@ def calibrate_stance_command(
 ) -> dict[str, Any]:
     """Fit both passes of the Predictor the service builds from these folders; each map and its report are written
     into the folder whose weights that pass runs on."""
-    from service.config import DEFAULT_STANCE_PRIOR
+    from service.config import article_stance_prior
     from service.system import git_commit, machine
 
     predictor = Predictor(
         model,
-        stance_prior=list(DEFAULT_STANCE_PRIOR),
+        stance_prior=article_stance_prior(cross_article and stance_model is not None),
         stance_folder=stance_model,
         cross_article_stance=cross_article,
     )

@@ -164,14 +164,15 @@ def evaluate_stance_command(
     import json
     from datetime import UTC, datetime
 
-    from service.config import DEFAULT_STANCE_PRIOR
+    from service.config import article_stance_prior
     from service.system import git_commit, machine
     from service.training.stance_pairs import load_pairs
 
     # no prior shift: the dev sets' own label mix; a stance model is judged on its own pass, targets as articles
     predictor = Predictor(model, stance_folder=stance_model, cross_article_stance=stance_model is not None)
     train_prior = predictor.config.stance_train_prior if predictor.cross is None else predictor.cross.config.train_prior
-    shift = np.log(np.array(DEFAULT_STANCE_PRIOR) / sum(DEFAULT_STANCE_PRIOR)) - np.log(np.array(train_prior))
+    prior = np.array(article_stance_prior(predictor.cross is not None))
+    shift = np.log(prior / prior.sum()) - np.log(np.array(train_prior))
     current = np.zeros(len(STANCES)) if predictor.cross is None else predictor.cross.offsets.numpy()
     sets = load_pairs(data)
     scored = set_log_probs(predictor, sets, limit)

@@ -53,3 +53,27 @@ def test_the_dev_stories_share_no_phrase_with_the_training_generator() -> None:
     trained = {*topicality.CHATTER, *topicality.SARCASM, *topicality.CIVIL_REACTIONS}
     tuned = {t for s in DEV_STORIES for t in (*s.on_topic, *s.off_topic)}
     assert not trained & tuned
+
+
+def test_each_article_pass_gets_the_prior_it_was_tuned_under_unless_one_is_set() -> None:
+    from service.config import CROSS_ARTICLE_STANCE_PRIOR, DEFAULT_STANCE_PRIOR, Settings
+
+    assert Settings(_env_file=None).served_stance_prior() == list(DEFAULT_STANCE_PRIOR)  # type: ignore[call-arg]
+    cross = Settings(_env_file=None, cross_article_stance=True)  # type: ignore[call-arg]
+    assert cross.served_stance_prior() == list(CROSS_ARTICLE_STANCE_PRIOR)
+    chosen = Settings(_env_file=None, stance_prior=[1, 1, 1, 1])  # type: ignore[call-arg]
+    assert chosen.served_stance_prior() == [0.25] * 4
+
+
+def test_an_answer_cached_under_another_prior_is_not_this_ones() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from service.scoring.model_runner import _cache_version
+
+    def runner(shift: list[float]) -> SimpleNamespace:
+        return SimpleNamespace(version="m", confidence_fit="c", stance_shift=torch.tensor(shift))
+
+    assert _cache_version(runner([0.0, 0.0, 0.0, -1.0])) != _cache_version(runner([0.0, 0.0, 0.0, 0.2]))
+    assert _cache_version(runner([0.0] * 4)) == _cache_version(runner([0.0] * 4))
