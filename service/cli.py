@@ -419,7 +419,10 @@ def _choose_stance_prior(args: argparse.Namespace) -> None:
 
     from service.training.stance_prior import choose_stance_prior_command
 
-    report = choose_stance_prior_command(args.data, args.model, args.limit)
+    try:
+        report = choose_stance_prior_command(args.data, args.model, args.limit)
+    except ValueError as exc:  # no share meets the bounds: nothing is written, and the reason is the answer
+        raise SystemExit(f"moderato choose-stance-prior: {exc}") from None
     for row in report["grid"]:
         print(json.dumps(row))
     print(f"chosen: unrelated {report['chosen_unrelated_share']} -> stance prior {report['chosen_prior']}")

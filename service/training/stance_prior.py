@@ -18,6 +18,7 @@ The three other classes share the rest equally, as before.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from service.model.predict import Predictor
 from service.training.stance_eval import dev_sample, predictor_scores
 from service.training.stance_pairs import headline_pairs, vast_pairs
 from service.training.topicality_dev import DEV_STORIES, dev_counts
+
+log = logging.getLogger(__name__)
 
 MAX_ON_TOPIC_UNRELATED = 0.05
 MAX_STORY_ON_TOPIC_UNRELATED = 0.10
@@ -63,14 +66,17 @@ def dev_story_log_probs(predictor: Predictor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def grouped_dev_log_probs(predictor: Predictor, data: Path, limit: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """VAST and ARC grouped dev rows: log-probabilities under the training prior, and which rows are off-topic."""
+    """VAST and ARC grouped dev rows: log-probabilities under the training prior, and which rows are off-topic. A
+    set whose dev rows hold no on-topic and off-topic comment both (a small data folder) cannot judge, and is left
+    out."""
     out = {}
     for name, pairs in (("vast", vast_pairs(data)), ("arc", headline_pairs(data, "arc"))):
         dev = dev_sample(pairs, limit)
-        out[name] = (
-            np.log(predictor_scores(predictor, dev) + 1e-9),
-            np.array([p.label == UNRELATED for p in dev]),
-        )
+        off = np.array([p.label == UNRELATED for p in dev], dtype=bool)
+        if off.all() or not off.any():
+            log.warning("%s: %d dev rows, not both on- and off-topic ones: it does not judge the prior", name, len(dev))
+            continue
+        out[name] = (np.log(predictor_scores(predictor, dev) + 1e-9), off)
     return out
 
 
@@ -104,7 +110,11 @@ def choose(rows: list[dict[str, Any]], grouped: list[str]) -> dict[str, Any]:
         and all(r[f"{n}_on_topic_called_unrelated"] <= MAX_ON_TOPIC_UNRELATED for n in grouped)
     ]
     if not allowed:
-        raise ValueError("no share keeps the dev sets' on-topic comments on-topic")
+        raise ValueError(
+            f"no off-topic share from {GRID[0]} to {GRID[-1]} keeps on-topic comments on-topic: at most "
+            f"{MAX_STORY_ON_TOPIC_UNRELATED:.0%} of the dev stories' reactions and {MAX_ON_TOPIC_UNRELATED:.0%} of "
+            f"{', '.join(grouped) or 'no grouped set'}'s on-topic comments may be called unrelated; nothing written"
+        )
     return max(allowed, key=lambda r: (r["dev_stories_off_topic_caught"], -r["unrelated_share"]))
 
 

@@ -3,6 +3,8 @@ the story, its people, its author or the commenters is on-topic; chatter and spa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from service.model.predict import Predictor
@@ -53,3 +55,36 @@ def test_the_served_prior_is_the_one_the_dev_stories_choose() -> None:
     rows = grid_rows(dev_story_log_probs(head), {}, list(head.config.stance_train_prior))
     assert choose(rows, [])["unrelated_share"] == DEFAULT_UNRELATED_SHARE
     assert json.loads((SHIPPED_MODEL / METRICS_FILE).read_text())["chosen_unrelated_share"] == DEFAULT_UNRELATED_SHARE
+
+
+def test_the_command_chooses_on_a_small_data_folder_and_writes_its_report(tmp_path: Path) -> None:
+    """`moderato choose-stance-prior` as a process, on a tiny data folder (its grouped sets may be too small to
+    judge: then they are left out, and the dev stories still choose), into a copy of the shipped model's folder."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from service.config import DEFAULT_UNRELATED_SHARE
+    from service.training.stance_prior import METRICS_FILE
+    from tests.conftest import SHIPPED_MODEL
+    from tests.utils.processes import ROOT
+    from tests.utils.tiny_data import make_tiny_data
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for item in SHIPPED_MODEL.iterdir():  # the weights by link; the report is written here, never into the shipped
+        if item.name != METRICS_FILE:
+            (model / item.name).symlink_to(item)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATO_")} | {"HF_HUB_OFFLINE": "1"}
+    data = make_tiny_data(tmp_path / "data", copies=24)
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "choose-stance-prior", "--data", str(data), "--model", str(model)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((model / METRICS_FILE).read_text())
+    assert f"stance prior {report['chosen_prior']}" in done.stdout
+    assert report["dev"]["grouped"] == {"vast": {"rows": 3, "off_topic": 1}}  # ARC's tiny dev split: no off-topic
+    assert "arc: 0 dev rows, not both on- and off-topic ones" in done.stderr
+    assert report["chosen_unrelated_share"] == DEFAULT_UNRELATED_SHARE  # the dev stories decide, as on full data
