@@ -12,6 +12,11 @@ moderators' labels are flipped at random, which must not get a candidate through
     python -m bench.learning --data ../shared/data
 
 Writes bench/results/learning.json and model_cards/moderato-v8/learning-metrics.json.
+
+    python -m bench.learning --data ../shared/data --seeds 0 1 2
+
+Only the shipped learner at 1,000 decisions, once per training seed (the replay draw and the steps' batches): how
+much of a candidate's gain is the seed's. Writes bench/results/learning_seeds.json.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--dev-limit", type=int, default=300)
     parser.add_argument("--work", type=Path, default=None, help="versions root (default: a temporary folder)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="only the 1,000-decision row, per seed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -92,6 +98,16 @@ def main() -> None:
     root = args.work or Path(tempfile.mkdtemp(prefix="moderato-learning-"))
     base = Predictor(args.model)
     opts = LearnOptions("fox", args.model, root, args.data, gate=GateOptions(dev_limit=args.dev_limit))
+    if args.seeds is not None:
+        seeded = [
+            run_one(f"site residual, seed {s}", arriving[:1000], held, replace(opts, seed=s), base) for s in args.seeds
+        ]
+        table = [{k: v for k, v in r.items() if not k.startswith("_")} for r in seeded]
+        print_table(table)
+        print(f"wrote {write_result('learning_seeds', table, {'reports': [r['_report'] for r in seeded]})}")
+        if args.work is None:
+            shutil.rmtree(root, ignore_errors=True)
+        return
     runs = []
     for n in STEPS:
         runs.append(run_one("site residual", arriving[:n], held, opts, base))
