@@ -110,26 +110,37 @@ def suggestion_labels(tenant: str, entry_id: str, entry: dict[str, str]) -> list
     ]
 
 
-async def decision_labels(redis: aioredis.Redis, tenant: str) -> AsyncIterator[Label]:
-    """People's decisions, oldest first (the decided views are ordered by decision time)."""
+async def _decided_id_chunks(redis: aioredis.Redis, tenant: str) -> AsyncIterator[list[str]]:
+    """The ids of the comments people decided, oldest first per view, READ_CHUNK at a time (one pipeline each)."""
     for view in ("approved", "rejected"):
         ids = [text(i) for i in cast(list[bytes], await redis.zrange(keys.decided(tenant, view), 0, -1))]
         for start in range(0, len(ids), READ_CHUNK):
-            async with redis.pipeline(transaction=False) as pipe:
-                for comment_id in ids[start : start + READ_CHUNK]:
-                    pipe.hgetall(keys.comment(tenant, comment_id))
-                records = await pipe.execute()
-            for record in records:
-                label = decision_label(tenant, text_map(record))
-                if label is not None:
-                    yield label
+            yield ids[start : start + READ_CHUNK]
+
+
+async def _suggestion_labels(redis: aioredis.Redis, tenant: str) -> list[Label]:
+    entries = await redis.xrange(keys.suggested_scores(tenant)) or []
+    return [
+        label for entry_id, fields in entries for label in suggestion_labels(tenant, text(entry_id), text_map(fields))
+    ]
+
+
+async def decision_labels(redis: aioredis.Redis, tenant: str) -> AsyncIterator[Label]:
+    """People's decisions, oldest first (the decided views are ordered by decision time)."""
+    async for ids in _decided_id_chunks(redis, tenant):
+        async with redis.pipeline(transaction=False) as pipe:
+            for comment_id in ids:
+                pipe.hgetall(keys.comment(tenant, comment_id))
+            records = await pipe.execute()
+        for record in records:
+            label = decision_label(tenant, text_map(record))
+            if label is not None:
+                yield label
 
 
 async def tenant_labels(redis: aioredis.Redis, tenant: str) -> list[Label]:
     """Every label of the tenant, in the order they were given."""
-    labels = [label async for label in decision_labels(redis, tenant)]
-    for entry_id, fields in await redis.xrange(keys.suggested_scores(tenant)) or []:
-        labels += suggestion_labels(tenant, text(entry_id), text_map(fields))
+    labels = [label async for label in decision_labels(redis, tenant)] + await _suggestion_labels(redis, tenant)
     return sorted(labels, key=lambda label: label.at)
 
 
@@ -141,25 +152,21 @@ async def label_counts(redis: aioredis.Redis, tenant: str) -> dict[str, dict[str
     source and class need, and of the text only its length (up to 20 KB a comment, never sent to count it)."""
     out: dict[str, dict[str, int]] = {}
 
-    def count(label: Label) -> None:
-        row = out.setdefault(label.source, {"labels": 0, "toxic": 0})
-        row["labels"] += 1
-        row["toxic"] += label.toxic
+    def count(label: Label | None) -> None:
+        if label is not None:
+            row = out.setdefault(label.source, {"labels": 0, "toxic": 0})
+            row["labels"] += 1
+            row["toxic"] += label.toxic
 
-    for view in ("approved", "rejected"):
-        ids = [text(i) for i in cast(list[bytes], await redis.zrange(keys.decided(tenant, view), 0, -1))]
-        for start in range(0, len(ids), READ_CHUNK):
-            async with redis.pipeline(transaction=False) as pipe:
-                for comment_id in ids[start : start + READ_CHUNK]:
-                    pipe.hmget(keys.comment(tenant, comment_id), list(COUNTED_FIELDS))
-                    pipe.hstrlen(keys.comment(tenant, comment_id), "text")
-                replies = await pipe.execute()
-            for row, length in zip(replies[::2], replies[1::2], strict=True):
-                record = {k: text(v) for k, v in zip(COUNTED_FIELDS, row, strict=True) if v is not None}
-                label = decision_label(tenant, {**record, "text": "x" if length else ""})
-                if label is not None:
-                    count(label)
-    for entry_id, fields in await redis.xrange(keys.suggested_scores(tenant)) or []:
-        for label in suggestion_labels(tenant, text(entry_id), text_map(fields)):
-            count(label)
+    async for ids in _decided_id_chunks(redis, tenant):
+        async with redis.pipeline(transaction=False) as pipe:
+            for comment_id in ids:
+                pipe.hmget(keys.comment(tenant, comment_id), list(COUNTED_FIELDS))
+                pipe.hstrlen(keys.comment(tenant, comment_id), "text")
+            replies = await pipe.execute()
+        for row, length in zip(replies[::2], replies[1::2], strict=True):
+            record = {k: text(v) for k, v in zip(COUNTED_FIELDS, row, strict=True) if v is not None}
+            count(decision_label(tenant, {**record, "text": "x" if length else ""}))
+    for label in await _suggestion_labels(redis, tenant):
+        count(label)
     return out
