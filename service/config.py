@@ -38,7 +38,15 @@ DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.
 # their on-topic reactions, and 5 % of VAST's and ARC's on-topic comments, are called off-topic. The one default:
 # serving and `moderato evaluate` both read it.
 DEFAULT_UNRELATED_SHARE = 0.35
-DEFAULT_STANCE_PRIOR = (*[(1 - DEFAULT_UNRELATED_SHARE) / 3] * 3, DEFAULT_UNRELATED_SHARE)
+
+
+def stance_prior_with(unrelated: float) -> tuple[float, float, float, float]:
+    """A stance prior giving `unrelated` this share and the three other labels the rest, equally."""
+    rest = (1.0 - unrelated) / 3
+    return (rest, rest, rest, unrelated)
+
+
+DEFAULT_STANCE_PRIOR = stance_prior_with(DEFAULT_UNRELATED_SHARE)
 # The cross-encoded pass reading the article (MODERATO_CROSS_ARTICLE_STANCE=true) keeps the prior its per-class
 # offsets were chosen under (`moderato evaluate-stance --tune`, model_cards/moderato-v6-stance): under 0.35 it would
 # call 4.4 % of VAST's and 18 % of ARC's on-topic dev comments off-topic, against 1.8 % and 11 % under this one.

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from service.config import stance_prior_with
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.predict import Predictor
 from service.training.stance_eval import dev_sample, predictor_scores
@@ -40,14 +41,9 @@ METRICS_FILE = "stance-prior-metrics.json"
 UNRELATED = STANCE_INDEX["unrelated"]
 
 
-def prior_with(unrelated: float) -> list[float]:
-    rest = (1.0 - unrelated) / (len(STANCES) - 1)
-    return [unrelated if i == UNRELATED else rest for i in range(len(STANCES))]
-
-
 def called_unrelated(logp: np.ndarray, train_prior: list[float], unrelated: float) -> np.ndarray:
     """Which rows the served head calls `unrelated` under this share (log-probabilities under the training prior)."""
-    shift = np.log(prior_with(unrelated)) - np.log(np.array(train_prior))
+    shift = np.log(stance_prior_with(unrelated)) - np.log(np.array(train_prior))
     return np.asarray((logp + shift).argmax(1) == UNRELATED)
 
 
@@ -130,7 +126,7 @@ def choose_stance_prior_command(data: Path, model: Path, limit: int) -> dict[str
     chosen = choose(rows, list(grouped))
     report = {
         "chosen_unrelated_share": chosen["unrelated_share"],
-        "chosen_prior": [round(float(p), 4) for p in prior_with(chosen["unrelated_share"])],
+        "chosen_prior": [round(float(p), 4) for p in stance_prior_with(chosen["unrelated_share"])],
         "model": predictor.version,
         "command": f"moderato choose-stance-prior --data DATA --model {model} --limit {limit}",
         "dev": {

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from service.config import stance_prior_with
 from service.model.labels import STANCE_INDEX, STANCES
 from service.training import topicality
-from service.training.stance_prior import GRID, called_unrelated, choose, grid_rows, prior_with
+from service.training.stance_prior import GRID, called_unrelated, choose, grid_rows
 from service.training.topicality_dev import DEV_STORIES
 
 TRAIN_PRIOR = [0.25, 0.25, 0.25, 0.25]
@@ -21,7 +22,7 @@ def answers(unrelated: list[float]) -> np.ndarray:
 
 
 def test_a_prior_sums_to_one_and_gives_unrelated_its_share() -> None:
-    prior = prior_with(0.35)
+    prior = stance_prior_with(0.35)
     assert sum(prior) == pytest.approx(1.0) and prior[U] == 0.35
 
 
