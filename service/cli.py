@@ -1,5 +1,5 @@
-"""The ``moderato`` command: serve, worker (and its --check probe), export-labels, train, tune-heads, evaluate,
-calibrate.
+"""The ``moderato`` command: serve, worker (and its --check probe), export-labels, train, tune-heads,
+retune-severe, evaluate, calibrate.
 
 Training commands import ``service.training`` (the ``train`` extra); the others never do."""
 
@@ -363,6 +363,28 @@ def _retune_stance_head(args: argparse.Namespace) -> None:
     retune_stance_head(args.data, args.start, args.out, args.version or _version_name(args.out), steps=args.steps)
 
 
+def _retune_severe(args: argparse.Namespace) -> None:
+    import json
+
+    from service.training.severe_tuning import SevereOptions, retune_severe
+
+    opts = SevereOptions(
+        data=args.data,
+        start=args.start,
+        out=args.out,
+        version=args.version or _version_name(args.out),
+        steps=args.steps,
+        limit_per_source=args.limit_per_source,
+    )
+    try:
+        report = retune_severe(opts)
+    except ValueError as exc:
+        raise SystemExit(f"moderato retune-severe: {exc}") from None
+    for row in report["grid"]:
+        print(json.dumps(row))
+    print(f"chosen: templates share {report['chosen_share']}; raw thresholds {json.dumps(report['raw_thresholds'])}")
+
+
 def _graft_stance_head(args: argparse.Namespace) -> None:
     from service.training.head_tuning import graft_stance_head
 
@@ -565,6 +587,15 @@ def parser() -> argparse.ArgumentParser:
     _frozen_encoder_args(retune)
     retune.add_argument("--steps", type=int, default=600)
     retune.set_defaults(func=_retune_stance_head)
+
+    severe = sub.add_parser(
+        "retune-severe",
+        help="retrain a model's severe-toxicity output alone on clear positives (everything else stays identical)",
+    )
+    _frozen_encoder_args(severe)
+    severe.add_argument("--steps", type=int, default=2000)
+    severe.add_argument("--limit-per-source", type=int, default=4000, help="base rows drawn from each source")
+    severe.set_defaults(func=_retune_severe)
 
     graft = sub.add_parser(
         "graft-stance-head", help="copy a model's article stance head into another model on the same encoder"

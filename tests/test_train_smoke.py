@@ -131,3 +131,30 @@ def test_stance_training_continues_from_another_run(tmp_path: Path) -> None:
     assert all(predictor.confidence_maps.values())
     (p,) = predictor.predict(["Exactly right"], [predictor.encode_article("Claim 1")], [predictor.encode_parent("x")])
     assert p.stance is not None and 0.0 <= p.stance.confidence <= 1.0
+
+
+def test_severe_retune_moves_only_the_severe_output_and_writes_its_report(tmp_path: Path) -> None:
+    """`moderato retune-severe` on tiny data: one row of the toxicity head's last layer moves, nothing else; the
+    stance confidence maps come along; the report says what each share read on dev and which it chose."""
+    import json
+    import shutil
+
+    from service.model.labels import ATTRIBUTE_INDEX
+    from service.training.severe_tuning import METRICS_FILE, SevereOptions, retune_severe
+    from tests.conftest import SHIPPED_MODEL
+
+    data = make_tiny_data(tmp_path / "data", copies=12)
+    start, out = tmp_path / "start", tmp_path / "severe"
+    shutil.copytree(SHIPPED_MODEL, start)
+    opts = SevereOptions(data=data, start=start, out=out, version="smoke-severe", shares=(0.3,), steps=40)
+    report = retune_severe(opts)
+    assert [row["share"] for row in report["grid"]] == [0.0, 0.3] and report["chosen_share"] == 0.3
+    assert json.loads((out / METRICS_FILE).read_text())["raw_thresholds"] == report["raw_thresholds"]
+    assert (out / "stance_confidence.json").read_bytes() == (start / "stance_confidence.json").read_bytes()
+    before, after = load_model(start)[0].trained_state(), load_model(out)[0].trained_state()
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    assert moved == {"toxicity_head.3.weight", "toxicity_head.3.bias"}
+    severe = ATTRIBUTE_INDEX["severe_toxicity"]
+    others = [i for i in range(after["toxicity_head.3.bias"].shape[0]) if i != severe]
+    assert torch.equal(before["toxicity_head.3.weight"][others], after["toxicity_head.3.weight"][others])
+    assert read_config(out).version == "smoke-severe"

@@ -286,6 +286,26 @@ class Predictor:
             out[rows] = pooled
         return out
 
+    def reading_states(self, texts: list[str]) -> list[np.ndarray]:
+        """Per text, the pooled states of every reading ``predict`` scores it by, (readings, hidden): each window,
+        and the second look's sentence where it fires. A text's toxicity scores are the maximum over its readings, so
+        a retrained output (service/training/severe_tuning.py) can score a text as serving will."""
+        unique = list(dict.fromkeys(texts))
+        windows = self._read(unique)
+        _, tokens, _ = self._gather(len(unique), windows)
+        picks = _second_look_picks(unique, [sentence_scores(t, tokens[i]) for i, t in enumerate(unique)])
+        alone = list(dict.fromkeys(picks.values()))
+        readings: list[list[np.ndarray]] = [[] for _ in unique]
+        for w in windows:
+            readings[w.owner].append(w.pooled)
+        by_sentence: dict[str, list[np.ndarray]] = {}
+        for w in self._read(alone) if alone else []:
+            by_sentence.setdefault(alone[w.owner], []).append(w.pooled)
+        for i, sentence in picks.items():
+            readings[i] += by_sentence[sentence]
+        by_text = {t: np.stack(readings[i]) for i, t in enumerate(unique)}
+        return [by_text[t] for t in texts]
+
     def span_tokens(self, texts: list[str]) -> list[tuple[float, list[tuple[tuple[int, int], np.ndarray]]]]:
         """Each text's highest attribute score and its tokens' (character offsets, span logits): what spans are cut
         from, so that an evaluation can try several thresholds (``extract_spans``) on one pass."""
@@ -335,10 +355,12 @@ class Predictor:
             mask[row, : len(w.ids)] = 1
         with torch.inference_mode(), self._autocast():
             encoded = self._encode(input_ids, mask)
-            scores = torch.sigmoid(self.toxicity_head(encoded.pooled()).float()).numpy()
+            pooled = encoded.pooled()
+            scores = torch.sigmoid(self.toxicity_head(pooled).float()).numpy()
             spans = self.span_head(encoded.states).float().numpy()
+            pooled_rows = pooled.float().numpy()
         for row, w in enumerate(batch):
-            w.scores, w.span_logits = scores[row], spans[row, : len(w.ids)]
+            w.scores, w.span_logits, w.pooled = scores[row], spans[row, : len(w.ids)], pooled_rows[row]
             if w.index == 0:  # stance reads a comment's opening window
                 w.states = encoded.states[row, : len(w.ids)].float().clone()
 
@@ -420,13 +442,7 @@ class Predictor:
         you and I will kill you." scored threat 0.99 alone, 0.36 between four civil sentences and 0.15 inside 190 of
         them, while the token head still gave its words 0.86-0.88. Padding abuse with filler no longer hides it.
         """
-        picks = {}
-        for i, text in enumerate(texts):
-            if len(sentences[i]) < 2:
-                continue
-            start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
-            if by_attribute["toxicity"] >= SECOND_LOOK_GATE:
-                picks[i] = text[start:end]
+        picks = _second_look_picks(texts, sentences)
         if not picks:
             return
         alone = list(dict.fromkeys(picks.values()))
@@ -434,6 +450,19 @@ class Predictor:
         by_sentence = dict(zip(alone, looked, strict=True))
         for i, sentence in picks.items():
             scores[i] = np.maximum(scores[i], by_sentence[sentence])
+
+
+def _second_look_picks(texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]]) -> dict[int, str]:
+    """The sentence to read alone, by text index: the most toxic by the token head, in a text of several sentences,
+    where it reaches SECOND_LOOK_GATE."""
+    picks = {}
+    for i, text in enumerate(texts):
+        if len(sentences[i]) < 2:
+            continue
+        start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
+        if by_attribute["toxicity"] >= SECOND_LOOK_GATE:
+            picks[i] = text[start:end]
+    return picks
 
 
 @dataclass
@@ -445,6 +474,7 @@ class _Window:
     scores: Any = None
     span_logits: Any = None
     states: torch.Tensor | None = None
+    pooled: Any = None  # what the toxicity head read
     last_read: bool = True  # False on the last window read of a text that had more
 
 

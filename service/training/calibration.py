@@ -125,9 +125,10 @@ def agreement_label(ex: ToxicityExample, attribute: str) -> float:
     target = ex.targets[a]
     if is_civil(ex):
         return 0.0
+    if ex.source == "civil" and attribute == "severe_toxicity":
+        return severe_agreement(ex.panel)
     if ex.source == "civil":
-        seen = 0.5 if attribute == "severe_toxicity" else SEEN_BY
-        if ex.panel["toxicity"] >= 0.5 and ex.panel[attribute] >= seen:
+        if ex.panel["toxicity"] >= 0.5 and ex.panel[attribute] >= SEEN_BY:
             return 1.0
         return 0.0 if ex.panel[attribute] == 0 or ex.panel["toxicity"] < 0.3 else np.nan
     if ex.source == "davidson" and attribute in ("identity_attack", "severe_toxicity"):
@@ -135,6 +136,19 @@ def agreement_label(ex: ToxicityExample, attribute: str) -> float:
     if ex.source == "davidson" or (ex.source, attribute) in (("toxigen", "identity_attack"), ("olid", "insult")):
         return target  # 0/1 where the source labels it, nan where not
     return np.nan
+
+
+def severe_agreement(panel: dict[str, float]) -> float:
+    """Toxic Spans has no severity question, so "raters agree it is severe" is read as: most of a panel that mostly
+    called it toxic marked a threat or an identity attack, or called the whole comment toxic and marked obscenity
+    (the kinds Perspective's SEVERE_TOXICITY answers to). Not severe: a comment most did not call toxic, or one no
+    rater marked with any of those kinds. moderato-v8's map read "the whole comment is toxic" alone as severe, which
+    is true of plain insults too (service/training/severe.py)."""
+    toxic = panel["toxicity"]
+    kinds = max(panel["threat"], panel["identity_attack"], min(panel["severe_toxicity"], panel["obscene"]))
+    if toxic >= 0.5 and kinds >= 0.5:
+        return 1.0
+    return 0.0 if toxic < 0.3 or kinds == 0 else np.nan
 
 
 def agreement_rows(sources: Sources) -> Agreement:
@@ -318,7 +332,8 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
 
 # Rows where raters agree, per attribute, from the held-out half: a type most of the panel marked (Toxic Spans), a
 # comment at least 80 % called toxic, ToxiGen's hateful statements; and the hand-written clear cases.
-AGREED_SHARE = {"toxicity": 0.8, "severe_toxicity": 0.8, "insult": 0.5, "threat": 0.5, "identity_attack": 0.5}
+# (severe toxicity: ``severe_agreement``)
+AGREED_SHARE = {"toxicity": 0.8, "severe_toxicity": 0.5, "insult": 0.5, "threat": 0.5, "identity_attack": 0.5}
 HOLD_LEVELS = (0.7, 0.8, 0.9)
 
 
@@ -329,7 +344,11 @@ def clear_positive_rows(sources: Sources) -> dict[str, list[str]]:
         if fit_half(ex.text):
             continue
         for attribute, share in AGREED_SHARE.items():
-            if ex.panel[attribute] >= share and ex.panel["toxicity"] >= 0.5:
+            if attribute == "severe_toxicity":
+                agreed = severe_agreement(ex.panel) == 1.0
+            else:
+                agreed = ex.panel[attribute] >= share and ex.panel["toxicity"] >= 0.5
+            if agreed:
                 out[attribute].append(ex.text)
     out["identity_attack"] += [ex.text for ex in split_toxicity(sources["toxigen"])[1] if ex.targets[0] == 1.0]
     return out
