@@ -102,12 +102,16 @@ def test_a_candidate_is_learned_gated_and_servable(tmp_path: Path, base: Predict
     assert report["status"] in ("passed", "rejected") and report["reasons"]
     assert report["labels"]["trained_on"]["labels"] == 84 and report["labels"]["held_out"]["labels"] == 36
     folder = version_folder(tmp_path / "models", report["id"])
-    assert read_report(folder)["version"] == f"moderato-v8+{report['id']}"
+    assert read_report(folder)["version"] == f"moderato-v9+{report['id']}"
     assert [v["id"] for v in list_versions(tmp_path / "models", "site-a")] == [report["id"]]
     assert list_versions(tmp_path / "models", "site-b") == []
     site = report["gate"]["site"]
     assert site["held_out_labels"] == 36 and len(site["difference_95_interval"]) == 2
     assert {"toxicity_auc_mean", "identity_bias_templates", "span_f1_tsd"} <= set(report["gate"]["standard"])
+    assert site["tries"] == 1 and site["gate_level"] == 0.95
+    time.sleep(1.1)  # a version id has second resolution
+    again = learn(site_labels(120), options(tmp_path, data), base=base)["gate"]["site"]
+    assert again["tries"] == 2 and again["gate_level"] == 0.975  # a rerun on the same held-out labels
     # the serving side loads it as heads on the same encoder: stance is the shipped model's, bit for bit
     candidate = base.with_heads(folder)
     assert candidate.config.version == report["version"] and candidate._encoder is base._encoder
@@ -171,7 +175,7 @@ def test_the_gate_refuses_a_worse_candidate_and_an_unchanged_one(tmp_path: Path,
     folder = tmp_path / "worse"
     save_heads(
         {"toxicity_head": worse_head, "span_head": base.span_head},
-        replace(base.config, version="moderato-v8+worse", heads_of=base.config.version),
+        replace(base.config, version="moderato-v9+worse", heads_of=base.config.version),
         folder,
     )
     opts = GateOptions(bootstrap=50, dev_limit=40, calibration_rows=200)
@@ -192,6 +196,48 @@ def test_the_bootstrap_interval_sees_a_real_gain_and_not_noise() -> None:
     assert diff > 0.2 and low > 0
     _, low, high = paired_bootstrap(gold, noisy, rng.normal(size=400), 200, 0)
     assert low < 0 < high
+
+
+def test_a_stricter_level_widens_the_interval() -> None:
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 2, 300)
+    ours, theirs = gold + rng.normal(size=300) * 2, gold + rng.normal(size=300) * 1.5
+    _, low95, high95 = paired_bootstrap(gold, ours, theirs, 2000, 0)
+    _, low99, high99 = paired_bootstrap(gold, ours, theirs, 2000, 0, level=0.99)
+    assert low99 < low95 < high95 < high99
+
+
+def test_reruns_on_overlapping_held_out_labels_count_as_tries(tmp_path: Path) -> None:
+    """The gate's Bonferroni count: earlier candidates of this tenant, judged against the same served model, whose
+    held-out window overlaps this one's."""
+    from service.model.versions import write_report
+    from service.training.learning import overlapping_judgements
+
+    def judged(version_id: str, tenant: str, served: str, start: str, end: str) -> None:
+        folder = version_folder(tmp_path, version_id)
+        folder.mkdir(parents=True)
+        write_report(
+            folder,
+            {
+                "tenant": tenant,
+                "judged_against": served,
+                "created_at": start,
+                "labels": {"held_out": {"from": start, "to": end}},
+            },
+        )
+
+    judged("site-a-20261201T000000", "site-a", "m1", "2026-11-20T00:00:00+00:00", "2026-11-30T00:00:00+00:00")
+    judged("site-a-20261202T000000", "site-a", "m1", "2026-11-25T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
+    judged("site-a-20261203T000000", "site-a", "m2", "2026-11-25T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
+    judged("site-a-20261130T000000", "site-a", "m1", "2026-11-01T00:00:00+00:00", "2026-11-10T00:00:00+00:00")
+    judged("site-b-20261202T000000", "site-b", "m1", "2026-11-25T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
+    window = {"from": "2026-11-28T00:00:00+00:00", "to": "2026-12-02T00:00:00+00:00"}
+    assert sorted(overlapping_judgements(tmp_path, "site-a", "m1", window)) == [
+        "site-a-20261201T000000",
+        "site-a-20261202T000000",
+    ]
+    fresh = {"from": "2026-12-02T00:00:01+00:00", "to": "2026-12-03T00:00:00+00:00"}
+    assert overlapping_judgements(tmp_path, "site-a", "m1", fresh) == []
 
 
 def test_the_scheduled_job_runs_once_per_batch_of_new_labels_and_one_worker_at_a_time(

@@ -4,6 +4,10 @@
    read on the attribute it speaks to), against the model the tenant is served now, on the same rows. The gain must
    clear the bootstrap noise: the lower end of a paired bootstrap's 95 % interval of the difference is above zero.
    A site whose labels say nothing learnable (a moderator flipping coins) cannot pass it but by chance (~2.5 %).
+   Every rerun judged on the same held-out labels is another draw at that chance, so the k-th candidate judged
+   against the same served model on held-out labels that overlap earlier ones' (``GateOptions.tries``) must clear
+   a 1 - 0.05/k interval instead (Bonferroni): however often a job reruns on one window of labels, a site with
+   nothing learnable passes by chance at most ~2.5 % of the time in all. New labels make a new window.
 2. **No worse elsewhere.** On the standard dev sets (service/training/data.py's dev splits, a bounded number of
    rows per source): mean toxicity ROC-AUC over the sources, the identity-bias metric (Jigsaw's final bias metric)
    on each identity set, and character F1 of the spans; none may fall by more than 0.005.
@@ -41,6 +45,11 @@ class GateOptions:
     dev_limit: int = 300  # dev rows per source for the standard metrics
     calibration_rows: int = 3000  # rows per source the calibration refit reads (before its dev split)
     seed: int = 0
+    tries: int = 1  # this candidate's place among those judged on overlapping held-out labels (module docstring)
+
+    def level(self) -> float:
+        """The confidence of the interval the gain must clear."""
+        return 1.0 - 0.05 / max(1, self.tries)
 
 
 @dataclass
@@ -60,9 +69,9 @@ def held_out_scores(predictor: Predictor, labels: list[Label]) -> np.ndarray:
 
 
 def paired_bootstrap(
-    gold: np.ndarray, ours: np.ndarray, theirs: np.ndarray, reps: int, seed: int
+    gold: np.ndarray, ours: np.ndarray, theirs: np.ndarray, reps: int, seed: int, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """AUC(theirs) - AUC(ours) on the rows, and the 95 % interval of that difference over row resamples."""
+    """AUC(theirs) - AUC(ours) on the rows, and the ``level`` interval of that difference over row resamples."""
     diff = float(auc(gold, theirs) - auc(gold, ours))  # type: ignore[operator]
     rng = np.random.default_rng(seed)
     draws = []
@@ -71,7 +80,7 @@ def paired_bootstrap(
         a, b = auc(gold[idx], ours[idx]), auc(gold[idx], theirs[idx])
         if a is not None and b is not None:
             draws.append(b - a)
-    low, high = np.percentile(draws, [2.5, 97.5])
+    low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
     return diff, float(low), float(high)
 
 
@@ -138,7 +147,10 @@ def gate(
     the toxicity logit alone) or could not be refitted for (too few agreed rows in a bounded refit) are kept."""
     gold = np.array([label.toxic for label in held])
     ours, theirs = held_out_scores(served, held), held_out_scores(candidate, held)
-    diff, low, high = paired_bootstrap(gold, ours, theirs, opts.bootstrap, opts.seed)
+    _, low95, high95 = paired_bootstrap(gold, ours, theirs, opts.bootstrap, opts.seed)
+    # a stricter level needs more resamples to read its tail: as many beyond the bound as at 95 %
+    level = opts.level()
+    diff, low, high = paired_bootstrap(gold, ours, theirs, opts.bootstrap * max(1, opts.tries), opts.seed, level)
     reasons = []
     site = {
         "held_out_labels": len(held),
@@ -147,14 +159,16 @@ def gate(
         "served_auc_95_interval": _interval(gold, ours),
         "candidate_auc_95_interval": _interval(gold, theirs),
         "difference": round(diff, 4),
-        "difference_95_interval": [round(low, 4), round(high, 4)],
+        "difference_95_interval": [round(low95, 4), round(high95, 4)],
+        "tries": opts.tries,
+        "gate_level": round(level, 4),
+        "difference_gate_interval": [round(low, 4), round(high, 4)],
     }
+    judged = f"{100 * level:.4g}% [{low:.3f}, {high:.3f}]" + (f", try {opts.tries}" if opts.tries > 1 else "")
     if low > 0:
-        reasons.append(
-            f"site AUC {site['served_auc']} -> {site['candidate_auc']} (+{diff:.3f}, 95% [{low:.3f}, {high:.3f}])"
-        )
+        reasons.append(f"site AUC {site['served_auc']} -> {site['candidate_auc']} (+{diff:.3f}, {judged})")
     else:
-        reasons.append(f"site AUC gain {diff:+.3f} is inside the bootstrap noise (95% [{low:.3f}, {high:.3f}])")
+        reasons.append(f"site AUC gain {diff:+.3f} is inside the bootstrap noise ({judged})")
     dev = standard_dev_rows(data, opts.dev_limit)
     before = served_metrics(served, dev, work, opts.dev_limit)
     after = standard_metrics(candidate, dev)
@@ -171,8 +185,9 @@ def gate(
         "standard": standard,
         "standard_rows": len(dev),
         "calibration": calibration_report,
-        "rule": f"site AUC gain's 95% bootstrap interval above 0 ({opts.bootstrap} paired resamples); no standard "
-        f"metric down more than {opts.max_loss}",
+        "rule": f"site AUC gain's {100 * level:.4g}% bootstrap interval above 0 (95% on a first try, 1 - 0.05/k on "
+        f"the k-th on overlapping held-out labels; {opts.bootstrap * max(1, opts.tries)} paired resamples); no "
+        f"standard metric down more than {opts.max_loss}",
     }
     return Verdict(low > 0 and not worse, reasons, report, calibration)
 

@@ -35,7 +35,7 @@ from service.model.calibration import CALIBRATION_FILE, Calibration
 from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES
 from service.model.network import SiteResidual, site_residual
 from service.model.predict import Predictor
-from service.model.versions import save_heads, version_folder, write_report
+from service.model.versions import list_versions, save_heads, version_folder, write_report
 from service.moderation.labels import Label
 from service.system import git_commit, machine
 from service.training.data import ToxicityExample, available_toxicity_examples, split_toxicity
@@ -308,7 +308,9 @@ def learn(
     _write_candidate(base, head, candidate_id, folder)
     candidate = base.with_heads(folder)
     shipped_calibration = Calibration.load(opts.start)
-    verdict = gate(held, served, candidate, opts.data, opts.root / WORK, opts.gate, shipped_calibration)
+    tries = 1 + len(overlapping_judgements(opts.root, opts.tenant, served.config.version, _describe(held)))
+    gate_opts = replace(opts.gate, tries=tries)
+    verdict = gate(held, served, candidate, opts.data, opts.root / WORK, gate_opts, shipped_calibration)
     if verdict.calibration is not None:
         (folder / CALIBRATION_FILE).write_text(verdict.calibration.to_json())
         candidate = base.with_heads(folder)
@@ -362,6 +364,18 @@ def _write_candidate(base: Predictor, head: nn.Module, candidate_id: str, folder
     version = f"{base.config.version}+{candidate_id}"
     config = replace(base.config, version=version, heads_of=base.config.version, toxicity_residual=width)
     save_heads({"toxicity_head": head, "span_head": base.span_head}, config, folder)
+
+
+def overlapping_judgements(root: Path, tenant: str, served: str, held: dict[str, Any]) -> list[str]:
+    """The tenant's earlier candidates judged against the same served model on held-out labels whose time window
+    overlaps ``held``'s (``_describe``): each was a draw on the same labels (the gate's ``tries``)."""
+    out = []
+    for version in list_versions(root, tenant):
+        window = version.get("labels", {}).get("held_out", {})
+        overlaps = window.get("from", "~") <= held["to"] and window.get("to", "") >= held["from"]
+        if version.get("judged_against") == served and overlaps:
+            out.append(version["id"])
+    return out
 
 
 def _describe(labels: list[Label]) -> dict[str, Any]:
