@@ -52,6 +52,9 @@ class ModelConfig:
     heads_of: str = ""
     # Its toxicity head is the shipped one plus a site correction of this width (network.SiteResidual); 0: none.
     toxicity_residual: int = 0
+    # A model that changes a few tensors of another: the name of that model's folder beside this one. Its weights
+    # file holds only the tensors that differ; the rest are read from there (``read_weights``). Empty: complete.
+    weights_of: str = ""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2) + "\n"
@@ -97,9 +100,13 @@ def build_network(frozen_layers: int, random_init: bool = False) -> ModeratoNet:
 
 
 def save_model(net: ModeratoNet, config: ModelConfig, folder: Path) -> None:
+    """Write ``folder``; with ``config.weights_of``, only the tensors that differ from that model's."""
     folder.mkdir(parents=True, exist_ok=True)
     config.base_sha256 = base_sha256()
     state = {name: t.to(torch.float16).contiguous() for name, t in net.trained_state().items()}
+    if config.weights_of:
+        base = read_weights(folder.parent / config.weights_of)
+        state = {name: t for name, t in state.items() if name not in base or not torch.equal(base[name], t)}
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"version": config.version})
     (folder / CONFIG_FILE).write_text(config.to_json())
 
@@ -123,13 +130,25 @@ def read_config(folder: Path) -> ModelConfig:
     return config
 
 
+def read_weights(folder: Path, depth: int = 0) -> dict[str, torch.Tensor]:
+    """A model folder's stored tensors, those of the model it changes (``weights_of``) filled in."""
+    config = read_config(folder)
+    state = load_file(str(folder / WEIGHTS_FILE))
+    if not config.weights_of:
+        return state
+    base = folder.parent / config.weights_of
+    if depth >= 4 or not (base / WEIGHTS_FILE).exists():
+        raise CheckpointError(f"{folder} changes {config.weights_of}, which must be a model folder beside it")
+    return {**read_weights(base, depth + 1), **state}
+
+
 def load_model(folder: Path) -> tuple[ModeratoNet, ModelConfig]:
     """The shipped network, in eval mode, with its config."""
     config = read_config(folder)
     if config.base_sha256 and config.base_sha256 != base_sha256():
         raise CheckpointError(f"{folder} was trained on a different {config.base_package} build")
     net = build_network(config.frozen_layers)
-    state = load_file(str(folder / WEIGHTS_FILE))
+    state = read_weights(folder)
     expected = set(net.trained_state())
     if set(state) != expected:
         missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)

@@ -1,8 +1,9 @@
 """``moderato retune-severe``: retrain the severe-toxicity output alone, on clear positives, and choose how much.
 
 What moves: one row of the toxicity head's last layer (the severe-toxicity logit) and its bias. The encoder, the
-head's hidden layer, every other attribute, the spans and stance stay bit for bit, so nothing but severe toxicity
-can change for any comment. The row reads the head's hidden layer, computed once per text.
+head's hidden layer, every other attribute, the span head and stance stay bit for bit; the one other thing that can
+change is whether a comment's spans are cut, which waits for its highest attribute score to reach the span gate.
+The row reads the head's hidden layer, computed once per text.
 
 It trains on the base mix's severe targets (a capped draw per source) mixed with the severe templates
 (service/training/severe.py) at a share chosen on dev: for each share in the grid, the row is trained, Platt-fitted
@@ -282,6 +283,8 @@ def write_model(opts: SevereOptions, row: Row, report: dict[str, Any]) -> None:
         layer.weight[SEVERE] = torch.from_numpy(row.weight)
         layer.bias[SEVERE] = row.bias
     config.version = opts.version
+    # beside its start, the new model stores only the row's tensors and reads the rest from there
+    config.weights_of = opts.start.name if opts.out.resolve().parent == opts.start.resolve().parent else ""
     opts.out.mkdir(parents=True, exist_ok=True)
     save_model(net, config, opts.out)
     if (opts.start / CONFIDENCE_FILE).exists():
