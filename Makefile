@@ -3,7 +3,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
-MODEL ?= model_cards/moderato-v8
+MODEL ?= model_cards/moderato-v9
+HEADS ?= model_cards/moderato-v8
 
 .PHONY: install run test test-fast browser train train-base train-stance eval calibrate bench lint
 
@@ -44,12 +45,14 @@ train-base: install
 # moderato-v8 on moderato-v4's frozen encoder (stance_to_parent's adapters stay exact): the toxicity and span heads
 # retuned with rater-agreement subtype targets and the insult templates (1,000 steps, ~12 min), the article stance
 # head retuned with on-topic reactions and off-topic chatter (400 steps, ~30 min on one core), the two grafted
-# together and calibrated (model card).
+# together. moderato-v9, the shipped model: moderato-v8 with its severe-toxicity output retrained on clear severe
+# abuse (~10 min), calibrated, with its article prior and stance confidence chosen on dev (model cards).
 train: install
-	$(BIN)/moderato tune-heads --data $(DATA) --start $(BASE) --out $(MODEL) --version moderato-v8 --steps 1000
-	$(BIN)/moderato retune-stance-head --data $(DATA) --start $(BASE) --out $(MODEL)-stance-head --version moderato-v7 \
+	$(BIN)/moderato tune-heads --data $(DATA) --start $(BASE) --out $(HEADS) --version moderato-v8 --steps 1000
+	$(BIN)/moderato retune-stance-head --data $(DATA) --start $(BASE) --out $(HEADS)-stance-head --version moderato-v7 \
 		--steps 400
-	$(BIN)/moderato graft-stance-head --into $(MODEL) --source $(MODEL)-stance-head
+	$(BIN)/moderato graft-stance-head --into $(HEADS) --source $(HEADS)-stance-head
+	$(BIN)/moderato retune-severe --data $(DATA) --start $(HEADS) --out $(MODEL) --version moderato-v9
 	$(BIN)/moderato calibrate --data $(DATA) --model $(MODEL)
 	$(BIN)/moderato choose-stance-prior --data $(DATA) --model $(MODEL)  # then DEFAULT_UNRELATED_SHARE must match
 	$(BIN)/moderato calibrate-stance --data $(DATA) --model $(MODEL)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v8"
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v9"
 # The cross-encoded stance pass trained on moderato-v4's encoder: a reply's stance toward its parent comment
 # (its card: model_cards/moderato-v6-stance)
 DEFAULT_STANCE_MODEL_DIR = PROJECT_ROOT / "model_cards" / "moderato-v6-stance"
@@ -21,10 +21,11 @@ MAX_DEFAULT_STREAMS = 4  # measured on 2 cores only; past a few streams, batches
 # a `reject` threshold rejects; else at or above a `review` threshold sends the comment to human review. Chosen on
 # the dev splits for high recall at review and high precision at reject; for moderato-v8, whose heads read higher
 # than moderato-v4's, each was moved so that it sends held-out civil comments to review (or rejects them) no more
-# often than moderato-v4's did (model card, "Built-in thresholds").
+# often than moderato-v4's did (model card, "Built-in thresholds"). moderato-v9's severe output was retrained, and
+# `moderato retune-severe` moved its review threshold to the same civil load (a reject threshold is never lowered).
 DEFAULT_REVIEW = {
     "toxicity": 0.65,
-    "severe_toxicity": 0.42,
+    "severe_toxicity": 0.54,
     "insult": 0.79,
     "threat": 0.55,
     "identity_attack": 0.75,
@@ -34,7 +35,7 @@ DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.
 
 # Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated). The
 # off-topic share is chosen on dev by `moderato choose-stance-prior` (service/training/stance_prior.py; the report is
-# model_cards/moderato-v8/stance-prior-metrics.json): the most chatter caught on the dev stories while at most 10 % of
+# model_cards/moderato-v9/stance-prior-metrics.json): the most chatter caught on the dev stories while at most 10 % of
 # their on-topic reactions, and 5 % of VAST's and ARC's on-topic comments, are called off-topic. The one default:
 # serving and `moderato evaluate` both read it.
 DEFAULT_UNRELATED_SHARE = 0.35

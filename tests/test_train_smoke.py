@@ -145,7 +145,7 @@ def test_severe_retune_moves_only_the_severe_output_and_writes_its_report(tmp_pa
 
     data = make_tiny_data(tmp_path / "data", copies=12)
     start, out = tmp_path / "start", tmp_path / "severe"
-    shutil.copytree(SHIPPED_MODEL, start)
+    shutil.copytree(SHIPPED_MODEL.parent / "moderato-v8", start)  # the shipped model's own start
     opts = SevereOptions(data=data, start=start, out=out, version="smoke-severe", shares=(0.3,), steps=40)
     report = retune_severe(opts)
     assert [row["share"] for row in report["grid"]] == [0.0, 0.3] and report["chosen_share"] == 0.3
@@ -157,4 +157,7 @@ def test_severe_retune_moves_only_the_severe_output_and_writes_its_report(tmp_pa
     severe = ATTRIBUTE_INDEX["severe_toxicity"]
     others = [i for i in range(after["toxicity_head.3.bias"].shape[0]) if i != severe]
     assert torch.equal(before["toxicity_head.3.weight"][others], after["toxicity_head.3.weight"][others])
-    assert read_config(out).version == "smoke-severe"
+    assert read_config(out).version == "smoke-severe" and read_config(out).weights_of == "start"
+    from safetensors.torch import load_file
+
+    assert set(load_file(str(out / "weights.safetensors"))) == moved  # beside its start, it stores what moved

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from service.config import DEFAULT_STANCE_PRIOR
-from service.model.checkpoint import CheckpointError
+from service.model.checkpoint import CheckpointError, read_weights
 from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, STANCES
 from service.model.predict import Predictor, extract_spans
@@ -239,8 +239,8 @@ def test_the_stance_pass_keeps_the_encoder_its_adapters_were_trained_on(predicto
     retrained = tmp_path / "moderato-retrained"  # the shipped model with its top encoder layer moved
     retrained.mkdir()
     config = json.loads((SHIPPED_MODEL / "config.json").read_text())
-    (retrained / "config.json").write_text(json.dumps({**config, "version": "moderato-retrained"}))
-    weights = load_file(str(SHIPPED_MODEL / "weights.safetensors"))
+    (retrained / "config.json").write_text(json.dumps({**config, "version": "moderato-retrained", "weights_of": ""}))
+    weights = read_weights(SHIPPED_MODEL)
     for name in [n for n in weights if n.startswith("encoder.encoder.layer.5.")]:
         weights[name] = weights[name] * 1.05
     save_file(weights, str(retrained / "weights.safetensors"))

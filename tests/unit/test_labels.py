@@ -16,7 +16,7 @@ def record(**fields: str) -> dict[str, str]:
         "decided_by": "ana",
         "decision": "reject",
         "decided_at": "5.5",
-        "model_version": "moderato-v8+x",
+        "model_version": "moderato-v9+x",
     }
     return {**base, **fields}
 
@@ -28,7 +28,7 @@ def test_a_moderators_decision_is_a_label_with_its_provenance() -> None:
         1,
         "moderator",
         5.5,
-        "moderato-v8+x",
+        "moderato-v9+x",
         "insult",
         "ana",
     )
