@@ -303,7 +303,7 @@ def learn(
     head, params = trainable_model(base.toxicity_head, opts)
     job = job_id(opts.tenant, train, opts)
     steps = train_head(head, params, data, opts, work / opts.tenant / f"{job}.pt", deadline)
-    candidate_id = f"{opts.tenant}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    candidate_id = claim_candidate_id(opts.root, opts.tenant)
     folder = version_folder(opts.root, candidate_id)
     _write_candidate(base, head, candidate_id, folder)
     candidate = base.with_heads(folder)
@@ -364,6 +364,20 @@ def _write_candidate(base: Predictor, head: nn.Module, candidate_id: str, folder
     version = f"{base.config.version}+{candidate_id}"
     config = replace(base.config, version=version, heads_of=base.config.version, toxicity_residual=width)
     save_heads({"toxicity_head": head, "span_head": base.span_head}, config, folder)
+
+
+def claim_candidate_id(root: Path, tenant: str) -> str:
+    """A new version id, ``<tenant>-<UTC second>``, its folder created here so that no other job (a command and the
+    schedule at the same second) can take it; ``-2``, ``-3``... when the second is taken."""
+    stamp = f"{tenant}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    for n in range(1, 1000):
+        candidate = stamp if n == 1 else f"{stamp}-{n}"
+        try:
+            version_folder(root, candidate).mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"no free version id for {stamp}")
 
 
 def overlapping_judgements(root: Path, tenant: str, served: str, held: dict[str, Any]) -> list[str]:
