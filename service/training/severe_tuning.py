@@ -39,7 +39,7 @@ from service.model.stance_confidence import CONFIDENCE_FILE
 from service.system import git_commit, machine
 from service.training import severe_dev
 from service.training.calibration import agreement_rows, fit_agreement
-from service.training.data import split_toxicity, toxicity_examples
+from service.training.data import ToxicityExample, split_toxicity, toxicity_examples
 from service.training.severe import training_severe
 
 log = logging.getLogger(__name__)
@@ -142,12 +142,12 @@ def train_row(
     return Row(w.detach().numpy().copy(), float(b.detach()))
 
 
-def base_rows(data: Path, limit: int, seed: int) -> tuple[list[str], np.ndarray]:
+def base_rows(sources: dict[str, list[ToxicityExample]], limit: int, seed: int) -> tuple[list[str], np.ndarray]:
     """A capped draw of each source's training rows that have a severe target, and those targets."""
     rng = np.random.default_rng(seed)
     texts: list[str] = []
     targets: list[float] = []
-    for _, examples in sorted(toxicity_examples(data).items()):
+    for _, examples in sorted(sources.items()):
         train = [ex for ex in split_toxicity(examples)[0] if not np.isnan(ex.targets[SEVERE])]
         if len(train) > limit:
             train = [train[i] for i in sorted(rng.choice(len(train), limit, replace=False))]
@@ -190,9 +190,10 @@ def retune_severe(opts: SevereOptions) -> dict[str, Any]:
     predictor = Predictor(opts.start)
     layer = last_layer(predictor.net)
     start = Row(layer.weight[SEVERE].detach().numpy().copy(), float(layer.bias[SEVERE].detach()))
-    texts, targets = base_rows(opts.data, opts.limit_per_source, opts.seed)
+    sources = toxicity_examples(opts.data)
+    texts, targets = base_rows(sources, opts.limit_per_source, opts.seed)
     sentences = training_severe()
-    agreement = agreement_rows(toxicity_examples(opts.data))
+    agreement = agreement_rows(sources)
     dev_texts = list(severe_dev.SEVERE) + list(severe_dev.NOT_SEVERE)
     log.info("reading %d base rows, %d templates, %d dev rows", len(texts), len(sentences), len(agreement.texts))
     features = head_features(predictor, texts)
