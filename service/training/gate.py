@@ -68,10 +68,10 @@ def held_out_scores(predictor: Predictor, labels: list[Label]) -> np.ndarray:
     )
 
 
-def paired_bootstrap(
-    gold: np.ndarray, ours: np.ndarray, theirs: np.ndarray, reps: int, seed: int, level: float = 0.95
-) -> tuple[float, float, float]:
-    """AUC(theirs) - AUC(ours) on the rows, and the ``level`` interval of that difference over row resamples."""
+def bootstrap_draws(
+    gold: np.ndarray, ours: np.ndarray, theirs: np.ndarray, reps: int, seed: int
+) -> tuple[float, np.ndarray]:
+    """AUC(theirs) - AUC(ours) on the rows, and that difference on each of ``reps`` paired row resamples."""
     diff = float(auc(gold, theirs) - auc(gold, ours))  # type: ignore[operator]
     rng = np.random.default_rng(seed)
     draws = []
@@ -80,8 +80,20 @@ def paired_bootstrap(
         a, b = auc(gold[idx], ours[idx]), auc(gold[idx], theirs[idx])
         if a is not None and b is not None:
             draws.append(b - a)
+    return diff, np.array(draws)
+
+
+def draws_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
     low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
-    return diff, float(low), float(high)
+    return float(low), float(high)
+
+
+def paired_bootstrap(
+    gold: np.ndarray, ours: np.ndarray, theirs: np.ndarray, reps: int, seed: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """AUC(theirs) - AUC(ours) on the rows, and the ``level`` interval of that difference over row resamples."""
+    diff, draws = bootstrap_draws(gold, ours, theirs, reps, seed)
+    return (diff, *draws_interval(draws, level))
 
 
 def standard_dev_rows(data: Path, limit: int) -> list[ToxicityExample]:
@@ -147,10 +159,11 @@ def gate(
     the toxicity logit alone) or could not be refitted for (too few agreed rows in a bounded refit) are kept."""
     gold = np.array([label.toxic for label in held])
     ours, theirs = held_out_scores(served, held), held_out_scores(candidate, held)
-    _, low95, high95 = paired_bootstrap(gold, ours, theirs, opts.bootstrap, opts.seed)
-    # a stricter level needs more resamples to read its tail: as many beyond the bound as at 95 %
+    # a stricter level needs more resamples to read its tail: as many beyond the bound as at 95 %; one set of
+    # resamples gives both the reported 95 % interval and the gate's
     level = opts.level()
-    diff, low, high = paired_bootstrap(gold, ours, theirs, opts.bootstrap * max(1, opts.tries), opts.seed, level)
+    diff, draws = bootstrap_draws(gold, ours, theirs, opts.bootstrap * max(1, opts.tries), opts.seed)
+    (low95, high95), (low, high) = draws_interval(draws, 0.95), draws_interval(draws, level)
     reasons = []
     site = {
         "held_out_labels": len(held),
