@@ -9,6 +9,7 @@ import argparse
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,20 @@ def _retune_stance_head(args: argparse.Namespace) -> None:
     retune_stance_head(args.data, args.start, args.out, args.version or _version_name(args.out), steps=args.steps)
 
 
+def _grid_report(command: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a command that chooses a setting on dev and print each setting it read. No setting that meets its
+    bounds: nothing is written, and the reason is the answer (an exit with the message)."""
+    import json
+
+    try:
+        report = run()
+    except ValueError as exc:
+        raise SystemExit(f"moderato {command}: {exc}") from None
+    for row in report["grid"]:
+        print(json.dumps(row))
+    return report
+
+
 def _retune_severe(args: argparse.Namespace) -> None:
     import json
 
@@ -376,12 +391,7 @@ def _retune_severe(args: argparse.Namespace) -> None:
         steps=args.steps,
         limit_per_source=args.limit_per_source,
     )
-    try:
-        report = retune_severe(opts)
-    except ValueError as exc:
-        raise SystemExit(f"moderato retune-severe: {exc}") from None
-    for row in report["grid"]:
-        print(json.dumps(row))
+    report = _grid_report("retune-severe", lambda: retune_severe(opts))
     print(f"chosen: templates share {report['chosen_share']}; raw thresholds {json.dumps(report['raw_thresholds'])}")
 
 
@@ -437,16 +447,9 @@ def _calibrate_stance(args: argparse.Namespace) -> None:
 
 
 def _choose_stance_prior(args: argparse.Namespace) -> None:
-    import json
-
     from service.training.stance_prior import choose_stance_prior_command
 
-    try:
-        report = choose_stance_prior_command(args.data, args.model, args.limit)
-    except ValueError as exc:  # no share meets the bounds: nothing is written, and the reason is the answer
-        raise SystemExit(f"moderato choose-stance-prior: {exc}") from None
-    for row in report["grid"]:
-        print(json.dumps(row))
+    report = _grid_report("choose-stance-prior", lambda: choose_stance_prior_command(args.data, args.model, args.limit))
     print(f"chosen: unrelated {report['chosen_unrelated_share']} -> stance prior {report['chosen_prior']}")
 
 
