@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import sys
 from dataclasses import dataclass
@@ -121,7 +122,11 @@ class Readings:
 
 
 def train_row(
-    start: Row, data: tuple[np.ndarray, np.ndarray], templates: tuple[np.ndarray, np.ndarray], share: float, opts: Any
+    start: Row,
+    data: tuple[np.ndarray, np.ndarray],
+    templates: tuple[np.ndarray, np.ndarray],
+    share: float,
+    opts: SevereOptions,
 ) -> Row:
     """Logistic regression of one output from ``start``: each step mixes a batch of the base rows (soft targets)
     and a batch of the templates, weighted ``1 - share`` and ``share``."""
@@ -178,11 +183,14 @@ class DevReadout:
         }
 
 
-def civil_threshold(scores: np.ndarray, share: float) -> float:
-    """The lowest raw threshold that fires on at most ``share`` of ``scores`` (a civil comment set)."""
+def civil_threshold(scores: np.ndarray, share: float, decimals: int = 3) -> float:
+    """The lowest raw threshold of ``decimals`` places that fires on at most ``share`` of ``scores`` (a civil
+    comment set). Rounded up: rounding to nearest could land below a civil score and fire on it."""
     ranked = np.sort(scores)[::-1]
     allowed = int(np.floor(share * len(ranked) + 1e-9))
-    return 1.0 if allowed >= len(ranked) else float(np.nextafter(ranked[allowed], 1.0))
+    if allowed >= len(ranked):
+        return 1.0
+    return math.ceil(float(np.nextafter(ranked[allowed], 1.0)) * 10**decimals) / 10**decimals
 
 
 def retune_severe(opts: SevereOptions) -> dict[str, Any]:
@@ -265,7 +273,7 @@ def moved_thresholds(before: np.ndarray, after: np.ndarray) -> dict[str, dict[st
     out: dict[str, dict[str, float]] = {}
     for name, old in START_THRESHOLDS.items():
         share = float((before >= old).mean())
-        moved = round(civil_threshold(after, share), 3)
+        moved = civil_threshold(after, share)
         out[name] = {
             "before": old,
             "same_civil_share_at": moved,
