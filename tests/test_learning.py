@@ -122,6 +122,23 @@ def test_a_candidate_is_learned_gated_and_servable(tmp_path: Path, base: Predict
     assert not (tmp_path / "models" / ".work" / "site-a" / f"{report['training']['job']}.pt").exists()
 
 
+def test_a_job_that_fails_after_claiming_its_version_leaves_no_folder_and_can_resume(
+    tmp_path: Path, base: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.training import learning
+
+    def gate_fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the dev sets could not be read")
+
+    monkeypatch.setattr(learning, "gate", gate_fails)  # the fault: everything before it runs for real
+    data = make_tiny_data(tmp_path / "data", copies=24)
+    with pytest.raises(RuntimeError, match="could not be read"):
+        learn(site_labels(120), options(tmp_path, data), base=base)
+    root = tmp_path / "models"
+    assert sorted(p.name for p in root.iterdir()) == [learning.WORK]  # no claimed, half-written version
+    assert list((root / learning.WORK / "site-a").glob("*.pt"))  # the trained steps are kept for the next try
+
+
 def test_too_few_labels_or_one_class_held_out_are_refused() -> None:
     with pytest.raises(NotEnoughLabels, match="at least 50"):
         time_split(site_labels(40), 0.3)

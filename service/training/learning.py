@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -305,34 +306,38 @@ def learn(
     steps = train_head(head, params, data, opts, work / opts.tenant / f"{job}.pt", deadline)
     candidate_id = claim_candidate_id(opts.root, opts.tenant)
     folder = version_folder(opts.root, candidate_id)
-    _write_candidate(base, head, candidate_id, folder)
-    candidate = base.with_heads(folder)
-    shipped_calibration = Calibration.load(opts.start)
-    tries = 1 + len(overlapping_judgements(opts.root, opts.tenant, served.config.version, _describe(held)))
-    gate_opts = replace(opts.gate, tries=tries)
-    verdict = gate(held, served, candidate, opts.data, opts.root / WORK, gate_opts, shipped_calibration)
-    if verdict.calibration is not None:
-        (folder / CALIBRATION_FILE).write_text(verdict.calibration.to_json())
+    try:
+        _write_candidate(base, head, candidate_id, folder)
         candidate = base.with_heads(folder)
-    report = {
-        "tenant": opts.tenant,
-        "version": candidate.config.version,
-        "heads_of": base.config.version,
-        "judged_against": served.config.version,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "status": "passed" if verdict.passed else "rejected",
-        "reasons": verdict.reasons,
-        "labels": {
-            "trained_on": _describe(train),
-            "held_out": _describe(held),
-        },
-        "gate": verdict.report,
-        "training": {"steps": steps, "job": job, **{k: v for k, v in asdict(opts).items() if k in _REPORTED}},
-        "seconds": round(time.monotonic() - started, 1),
-        "git_commit": git_commit(),
-        "machine": machine(),
-    }
-    write_report(folder, report)
+        shipped_calibration = Calibration.load(opts.start)
+        tries = 1 + len(overlapping_judgements(opts.root, opts.tenant, served.config.version, _describe(held)))
+        gate_opts = replace(opts.gate, tries=tries)
+        verdict = gate(held, served, candidate, opts.data, opts.root / WORK, gate_opts, shipped_calibration)
+        if verdict.calibration is not None:
+            (folder / CALIBRATION_FILE).write_text(verdict.calibration.to_json())
+            candidate = base.with_heads(folder)
+        report = {
+            "tenant": opts.tenant,
+            "version": candidate.config.version,
+            "heads_of": base.config.version,
+            "judged_against": served.config.version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "status": "passed" if verdict.passed else "rejected",
+            "reasons": verdict.reasons,
+            "labels": {
+                "trained_on": _describe(train),
+                "held_out": _describe(held),
+            },
+            "gate": verdict.report,
+            "training": {"steps": steps, "job": job, **{k: v for k, v in asdict(opts).items() if k in _REPORTED}},
+            "seconds": round(time.monotonic() - started, 1),
+            "git_commit": git_commit(),
+            "machine": machine(),
+        }
+        write_report(folder, report)
+    except BaseException:  # a failed or interrupted job leaves no half-written version behind (it can resume)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     (work / opts.tenant / f"{job}.pt").unlink(missing_ok=True)
     log.info("%s: candidate %s %s (%s)", opts.tenant, candidate_id, report["status"], "; ".join(verdict.reasons))
     return {"id": candidate_id, **report}
