@@ -77,7 +77,8 @@ def test_reading_states_score_each_text_as_predict_does(predictor: Predictor) ->
     assert [len(s) for s in states][:2] == [1, 2] and len(states[2]) >= 3
     (civil,) = predictor.reading_states(["Thanks for the article."])  # no second look anywhere in the call
     assert civil.shape == (1, predictor.hidden)
-    with torch.no_grad():
+    with torch.no_grad(), predictor._autocast():  # as predict runs the head: in bf16 where the CPU computes it
         for readings, prediction in zip(states, predictor.predict(texts), strict=True):
-            scores = torch.sigmoid(predictor.toxicity_head(torch.from_numpy(readings))).max(0).values.numpy()
+            logits = predictor.toxicity_head(torch.from_numpy(readings)).float()
+            scores = torch.sigmoid(logits).max(0).values.numpy()
             assert np.allclose(scores, [prediction.scores[a] for a in ATTRIBUTE_INDEX], atol=2e-4)
