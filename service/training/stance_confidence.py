@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from service.model.calibration import strictly_increasing
 from service.model.labels import STANCES, parent_scores
 from service.model.predict import Predictor
 from service.model.stance_confidence import ConfidenceMap, save_map
-from service.training.stance_eval import dev_sample
+from service.training.stance_eval import article_head_dev_sample, cross_pass_dev_sample
 from service.training.stance_pairs import StancePair, load_pairs
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,17 @@ def served_answers(predictor: Predictor, pairs: list[StancePair]) -> dict[str, A
         )
         for name, got in rows.items()
     }
+
+
+def held_out_samplers(predictor: Predictor) -> dict[str, Callable[[list[StancePair], int | None], list[StancePair]]]:
+    """Each pass is judged on rows its weights did not train on. The article head and the encoder trained on data.py's
+    split of VAST, ARC and FNC, the cross encoder's adapters on stance_pairs' (they cut those sets differently), so
+    the cross pass is judged on rows both held out (stance_eval.article_head_dev_sample, cross_pass_dev_sample)."""
+
+    def sampler(cross: bool) -> Callable[[list[StancePair], int | None], list[StancePair]]:
+        return cross_pass_dev_sample if cross else article_head_dev_sample
+
+    return {"article": sampler(predictor.cross_article_stance), "parent": sampler(predictor.cross is not None)}
 
 
 def _parent_label(gold: str) -> str:
@@ -246,11 +258,14 @@ def calibrate_stance_command(
     else:
         pairs = load_pairs(data)
         answers = {}
+        samplers = held_out_samplers(predictor)
         for source in REPORT_SETS:
-            dev = dev_sample(pairs[source], limit)
-            if not dev:  # a set too small to hold out a group: nothing to fit or report
+            rows = {name: sample(pairs[source], limit) for name, sample in samplers.items()}
+            if not all(rows.values()):  # a set too small to hold out a group: nothing to fit or report
                 continue
-            answers[source] = served_answers(predictor, dev)
+            article = served_answers(predictor, rows["article"])
+            parent = article if rows["parent"] == rows["article"] else served_answers(predictor, rows["parent"])
+            answers[source] = {"article": article["article"], "parent": parent["parent"]}
             log.info("%s: %d dev pairs scored", source, len(answers[source]["article"].gold))
         if answers_file is not None:
             save_answers(answers_file, answers)
@@ -275,7 +290,9 @@ def calibrate_stance_command(
             "served_by": predictor.version,
             "folder": owner.name,
             "command": command,
-            "split": "grouped dev splits of service/training/stance_pairs.py, sampled per set (seed 0); the held-out "
+            "split": "grouped dev rows the pass's weights held out (the article head: data.py's split; "
+            "the cross encoder: stance_pairs.py's, less VAST, ARC and FNC rows in data.py's training split, which "
+            "its encoder read), sampled per set (seed 0); the held-out "
             "report cuts the dev groups in two and judges each half by the other half's fit",
             "rows_per_set": limit,
             "target_precision": TARGET_PRECISION,

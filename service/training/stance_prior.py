@@ -9,8 +9,9 @@ It is chosen on dev, never on the behaviour set that judges it (tests/model/topi
 - the dev behaviour set (service/training/topicality_dev.py): short reactions and chatter under invented stories;
   the share is the one that catches the most off-topic comments there while calling at most
   ``MAX_STORY_ON_TOPIC_UNRELATED`` of its on-topic reactions `unrelated` (issue 23's bound for insults);
-- and keeps real reader comments on-topic: on the grouped dev splits of VAST (comments under their own article) and
-  ARC (posts under their own claim), at most ``MAX_ON_TOPIC_UNRELATED`` of on-topic rows called `unrelated`, the
+- and keeps real reader comments on-topic: on the rows of VAST (comments under their own article) and ARC (posts
+  under their own claim) that the head held out (data.py's grouped split, not the cross encoder's: see
+  stance_eval.article_head_dev_sample), at most ``MAX_ON_TOPIC_UNRELATED`` of on-topic rows called `unrelated`, the
   bound the stance offsets are chosen under (stance_eval.choose_offsets).
 The three other classes share the rest equally, as before.
 """
@@ -28,7 +29,7 @@ import numpy as np
 from service.config import stance_prior_with
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.predict import Predictor
-from service.training.stance_eval import dev_sample, predictor_scores
+from service.training.stance_eval import article_head_dev_sample, predictor_scores
 from service.training.stance_pairs import headline_pairs, vast_pairs
 from service.training.topicality_dev import DEV_STORIES, dev_counts
 
@@ -67,7 +68,7 @@ def grouped_dev_log_probs(predictor: Predictor, data: Path, limit: int) -> dict[
     out."""
     out = {}
     for name, pairs in (("vast", vast_pairs(data)), ("arc", headline_pairs(data, "arc"))):
-        dev = dev_sample(pairs, limit)
+        dev = article_head_dev_sample(pairs, limit)
         off = np.array([p.label == UNRELATED for p in dev], dtype=bool)
         if off.all() or not off.any():
             log.warning("%s: %d dev rows, not both on- and off-topic ones: it does not judge the prior", name, len(dev))
@@ -132,7 +133,8 @@ def choose_stance_prior_command(data: Path, model: Path, limit: int) -> dict[str
         "dev": {
             "stories": dev_counts(),
             "grouped": {name: {"rows": len(v[1]), "off_topic": int(v[1].sum())} for name, v in grouped.items()},
-            "split": "grouped dev splits of service/training/stance_pairs.py, sampled per set (seed 0)",
+            "split": "the rows the article head held out: service/training/data.py's grouped dev split (ARC by claim, "
+            "VAST by article), sampled per set (seed 0)",
         },
         "rule": "the most dev stories' off-topic comments caught, with their on-topic comments called unrelated "
         f"<= {MAX_STORY_ON_TOPIC_UNRELATED} and on-topic rows of {', '.join(grouped)} <= {MAX_ON_TOPIC_UNRELATED}",

@@ -28,8 +28,12 @@ def test_on_topic_insults_are_not_called_unrelated(shares: dict[str, float]) -> 
     assert shares["civil"] <= 0.10
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 23's target, missed: 0.50 under the served prior (0.05). 0.77 under the earlier 0.35, which was "
+    "chosen on VAST and ARC rows the head had trained on and calls 11 % of ARC's held-out on-topic posts off-topic",
+)
 def test_off_topic_chatter_and_spam_are_caught(shares: dict[str, float]) -> None:
-    # 0.56 under the earlier article prior (unrelated 0.10); 0.77 under the one chosen on the dev stories (0.35)
     assert shares["off_topic"] >= 0.70
 
 
@@ -42,19 +46,25 @@ def test_the_prior_is_chosen_on_stories_the_behaviour_set_does_not_share() -> No
     assert not judged & tuned
 
 
-def test_the_served_prior_is_the_one_the_dev_stories_choose() -> None:
-    """The default's off-topic share is what `moderato choose-stance-prior` picks on the dev stories for the shipped
-    head (the VAST and ARC bound, which needs the data folder, is in the model card's stance-prior-metrics.json)."""
+def test_the_served_prior_is_the_one_the_committed_report_chooses() -> None:
+    """The default's off-topic share is what `moderato choose-stance-prior` chose for the shipped head: its report's
+    grid (the VAST and ARC columns need the data folder) gives that share under the rule, and its dev stories'
+    columns are what the shipped head reads now."""
     import json
 
     from service.config import DEFAULT_UNRELATED_SHARE
     from service.training.stance_prior import METRICS_FILE, choose, dev_story_log_probs, grid_rows
     from tests.conftest import SHIPPED_MODEL
 
+    report = json.loads((SHIPPED_MODEL / METRICS_FILE).read_text())
     head = Predictor(SHIPPED_MODEL, stance_prior=None)
-    rows = grid_rows(dev_story_log_probs(head), {}, list(head.config.stance_train_prior))
-    assert choose(rows, [])["unrelated_share"] == DEFAULT_UNRELATED_SHARE
-    assert json.loads((SHIPPED_MODEL / METRICS_FILE).read_text())["chosen_unrelated_share"] == DEFAULT_UNRELATED_SHARE
+    for fresh, written in zip(
+        grid_rows(dev_story_log_probs(head), {}, list(head.config.stance_train_prior)), report["grid"], strict=True
+    ):
+        for column in ("dev_stories_on_topic_called_unrelated", "dev_stories_off_topic_caught"):
+            assert fresh[column] == pytest.approx(written[column], abs=0.021)  # one comment of 48 (bf16 or not)
+    assert choose(report["grid"], list(report["dev"]["grouped"]))["unrelated_share"] == DEFAULT_UNRELATED_SHARE
+    assert report["chosen_unrelated_share"] == DEFAULT_UNRELATED_SHARE
 
 
 def test_the_command_chooses_on_a_small_data_folder_and_writes_its_report(tmp_path: Path) -> None:
@@ -65,8 +75,7 @@ def test_the_command_chooses_on_a_small_data_folder_and_writes_its_report(tmp_pa
     import subprocess
     import sys
 
-    from service.config import DEFAULT_UNRELATED_SHARE
-    from service.training.stance_prior import METRICS_FILE
+    from service.training.stance_prior import METRICS_FILE, choose
     from tests.conftest import SHIPPED_MODEL
     from tests.utils.processes import ROOT
     from tests.utils.tiny_data import make_tiny_data
@@ -87,6 +96,8 @@ def test_the_command_chooses_on_a_small_data_folder_and_writes_its_report(tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((model / METRICS_FILE).read_text())
     assert f"stance prior {report['chosen_prior']}" in done.stdout
-    assert report["dev"]["grouped"] == {"vast": {"rows": 3, "off_topic": 1}}  # ARC's tiny dev split: no off-topic
-    assert "arc: 0 dev rows, not both on- and off-topic ones" in done.stderr
-    assert report["chosen_unrelated_share"] == DEFAULT_UNRELATED_SHARE  # the dev stories decide, as on full data
+    # the rows the article head held out: ARC's hold one off-topic post, VAST's no mix of both
+    assert report["dev"]["grouped"] == {"arc": {"rows": 4, "off_topic": 1}}
+    assert "vast: 0 dev rows, not both on- and off-topic ones" in done.stderr
+    # the tiny ARC split vetoes no share, so the dev stories alone decide (on full data ARC's held-out posts lower it)
+    assert report["chosen_unrelated_share"] == choose(report["grid"], [])["unrelated_share"]
