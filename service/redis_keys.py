@@ -97,6 +97,12 @@ def author_comments(tenant: str, author_id: str) -> str:
 AUTHOR_COMMENTS_MAX = 1000
 
 
+def erased(tenant: str) -> str:
+    """Sorted set of erased comment ids by time of erasure: their records are gone, and a retried POST of one is
+    "already known", never stored again."""
+    return _key(tenant, "erased")
+
+
 def events(tenant: str) -> str:
     """Capped stream of queue changes (queued, claimed, released, decided) that the moderator page follows live."""
     return _key(tenant, "events")

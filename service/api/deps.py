@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.auth import Principal
 from service.api.errors import AuthError
+from service.api.schemas import Text
 from service.api.sessions import COOKIE, CSRF_HEADER, Session, csrf_ok
 from service.api.state import AppState, app_state
 from service.config import Settings
@@ -206,6 +207,9 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 # Ids in paths: the same alphabet as ids in bodies, so anything accepted can be addressed.
 CommentId = Annotated[str, Path(pattern=ID_PATTERN, description="a comment id")]
+ErasureReason = Annotated[
+    Text, Query(max_length=500, description="why, for the audit log (e.g. a request's reference)")
+]
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, description="a thread or article id")]
 
 

@@ -253,6 +253,13 @@ class AuthorOut(BaseModel):
     comments: list[AuthorComment]
 
 
+class AuthorErasedOut(BaseModel):
+    """What erasing an author did: how many of their comments were erased by this call."""
+
+    author_id: str
+    comments_erased: int
+
+
 class QueueItem(BaseModel):
     """A comment waiting for a moderator, with what the model found."""
 
@@ -323,6 +330,7 @@ class AuditEntryOut(BaseModel):
     model_version: str | None = None  # model_promoted / _rolled_back / _shadowed: the version now ('' = shipped)
     text: str | None = None  # the comment's text as it reads now (None: an action on no comment, or none stored)
     until: str | None = None  # when that action ends ('' = until ended)
+    comments_erased: str | None = None  # author_erased: how many of the author's comments that call erased
     actor: str
     action: str
     reason: str = ""

@@ -23,7 +23,7 @@ from service.redis_client import FAILURES, cancel_requested, text, text_map
 
 # Event kinds (written by the scripts, read by the page): queued (a comment entered a queue: scored and flagged,
 # reported, escalated), claimed (leased to a moderator), released (a lease given back before it ran out), decided
-# (approved or rejected: it left every queue).
+# (approved or rejected: it left every queue), erased (its record was deleted: records.ERASE).
 #
 # emit(events key, kind, comment id, extra field/value pairs...): one stream entry. emit_counted(events key,
 # queue key prefix, ...) adds each queue's size after the change, so a page's counts are exact without a read of

@@ -38,34 +38,38 @@ class IncomingComment:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-# KEYS[1] ingest stream, KEYS[2..n+1] comment hashes, KEYS[n+2..2n+1] their threads' sorted sets. ARGV[1] max
-# backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
+# KEYS[1] ingest stream, KEYS[2] erased ids, KEYS[3..n+2] comment hashes, KEYS[n+3..2n+2] their threads' sorted
+# sets. ARGV[1] max backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
 # Returns {-1, backlog} when the burst does not fit, {-2, i} when comment i's fields do not decode, else one 1
-# (accepted) or 0 (already known) per comment. All or nothing: Redis does not roll a script back when it fails
-# half-way, so everything that can fail is checked before the first write.
+# (accepted) or 0 (already known, or erased: a retried request never brings an erased text back) per comment. All
+# or nothing: Redis does not roll a script back when it fails half-way, so everything that can fail is checked
+# before the first write.
 ACCEPT = """
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 2) / 2
 local decoded = {}
 for i = 1, n do
   local ok, fields = pcall(cjson.decode, ARGV[i + 2])
   if not ok or type(fields) ~= 'table' then return {-2, i} end
   decoded[i] = fields
 end
+local function known(i)
+  return redis.call('EXISTS', KEYS[i + 2]) == 1 or redis.call('ZSCORE', KEYS[2], decoded[i]['id']) ~= false
+end
 local fresh = 0
 for i = 1, n do
-  if redis.call('EXISTS', KEYS[i + 1]) == 0 then fresh = fresh + 1 end
+  if not known(i) then fresh = fresh + 1 end
 end
 local backlog = redis.call('XLEN', KEYS[1])
 if fresh > 0 and backlog + fresh > tonumber(ARGV[1]) then return {-1, backlog} end
 local out = {}
 for i = 1, n do
-  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+  if not known(i) then
     local fields = decoded[i]
-    for k, v in pairs(fields) do redis.call('HSET', KEYS[i + 1], k, v) end
-    redis.call('HSET', KEYS[i + 1], 'status', 'queued', 'received_at', ARGV[2])
+    for k, v in pairs(fields) do redis.call('HSET', KEYS[i + 2], k, v) end
+    redis.call('HSET', KEYS[i + 2], 'status', 'queued', 'received_at', ARGV[2])
     redis.call('XADD', KEYS[1], '*', 'id', fields['id'])
     -- arrival order, the request's own order among comments of one request (a microsecond apart)
-    redis.call('ZADD', KEYS[n + 1 + i], tonumber(ARGV[2]) + i / 1000000, fields['id'])
+    redis.call('ZADD', KEYS[n + 2 + i], tonumber(ARGV[2]) + i / 1000000, fields['id'])
     out[i] = 1
   else
     out[i] = 0
@@ -203,6 +207,41 @@ return 'ok'
 """
 
 
+# KEYS: comment, claim, erased ids, audit, events, recently scored, search pending, coral ids, then every review
+# queue and decided view. ARGV: comment id, now, actor, reason, thread key prefix, author comments prefix, queue key
+# prefix. Erasing takes the comment out of everything that names it and deletes its record (text, author, scores,
+# decision): the audit keeps that it was decided and erased, never its words. Returns 'erased', 'already' (erased
+# before: nothing left to do) or 'not_found'.
+ERASE = (
+    EVENT_LUA
+    + """
+local id = ARGV[1]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('ZSCORE', KEYS[3], id) then return 'already' end
+  return 'not_found'
+end
+local thread = redis.call('HGET', KEYS[1], 'thread_id')
+local author = redis.call('HGET', KEYS[1], 'author_id')
+local coral = redis.call('HGET', KEYS[1], 'coral_id')
+local queued = false
+for i = 9, #KEYS do
+  if redis.call('ZREM', KEYS[i], id) == 1 and i <= 8 + tonumber(ARGV[8]) then queued = true end
+end
+redis.call('ZREM', KEYS[6], id)
+if thread and thread ~= '' then redis.call('ZREM', ARGV[5] .. thread, id) end
+if author and author ~= '' then redis.call('ZREM', ARGV[6] .. author, id) end
+if coral and coral ~= '' then redis.call('HDEL', KEYS[8], coral) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZADD', KEYS[3], ARGV[2], id)
+redis.call('ZADD', KEYS[7], ARGV[2], id)  -- the search indexer finds no record and deletes the indexed text
+redis.call('XADD', KEYS[4], '*', 'comment_id', id, 'actor', ARGV[3], 'action', 'erased', 'reason', ARGV[4],
+           'scores', '{}', 'at', ARGV[2])
+if queued then emit_counted(KEYS[5], ARGV[7], 'erased', id) else emit(KEYS[5], 'erased', id) end
+return 'erased'
+"""
+)
+
+
 async def registered_tenants(redis: aioredis.Redis) -> list[str]:
     """Tenants that have ever queued a comment (the registry that workers, metrics and exports walk)."""
     return sorted(text(t) for t in await redis.smembers(keys.TENANTS))
@@ -233,13 +272,14 @@ class Records:
         self._store = ReplicatedScript(redis, STORE_RESULT, **durability)
         self._report = ReplicatedScript(redis, REPORT, **durability)
         self._revise = ReplicatedScript(redis, REVISE, **durability)
+        self._erase = ReplicatedScript(redis, ERASE, **durability)
 
     async def accept(self, tenant: str, comments: list[IncomingComment]) -> list[bool]:
         """Queue comments for scoring; True for each newly accepted, False for an id already known."""
         await self.redis.sadd(keys.TENANTS, tenant)
         fields = [json.dumps(c.fields()) for c in comments]
         reply = await self._accept(
-            keys=[keys.ingest(tenant)]
+            keys=[keys.ingest(tenant), keys.erased(tenant)]
             + [keys.comment(tenant, c.id) for c in comments]
             + [keys.thread(tenant, c.thread_id) for c in comments],
             args=[self.max_backlog, f"{time.time():.3f}", *fields],
@@ -319,6 +359,39 @@ class Records:
         if reply == "not_found":
             raise NotFound(f"no comment {comment_id!r}")
         return reply == "ok"
+
+    async def erase(self, tenant: str, comment_id: str, *, actor: str, reason: str = "") -> bool:
+        """Delete a comment's record and every trace of it in queues, views, threads and its author's page (the
+        search index follows); False when it had been erased already. Raises NotFound for an id never stored."""
+        reply = text(
+            await self._erase(
+                keys=[
+                    keys.comment(tenant, comment_id),
+                    keys.claim(tenant, comment_id),
+                    keys.erased(tenant),
+                    keys.audit(tenant),
+                    keys.events(tenant),
+                    keys.recently_scored(tenant),
+                    keys.search_pending(tenant),
+                    keys.coral_ids(tenant),
+                    *(keys.queue(tenant, name) for name in QUEUES),
+                    *(keys.decided(tenant, view) for view in DECIDED_VIEWS),
+                ],
+                args=[
+                    comment_id,
+                    f"{time.time():.3f}",
+                    actor,
+                    reason,
+                    keys.thread(tenant, ""),
+                    keys.author_comments(tenant, ""),
+                    keys.queue(tenant, ""),
+                    len(QUEUES),
+                ],
+            )
+        )
+        if reply == "not_found":
+            raise NotFound(f"no comment {comment_id!r}")
+        return reply == "erased"
 
     async def get(self, tenant: str, comment_id: str) -> dict[str, str]:
         raw = await self.redis.hgetall(keys.comment(tenant, comment_id))

@@ -8,8 +8,9 @@ on storage they share, or runs search on one machine: see deploy/README.md.
 Feeding it is durable and idempotent: the script that stores a scored result also adds the comment to the tenant's
 ``search_pending`` set in Redis, in the same atomic step; a worker's indexer takes pending comments in batches,
 writes them to the index (an upsert: an edited comment replaces its old text) and only then removes them from the
-set, so a crash at any point leaves them pending and nothing is lost. ``moderato search-reindex`` rebuilds the index
-of a tenant from Redis.
+set, so a crash at any point leaves them pending and nothing is lost. An erased comment (Records.erase) is queued
+the same way, in the script that deletes its record: the indexer, finding no record, deletes it from the index.
+``moderato search-reindex`` rebuilds the index of a tenant from Redis.
 
 Queries: ``q`` is a list of words (each must occur, in any form FTS5's porter stemmer reads as the same word; a
 quoted phrase must occur as written; ``word*`` is a prefix), newest first, paged by a cursor. A comment's row id is
@@ -121,6 +122,7 @@ class SearchIndex:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA secure_delete=ON")  # a deleted (erased) text's pages are zeroed, not left in the file
             self._local.db = db
         yield db
 
@@ -143,6 +145,27 @@ class SearchIndex:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    def remove_now(self, tenant: str, comment_ids: list[str]) -> int:
+        """Delete erased comments for good: their rows, their words in the full-text index (merged away with
+        ``optimize``: a plain delete only marks them, and the old segments keep the words until a merge), and, with
+        the WAL checkpointed, every old copy of those pages. Returns how many were indexed."""
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = sum(
+                    db.execute("DELETE FROM docs WHERE tenant = ? AND comment_id = ?", [tenant, cid]).rowcount
+                    for cid in comment_ids
+                )
+                if removed:
+                    db.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if removed:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return removed
 
     @staticmethod
     def _insert(db: sqlite3.Connection, tenant: str, d: Doc) -> None:
@@ -215,6 +238,9 @@ class SearchIndex:
     async def index(self, tenant: str, docs: list[Doc]) -> None:
         if docs:
             await asyncio.to_thread(self.index_now, tenant, docs)
+
+    async def remove(self, tenant: str, comment_ids: list[str]) -> int:
+        return await asyncio.to_thread(self.remove_now, tenant, comment_ids) if comment_ids else 0
 
     async def search(
         self,
@@ -289,6 +315,8 @@ class SearchIndexer:
             records = [text_map(r) for r in await pipe.execute()]
         docs = [d for d in (doc_of(r) for r in records) if d is not None]
         await self.index.index(tenant, docs)
+        # a pending comment with no record was erased (Records.erase queues it here): its text leaves the index
+        await self.index.remove(tenant, [cid for cid, record in zip(ids, records, strict=True) if not record])
         args: list[str] = []
         for member, score in pending:
             args += [text(member), repr(score)]

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
-from service.api.deps import CommentId, ModeratorDep, PlatformDep, QueuesDep, ReaderDep, RecordsDep, SettingsDep
+from service.api.deps import (
+    CommentId,
+    ErasureReason,
+    ModeratorDep,
+    PlatformDep,
+    QueuesDep,
+    ReaderDep,
+    RecordsDep,
+    SettingsDep,
+)
 from service.api.schemas import (
     CommentState,
     DecisionBody,
@@ -69,6 +78,17 @@ async def post_comments(
 async def get_comment(comment_id: CommentId, principal: ReaderDep, records: RecordsDep) -> CommentState:
     record = await records.get(principal.tenant, comment_id)
     return _state(comment_id, record)
+
+
+@router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def erase_comment(
+    comment_id: CommentId, principal: PlatformDep, records: RecordsDep, reason: ErasureReason = ""
+) -> Response:
+    """Erase a comment the platform deleted (or a reader asked to have forgotten): its text, author and result go
+    from every queue, view, thread, author page and the search index; the audit keeps only that it was erased.
+    Idempotent: erasing it again answers 204 too. A retried POST of the id never stores it again."""
+    await records.erase(principal.tenant, comment_id, actor=principal.name, reason=reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/comments/{comment_id}/report", response_model=ReportOut, status_code=status.HTTP_202_ACCEPTED)

@@ -465,6 +465,11 @@ function connect() {
     view.held.delete(d.id);
     if (view.thread) scheduleThreadRefresh();
   });
+  on("erased", (d) => {  // the platform deleted it, or its author asked to be forgotten: it leaves the page
+    view.held.delete(d.id);
+    remove(d.id);
+    if (view.thread) scheduleThreadRefresh();
+  });
   on("reset", () => loadQueue());
   on("unavailable", () => { live.textContent = "Reconnecting…"; live.classList.add("off"); });
 }
