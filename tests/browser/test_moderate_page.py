@@ -135,6 +135,19 @@ def test_a_second_window_sees_a_decision_leave_live(browser: Any, server: str) -
     two.context.close()
 
 
+def test_a_comment_the_platform_erases_leaves_the_open_page_live(browser: Any, server: str) -> None:
+    clear_queue(server)
+    seed(server, [("x1", RUDE[1]), ("x2", RUDE[2])], thread="erase")
+    page = sign_in(browser, server, "mk1")
+    page.wait_for_selector("li.item[data-id='x1']")
+    before = page.locator("[data-count='review']").inner_text()
+    assert httpx.delete(f"{server}/v1/comments/x1", headers=auth("pk"), timeout=10).status_code == 204
+    page.wait_for_selector("li.item[data-id='x1']", state="detached", timeout=10_000)
+    assert "x2" in listed(page)
+    assert int(page.locator("[data-count='review']").inner_text()) == int(before) - 1  # the count follows
+    page.context.close()
+
+
 def test_two_moderators_never_get_the_same_comment(browser: Any, server: str) -> None:
     clear_queue(server)
     seed(server, [(f"m{i}", RUDE[i % len(RUDE)] + f" ({i})") for i in range(6)], thread="split")
