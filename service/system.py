@@ -30,6 +30,16 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def bf16_by_default() -> bool:
+    """Whether a Predictor built without a choice runs in bf16: ``MODERATO_BF16`` when set (the variable the
+    service's settings read, parsed as they parse it), so that a command (evaluate, calibrate) can read a model as
+    a service on another machine would; otherwise where the CPU computes bf16 natively."""
+    from pydantic import TypeAdapter
+
+    setting = os.environ.get("MODERATO_BF16", "").strip()
+    return TypeAdapter(bool).validate_python(setting) if setting else cpu_has_bf16()
+
+
 def machine() -> dict[str, object]:
     return {
         "cpu": cpu_name(),

@@ -29,7 +29,7 @@ from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, SPAN_INDEX, STANCE
 from service.model.network import Encoded, ModeratoNet
 from service.model.stance_confidence import ConfidenceMap, load_maps, stance_confidence
 from service.model.versions import load_heads
-from service.system import cpu_has_bf16
+from service.system import bf16_by_default
 
 WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
 # 24 windows of 256 tokens (224 new tokens each) cover ~23,000 characters of English: every comment up to the
@@ -95,7 +95,7 @@ class Predictor:
     """The shipped model, loaded once, in eval mode.
 
     :param folder: model folder (config.json + weights.safetensors).
-    :param bf16: run under bf16 autocast; default: when the CPU supports it natively.
+    :param bf16: run under bf16 autocast; default: ``MODERATO_BF16`` if set, else when the CPU computes bf16 natively.
     :param batch_size: sequences per forward pass.
     :param stance_prior: expected stance label frequencies where the model runs (comments under their own article
         are rarely unrelated); the logits are shifted from the training prior to this one. None: no shift.
@@ -124,7 +124,7 @@ class Predictor:
         self.net: ModeratoNet
         self.net, self.config = load_model(folder)
         self.tokenizer: Any = load_tokenizer()
-        self.bf16 = cpu_has_bf16() if bf16 is None else bf16
+        self.bf16 = bf16_by_default() if bf16 is None else bf16
         self.cross = (
             None
             if stance_folder is None
