@@ -296,6 +296,10 @@ class Settings(BaseSettings):
     claim_idle_ms: int = 30_000  # a message pending this long is taken over from its worker
     max_deliveries: int = 5  # then it is dead-lettered
     lease_s: int = 300  # a moderator's claim on a comment
+    # Decided comments older than this are erased by the workers, as DELETE /v1/comments/{id} erases one (a comment
+    # still waiting for a moderator is kept until decided). None: kept until the platform erases them.
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_every_s: float = Field(default=60.0, gt=0)  # how often a worker looks for comments past retention
     webhook_max_attempts: int = 8
     webhook_backoff_s: float = 2.0  # first retry after this, doubling up to an hour
     # Per-tenant webhook target as JSON: {"tenant": {"url": "...", "secret": "..."}}

@@ -15,6 +15,9 @@ What stays, on purpose:
 - a learned model version that had trained on the comment's label keeps its weights, and the learning job's cache
   its encoder states: roll the tenant back, delete the cache and learn again to leave it out.
 
+With ``MODERATO_RETENTION_DAYS`` set, the workers erase every decided comment whose decision is older than that, the
+same way (RetentionLoop; the audit names the actor ``retention``).
+
 An author is erased by erasing every comment of theirs Moderato holds (their page's list, and a scan of the tenant's
 records for the rest: queued comments, and those past the page's cap), then their record: name, counters and
 standing. A ban goes with it: a platform that must keep one keeps it on its side.
@@ -22,17 +25,25 @@ standing. A ban goes with it: a platform that must keep one keeps it on its side
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Callable
 from typing import cast
 
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
+from service.contract import DECIDED_VIEWS
 from service.errors import NotFound
 from service.moderation.records import Records
-from service.redis_client import text
+from service.redis_client import UNAVAILABLE, cancel_requested, text
+
+log = logging.getLogger(__name__)
 
 SCAN_BATCH = 1000
+RETENTION_BATCH = 500  # comments one pass takes from each decided view
+RETENTION_ACTOR = "retention"
 
 
 async def comments_of(redis: aioredis.Redis, tenant: str, author_id: str) -> list[str]:
@@ -78,3 +89,50 @@ async def erase_author(
         pipe.xadd(keys.audit(tenant), entry)  # type: ignore[arg-type]  # redis-py's field types
         await pipe.execute()
     return {"author_id": author_id, "comments_erased": erased}
+
+
+async def expire_decided(records: Records, tenant: str, *, decided_before: float, reason: str) -> int:
+    """Erase up to RETENTION_BATCH decided comments per view whose decision is older than ``decided_before`` (epoch
+    seconds: the decided views' scores); how many were erased."""
+    due: set[str] = set()
+    for view in DECIDED_VIEWS:
+        found = await records.redis.zrangebyscore(
+            keys.decided(tenant, view), "-inf", decided_before, 0, RETENTION_BATCH
+        )
+        due.update(text(cast(bytes, m)) for m in found)
+    erased = 0
+    for comment_id in sorted(due):
+        try:
+            erased += await records.erase(tenant, comment_id, actor=RETENTION_ACTOR, reason=reason)
+        except NotFound:  # erased meanwhile (the platform, or another worker's pass)
+            continue
+    return erased
+
+
+class RetentionLoop:
+    """A worker's pass over every tenant, every ``every_s`` seconds: decided comments past ``days`` are erased."""
+
+    def __init__(self, records: Records, *, days: float, every_s: float, tenants: Callable[[], list[str]]) -> None:
+        self.records = records
+        self.days = days
+        self.every_s = every_s
+        self.tenants = tenants
+        self.erased = 0
+
+    async def run(self) -> None:
+        while True:
+            for tenant in list(self.tenants()):
+                try:
+                    await self.round(tenant)
+                except UNAVAILABLE as exc:
+                    if cancel_requested():
+                        raise asyncio.CancelledError from exc
+                    log.warning("retention for %s waits: redis unavailable (%s)", tenant, type(exc).__name__)
+            await asyncio.sleep(self.every_s)
+
+    async def round(self, tenant: str) -> None:
+        cutoff = time.time() - self.days * 86_400
+        reason = f"decided more than {self.days:g} days ago (MODERATO_RETENTION_DAYS)"
+        while erased := await expire_decided(self.records, tenant, decided_before=cutoff, reason=reason):
+            self.erased += erased
+            log.info("retention: %d decided comments of %s erased", erased, tenant)

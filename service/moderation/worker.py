@@ -25,6 +25,7 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.contract import Status
 from service.moderation import authors, worker_health
+from service.moderation.erasure import RetentionLoop
 from service.moderation.records import Records, parent_texts_of, registered_tenants
 from service.moderation.rules import model_verdict, webhook_url
 from service.moderation.search import SearchIndex, SearchIndexer
@@ -89,6 +90,12 @@ class Worker:
         sender = build_sender(redis, settings)
         self.webhooks = WebhookLoop(sender, tenants=lambda: self.tenants, every_s=WEBHOOK_EVERY_S)
         self.indexer = SearchIndexer(redis, search) if search is not None else None
+        days = settings.retention_days
+        self.retention = (
+            RetentionLoop(records, days=days, every_s=settings.retention_every_s, tenants=lambda: self.tenants)
+            if days is not None
+            else None
+        )
         self._stopping = asyncio.Event()
         self._idle_s = 0.0
 
@@ -120,6 +127,8 @@ class Worker:
         side = [asyncio.create_task(self._health_loop()), asyncio.create_task(self.webhooks.run())]
         if self.indexer is not None:
             side.append(asyncio.create_task(self.indexer.run(lambda: self.tenants)))
+        if self.retention is not None:
+            side.append(asyncio.create_task(self.retention.run()))
         try:
             last_tenants = 0.0
             while not self._stopping.is_set():

@@ -128,3 +128,27 @@ def test_a_comment_erased_before_it_is_scored_is_never_scored(
     wait_for(lambda: redis_client.xlen(keys.ingest("tenant-a")) == 0, 60, "the stream drained")
     assert worker.get("/v1/comments/q1", headers=auth("pk-a")).status_code == 404
     assert _in_redis(redis_client, "Quxwaldian") == []
+
+
+def test_decided_comments_past_retention_are_erased_and_waiting_ones_kept(
+    make_client: Callable[..., TestClient], redis_client: redis.Redis
+) -> None:
+    """MODERATO_RETENTION_DAYS: the workers erase decided comments once their decision is that old; a comment still
+    waiting for a moderator is kept until it is decided."""
+    client = make_client(inprocess_worker=True, retention_days=2 / 86_400, retention_every_s=0.3)  # two seconds
+    civil = [
+        {"id": f"r{i}", "text": f"Thanks for covering the council meeting, part {i}.", "thread_id": "r"}
+        for i in range(3)
+    ]
+    rude = {"id": "r-rude", "text": "You are a pathetic moron and a liar.", "thread_id": "r"}
+    assert client.post("/v1/comments", json={"comments": [*civil, rude]}, headers=auth("pk-a")).status_code == 202
+
+    def status(cid: str) -> int:
+        return client.get(f"/v1/comments/{cid}", headers=auth("pk-a")).status_code
+
+    wait_for(lambda: all(status(c["id"]) == 404 for c in civil), 90, "decided comments erased after retention")
+    assert client.get("/v1/comments/r-rude", headers=auth("pk-a")).json()["status"] == "scored"  # waiting: kept
+    audit = client.get("/v1/audit", params={"action": "erased"}, headers=auth("mk-a")).json()["items"]
+    assert {e["comment_id"] for e in audit} == {"r0", "r1", "r2"} and {e["actor"] for e in audit} == {"retention"}
+    assert "MODERATO_RETENTION_DAYS" in audit[0]["reason"]
+    assert all(redis_client.zscore(keys.erased("tenant-a"), c["id"]) for c in civil)
