@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
-MODEL ?= model_cards/moderato-v9
+MODEL ?= model_cards/moderato-v10
 HEADS ?= model_cards/moderato-v8
 
 .PHONY: install run test test-fast browser train train-base train-stance eval calibrate bench lint
@@ -45,17 +45,23 @@ train-base: install
 # moderato-v8 on moderato-v4's frozen encoder (stance_to_parent's adapters stay exact): the toxicity and span heads
 # retuned with rater-agreement subtype targets and the insult templates (1,000 steps, ~12 min), the article stance
 # head retuned with on-topic reactions and off-topic chatter (400 steps, ~30 min on one core), the two grafted
-# together. moderato-v9, the shipped model: moderato-v8 with its severe-toxicity output retrained on clear severe
-# abuse (~10 min), calibrated, with its article prior and stance confidence chosen on dev (model cards).
+# together. moderato-v9: moderato-v8 with its severe-toxicity output retrained on clear severe abuse (~10 min),
+# calibrated. moderato-v10, the shipped model: moderato-v9 with its article stance head retuned again with more
+# chatter (~5 min where the CPU has bf16), its article prior and stance confidence chosen on dev (model cards; fp32,
+# as the cards were read).
+SEVERE ?= model_cards/moderato-v9
 train: install
 	$(BIN)/moderato tune-heads --data $(DATA) --start $(BASE) --out $(HEADS) --version moderato-v8 --steps 1000
 	$(BIN)/moderato retune-stance-head --data $(DATA) --start $(BASE) --out $(HEADS)-stance-head --version moderato-v7 \
 		--steps 400
 	$(BIN)/moderato graft-stance-head --into $(HEADS) --source $(HEADS)-stance-head
-	$(BIN)/moderato retune-severe --data $(DATA) --start $(HEADS) --out $(MODEL) --version moderato-v9
-	$(BIN)/moderato calibrate --data $(DATA) --model $(MODEL)
-	$(BIN)/moderato choose-stance-prior --data $(DATA) --model $(MODEL)  # then DEFAULT_UNRELATED_SHARE must match
-	$(BIN)/moderato calibrate-stance --data $(DATA) --model $(MODEL)
+	$(BIN)/moderato retune-severe --data $(DATA) --start $(HEADS) --out $(SEVERE) --version moderato-v9
+	$(BIN)/moderato calibrate --data $(DATA) --model $(SEVERE)
+	$(BIN)/moderato retune-stance-head --data $(DATA) --start $(BASE) --out $(MODEL)-stance-head \
+		--version moderato-v10-stance-head --steps 400 --chatter-weight 0.15
+	$(BIN)/moderato graft-stance-head --into $(SEVERE) --source $(MODEL)-stance-head --out $(MODEL) --version moderato-v10
+	MODERATO_BF16=false $(BIN)/moderato choose-stance-prior --data $(DATA) --model $(MODEL)  # DEFAULT_UNRELATED_SHARE must match
+	MODERATO_BF16=false $(BIN)/moderato calibrate-stance --data $(DATA) --model $(MODEL)
 
 # The cross-encoded stance pass (replies toward their parent), on the shipped encoder: 2,800 steps (moderato-v5-stance,
 # ~65 min), continued to 5,000 (moderato-v6-stance, ~45 min more), then per-class offsets chosen on dev. Resumable.

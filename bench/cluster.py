@@ -31,7 +31,7 @@ from service.redis_server import EmbeddedRedis  # noqa: E402
 from service.scoring.model_runner import PredictorRunner  # noqa: E402
 from tests.utils.redis_cluster import LocalCluster  # noqa: E402
 
-MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v9"
+MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v10"
 HEADERS = {"Authorization": "Bearer pk"}
 
 

@@ -361,7 +361,8 @@ def _tune_heads(args: argparse.Namespace) -> None:
 def _retune_stance_head(args: argparse.Namespace) -> None:
     from service.training.head_tuning import retune_stance_head
 
-    retune_stance_head(args.data, args.start, args.out, args.version or _version_name(args.out), steps=args.steps)
+    version = args.version or _version_name(args.out)
+    retune_stance_head(args.data, args.start, args.out, version, steps=args.steps, chatter_weight=args.chatter_weight)
 
 
 def _grid_report(command: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -398,7 +399,7 @@ def _retune_severe(args: argparse.Namespace) -> None:
 def _graft_stance_head(args: argparse.Namespace) -> None:
     from service.training.head_tuning import graft_stance_head
 
-    graft_stance_head(args.into, args.source)
+    graft_stance_head(args.into, args.source, out=args.out, version=args.version)
 
 
 def _train_stance(args: argparse.Namespace) -> None:
@@ -589,6 +590,9 @@ def parser() -> argparse.ArgumentParser:
     )
     _frozen_encoder_args(retune)
     retune.add_argument("--steps", type=int, default=600)
+    retune.add_argument(
+        "--chatter-weight", type=float, default=None, help="share of draws from generated off-topic chatter (0.06)"
+    )
     retune.set_defaults(func=_retune_stance_head)
 
     severe = sub.add_parser(
@@ -605,6 +609,8 @@ def parser() -> argparse.ArgumentParser:
     )
     graft.add_argument("--into", type=Path, required=True, help="model folder to change")
     graft.add_argument("--source", type=Path, required=True, help="model folder whose stance head is taken")
+    graft.add_argument("--out", type=Path, default=None, help="write a new model folder instead (beside --into)")
+    graft.add_argument("--version", default=None, help="the new folder's model version")
     graft.set_defaults(func=_graft_stance_head)
 
     stance = sub.add_parser(

@@ -14,7 +14,7 @@ from service.config import DEFAULT_STANCE_PRIOR, Settings
 from service.model.predict import Predictor
 from service.redis_server import EmbeddedRedis
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v9"
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_cards" / "moderato-v10"
 SHIPPED_STANCE = SHIPPED_MODEL.parent / "moderato-v6-stance"
 TEST_KEYS = (
     "pk-a=tenant-a:platform,mk-a=tenant-a:moderator,ak-a=tenant-a:admin,pk-b=tenant-b:platform,mk-b=tenant-b:moderator"

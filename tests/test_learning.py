@@ -102,7 +102,7 @@ def test_a_candidate_is_learned_gated_and_servable(tmp_path: Path, base: Predict
     assert report["status"] in ("passed", "rejected") and report["reasons"]
     assert report["labels"]["trained_on"]["labels"] == 84 and report["labels"]["held_out"]["labels"] == 36
     folder = version_folder(tmp_path / "models", report["id"])
-    assert read_report(folder)["version"] == f"moderato-v9+{report['id']}"
+    assert read_report(folder)["version"] == f"moderato-v10+{report['id']}"
     assert [v["id"] for v in list_versions(tmp_path / "models", "site-a")] == [report["id"]]
     assert list_versions(tmp_path / "models", "site-b") == []
     site = report["gate"]["site"]
@@ -192,7 +192,7 @@ def test_the_gate_refuses_a_worse_candidate_and_an_unchanged_one(tmp_path: Path,
     folder = tmp_path / "worse"
     save_heads(
         {"toxicity_head": worse_head, "span_head": base.span_head},
-        replace(base.config, version="moderato-v9+worse", heads_of=base.config.version),
+        replace(base.config, version="moderato-v10+worse", heads_of=base.config.version),
         folder,
     )
     opts = GateOptions(bootstrap=50, dev_limit=40, calibration_rows=200)

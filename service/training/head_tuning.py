@@ -9,6 +9,7 @@ is bit-identical to the starting model, and only the two small heads learn, from
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from service.model.calibration import CALIBRATION_FILE
 from service.model.checkpoint import load_model, load_tokenizer, save_model
 from service.model.network import ModeratoNet
 from service.training.schedules import warmup_times_linear_decay
@@ -111,22 +113,28 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     return opts.out
 
 
-def retune_stance_head(data: Path, start: Path, out: Path, version: str, *, steps: int, seed: int = 23) -> Path:
+def retune_stance_head(
+    data: Path, start: Path, out: Path, version: str, *, steps: int, seed: int = 23, chatter_weight: float | None = None
+) -> Path:
     """Continue ``start``'s article stance head alone on stage two's pools (the topicality pairs included), its
-    encoder and toxicity and span heads untouched, and write ``out``; resumable."""
+    encoder and toxicity and span heads untouched, and write ``out``; resumable. ``chatter_weight``: the share of
+    draws from the generated off-topic chatter (stance_tuning.POOL_WEIGHTS' otherwise)."""
     from service.training.data import split_stance, stance_examples
-    from service.training.stance_tuning import labelled_prior, stage_two_pools, tune_stance_head
+    from service.training.stance_tuning import POOL_WEIGHTS, labelled_prior, stage_two_pools, tune_stance_head
+
+    weights = POOL_WEIGHTS | ({} if chatter_weight is None else {"topicality_unrelated": chatter_weight})
     from service.training.train import stance_class_weights, stance_pool
 
     torch.manual_seed(seed)
     net, config = load_model(start)
     stance_train = [ex for exs in stance_examples(data).values() for ex in split_stance(exs)[0]]
     pools = stage_two_pools(stance_pool(stance_train, seed), stance_train, seed)
-    prior = labelled_prior(pools)
+    prior = labelled_prior(pools, weights)
     tune_stance_head(
         net,
         load_tokenizer(),
         pools,
+        pool_weights=weights,
         steps=steps,
         batch=32,
         max_tokens=config.max_tokens,
@@ -142,8 +150,9 @@ def retune_stance_head(data: Path, start: Path, out: Path, version: str, *, step
     return out
 
 
-def graft_stance_head(into: Path, source: Path) -> None:
-    """Put ``source``'s article stance head (and its training prior) into the model in ``into``. Both must share
+def graft_stance_head(into: Path, source: Path, *, out: Path | None = None, version: str | None = None) -> None:
+    """Put ``source``'s article stance head (and its training prior) into the model in ``into``, or into a new
+    folder ``out`` beside it (its toxicity calibration, which the graft does not touch, copied along). Both must share
     one encoder bit for bit (each was tuned on a frozen copy of the same model), so the heads compose exactly."""
     net, config = load_model(into)
     donor, donor_config = load_model(source)
@@ -153,4 +162,10 @@ def graft_stance_head(into: Path, source: Path) -> None:
         raise ValueError(f"{into} and {source} do not share their encoder: their heads cannot be combined")
     net.stance_head.load_state_dict(donor.stance_head.state_dict())
     config.stance_train_prior = donor_config.stance_train_prior
-    save_model(net, config, into)
+    config.version = version or config.version
+    if out is not None and out.resolve() != into.resolve():
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (CALIBRATION_FILE, "calibration-metrics.json", "reliability.png"):
+            if (into / name).exists():
+                shutil.copyfile(into / name, out / name)
+    save_model(net, config, out or into)

@@ -111,15 +111,17 @@ def tune_stance_head(
     class_weights: torch.Tensor,
     checkpoint: Path,
     lr: float = 5e-4,
+    pool_weights: dict[str, float] = POOL_WEIGHTS,
 ) -> None:
-    """Train only ``net.stance_head`` for ``steps`` steps (resumable from ``checkpoint``)."""
+    """Train only ``net.stance_head`` for ``steps`` steps (resumable from ``checkpoint``), drawing each pool with
+    ``pool_weights``."""
     net.requires_grad_(False)
     head = net.stance_head
     head.requires_grad_(True)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_times_linear_decay(STANCE_WARMUP_STEPS, steps))
-    names = [n for n in POOL_WEIGHTS if pools.get(n)]
-    probs = np.array([POOL_WEIGHTS[n] for n in names])
+    names = [n for n in pool_weights if pools.get(n)]
+    probs = np.array([pool_weights[n] for n in names])
     rng = np.random.default_rng(seed)
     start = 0
     if checkpoint.exists():
@@ -179,13 +181,13 @@ def stage_two_pools(
     return out
 
 
-def labelled_prior(pools: dict[str, list[StanceExample]]) -> list[float]:
+def labelled_prior(pools: dict[str, list[StanceExample]], pool_weights: dict[str, float] = POOL_WEIGHTS) -> list[float]:
     """Stance frequencies of the labelled pairs as stage two samples them (the prior its logits fit)."""
-    total = sum(POOL_WEIGHTS[n] for n in pools if n in POOL_WEIGHTS and n not in ON_TOPIC_POOLS)
+    total = sum(pool_weights[n] for n in pools if n in pool_weights and n not in ON_TOPIC_POOLS)
     prior = np.zeros(len(STANCES))
     for name, pool in pools.items():
-        if name in ON_TOPIC_POOLS or name not in POOL_WEIGHTS or not pool:
+        if name in ON_TOPIC_POOLS or name not in pool_weights or not pool:
             continue
         counts = np.bincount([ex.label for ex in pool], minlength=len(STANCES))
-        prior += POOL_WEIGHTS[name] / total * counts / counts.sum()
+        prior += pool_weights[name] / total * counts / counts.sum()
     return [float(p) for p in prior]

@@ -107,7 +107,7 @@ def test_promote_and_roll_back_under_load(site: dict[str, Any]) -> None:
     assert load.answers and all(status == 200 for _, status, _, _ in load.answers)
     models = {model for _, _, model, _ in load.answers}
     assert any(m.startswith(better) for m in models) and any(
-        m.startswith("moderato-v9+moderato-v6-stance") for m in models
+        m.startswith("moderato-v10+moderato-v6-stance") for m in models
     )
     # one answer, one model: the probe's toxicity is the same whenever the same model answered it
     by_model: dict[str, set[float]] = {}
@@ -119,7 +119,7 @@ def test_promote_and_roll_back_under_load(site: dict[str, Any]) -> None:
     (old,) = (values for model, values in by_model.items() if not model.startswith(better))
     assert new != old  # never an old cached answer under the new version
     assert served_everywhere_after(load, promoted_at, rolled_at, better) <= SWAP_WITHIN_S
-    shipped = "moderato-v9+moderato-v6-stance"
+    shipped = "moderato-v10+moderato-v6-stance"
     assert served_everywhere_after(load, rolled_at, stopped_at, shipped) <= SWAP_WITHIN_S
     audit = redis.Redis.from_url(site["redis"]).xrange(keys.audit("tenant-a"))
     actions = [(e[b"action"], e[b"reason"]) for _, e in audit if e[b"action"].startswith(b"model_")]

@@ -350,7 +350,7 @@ def test_fairness_stats_and_label_export(
     with gzip.open(out, "rt") as f:
         rows = list(csv.DictReader(f))
     assert {(r["source"], r["toxic"], r["attribute"]) for r in rows} == {("moderator", "1", "toxicity")}
-    assert all(r["model"].startswith("moderato-v9+") and float(r["at"]) > 0 for r in rows)
+    assert all(r["model"].startswith("moderato-v10+") and float(r["at"]) > 0 for r in rows)
     # a reversal replaces the decision it reverses, and its reason names the attribute it speaks to
     reversed_ = client.post(
         f"/v1/comments/{flagged[0]['id']}/decision",

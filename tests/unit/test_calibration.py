@@ -16,7 +16,7 @@ from service.model.calibration import CALIBRATION_FILE, Calibration, strictly_in
 from service.model.labels import ATTRIBUTES
 from service.scoring.policy import Policy
 
-SHIPPED = Path(__file__).resolve().parent.parent.parent / "model_cards" / "moderato-v9"
+SHIPPED = Path(__file__).resolve().parent.parent.parent / "model_cards" / "moderato-v10"
 
 
 def step_map() -> Calibration:
