@@ -61,6 +61,7 @@ def test_the_accept_script_writes_nothing_when_any_comment_fails(client: TestCli
     reply = script(
         keys=[
             keys.ingest("tenant-a"),
+            keys.erased("tenant-a"),
             keys.comment("tenant-a", "x1"),
             keys.comment("tenant-a", "x2"),
             keys.thread("tenant-a", "t"),

@@ -30,6 +30,7 @@ AUDIT_FIELDS = {
     *("account", "policy_version"),  # set on an action on a moderator account, a saved policy
     "model_version",  # set on a move of the site's learned model (promote, roll back, shadow)
     "text",  # the comment's words as stored now
+    "comments_erased",  # set on an author's erasure: how many of their comments that call erased
 }
 
 
