@@ -16,7 +16,8 @@ What stays, on purpose:
   its encoder states: roll the tenant back, delete the cache and learn again to leave it out.
 
 With ``MODERATO_RETENTION_DAYS`` set, the workers erase every decided comment whose decision is older than that, the
-same way (RetentionLoop; the audit names the actor ``retention``).
+same way (RetentionLoop; the audit names the actor ``retention``), but one that waits in a queue again (a reader
+reported it after it was decided) until a moderator has seen it.
 
 An author is erased by erasing every comment of theirs Moderato holds (their page's list, and a scan of the tenant's
 records for the rest: queued comments, and those past the page's cap), then their record: name, counters and
@@ -42,7 +43,7 @@ from service.redis_client import UNAVAILABLE, cancel_requested, text
 log = logging.getLogger(__name__)
 
 SCAN_BATCH = 1000
-RETENTION_BATCH = 500  # comments one pass takes from each decided view
+RETENTION_BATCH = 500  # comments read from a decided view at a time
 RETENTION_ACTOR = "retention"
 
 
@@ -92,20 +93,21 @@ async def erase_author(
 
 
 async def expire_decided(records: Records, tenant: str, *, decided_before: float, reason: str) -> int:
-    """Erase up to RETENTION_BATCH decided comments per view whose decision is older than ``decided_before`` (epoch
-    seconds: the decided views' scores); how many were erased."""
-    due: set[str] = set()
-    for view in DECIDED_VIEWS:
-        found = await records.redis.zrangebyscore(
-            keys.decided(tenant, view), "-inf", decided_before, 0, RETENTION_BATCH
-        )
-        due.update(text(cast(bytes, m)) for m in found)
+    """Erase every decided comment whose decision is older than ``decided_before`` (epoch seconds: the decided views'
+    scores), but one a reader reported since, which waits for a moderator; how many were erased."""
     erased = 0
-    for comment_id in sorted(due):
-        try:
-            erased += await records.erase(tenant, comment_id, actor=RETENTION_ACTOR, reason=reason)
-        except NotFound:  # erased meanwhile (the platform, or another worker's pass)
-            continue
+    for view in DECIDED_VIEWS:
+        kept = 0  # the oldest ones still waiting: each page starts after them, so they never stall the pass
+        key = keys.decided(tenant, view)
+        while found := await records.redis.zrangebyscore(key, "-inf", decided_before, kept, RETENTION_BATCH):
+            for comment_id in (text(cast(bytes, m)) for m in found):
+                try:
+                    done = await records.erase(
+                        tenant, comment_id, actor=RETENTION_ACTOR, reason=reason, keep_waiting=True
+                    )
+                except NotFound:  # a view naming no record: leave it to the next pass
+                    done = False
+                erased, kept = erased + done, kept + (not done)
     return erased
 
 
@@ -133,6 +135,6 @@ class RetentionLoop:
     async def round(self, tenant: str) -> None:
         cutoff = time.time() - self.days * 86_400
         reason = f"decided more than {self.days:g} days ago (MODERATO_RETENTION_DAYS)"
-        while erased := await expire_decided(self.records, tenant, decided_before=cutoff, reason=reason):
+        if erased := await expire_decided(self.records, tenant, decided_before=cutoff, reason=reason):
             self.erased += erased
             log.info("retention: %d decided comments of %s erased", erased, tenant)

@@ -209,9 +209,10 @@ return 'ok'
 
 # KEYS: comment, claim, erased ids, audit, events, recently scored, search pending, coral ids, then every review
 # queue and decided view. ARGV: comment id, now, actor, reason, thread key prefix, author comments prefix, queue key
-# prefix. Erasing takes the comment out of everything that names it and deletes its record (text, author, scores,
-# decision): the audit keeps that it was decided and erased, never its words. Returns 'erased', 'already' (erased
-# before: nothing left to do) or 'not_found'.
+# prefix, how many of the KEYS are review queues, '1' to keep a comment waiting in a queue (retention). Erasing takes
+# the comment out of everything that names it and deletes its record (text, author, scores, decision): the audit
+# keeps that it was decided and erased, never its words. Returns 'erased', 'already' (erased before: nothing left to
+# do), 'waiting' (kept: a moderator has yet to see it) or 'not_found'.
 ERASE = (
     EVENT_LUA
     + """
@@ -220,6 +221,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   if redis.call('ZSCORE', KEYS[3], id) then return 'already' end
   return 'not_found'
 end
+if ARGV[9] == '1' and (redis.call('HGET', KEYS[1], 'queue') or '') ~= '' then return 'waiting' end
 local thread = redis.call('HGET', KEYS[1], 'thread_id')
 local author = redis.call('HGET', KEYS[1], 'author_id')
 local coral = redis.call('HGET', KEYS[1], 'coral_id')
@@ -360,9 +362,12 @@ class Records:
             raise NotFound(f"no comment {comment_id!r}")
         return reply == "ok"
 
-    async def erase(self, tenant: str, comment_id: str, *, actor: str, reason: str = "") -> bool:
+    async def erase(
+        self, tenant: str, comment_id: str, *, actor: str, reason: str = "", keep_waiting: bool = False
+    ) -> bool:
         """Delete a comment's record and every trace of it in queues, views, threads and its author's page (the
-        search index follows); False when it had been erased already. Raises NotFound for an id never stored."""
+        search index follows); False when it had been erased already, or (``keep_waiting``) when it waits in a queue
+        for a moderator. Raises NotFound for an id never stored."""
         reply = text(
             await self._erase(
                 keys=[
@@ -386,6 +391,7 @@ class Records:
                     keys.author_comments(tenant, ""),
                     keys.queue(tenant, ""),
                     len(QUEUES),
+                    "1" if keep_waiting else "0",
                 ],
             )
         )

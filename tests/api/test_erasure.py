@@ -3,6 +3,7 @@ Redis, not in the search index's file, not on the author's page; a retried POST 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,21 +135,30 @@ def test_decided_comments_past_retention_are_erased_and_waiting_ones_kept(
     make_client: Callable[..., TestClient], redis_client: redis.Redis
 ) -> None:
     """MODERATO_RETENTION_DAYS: the workers erase decided comments once their decision is that old; a comment still
-    waiting for a moderator is kept until it is decided."""
-    client = make_client(inprocess_worker=True, retention_days=2 / 86_400, retention_every_s=0.3)  # two seconds
+    waiting for a moderator is kept until it is decided, and so is a decided one a reader reported since."""
+    client = make_client(inprocess_worker=True, retention_days=5 / 86_400, retention_every_s=0.3)  # five seconds
     civil = [
         {"id": f"r{i}", "text": f"Thanks for covering the council meeting, part {i}.", "thread_id": "r"}
-        for i in range(3)
+        for i in range(4)
     ]
     rude = {"id": "r-rude", "text": "You are a pathetic moron and a liar.", "thread_id": "r"}
     assert client.post("/v1/comments", json={"comments": [*civil, rude]}, headers=auth("pk-a")).status_code == 202
 
-    def status(cid: str) -> int:
-        return client.get(f"/v1/comments/{cid}", headers=auth("pk-a")).status_code
+    def state(cid: str) -> dict[str, Any]:
+        answer = client.get(f"/v1/comments/{cid}", headers=auth("pk-a"))
+        return answer.json() if answer.status_code == 200 else {"status": "gone"}
 
-    wait_for(lambda: all(status(c["id"]) == 404 for c in civil), 90, "decided comments erased after retention")
-    assert client.get("/v1/comments/r-rude", headers=auth("pk-a")).json()["status"] == "scored"  # waiting: kept
+    wait_for(lambda: all(state(c["id"])["status"] == "decided" for c in civil), 60, "decided by the model")
+    reported = client.post("/v1/comments/r3/report", json={"reason": "spam"}, headers=auth("pk-a"))
+    assert reported.status_code == 202  # well inside the five seconds: it waits for a moderator again
+    wait_for(lambda: all(state(f"r{i}")["status"] == "gone" for i in range(3)), 90, "erased after retention")
+    time.sleep(1.0)  # several more passes
+    assert state("r3")["status"] == "decided" and state("r-rude")["status"] == "scored"  # both wait: kept
     audit = client.get("/v1/audit", params={"action": "erased"}, headers=auth("mk-a")).json()["items"]
     assert {e["comment_id"] for e in audit} == {"r0", "r1", "r2"} and {e["actor"] for e in audit} == {"retention"}
     assert "MODERATO_RETENTION_DAYS" in audit[0]["reason"]
-    assert all(redis_client.zscore(keys.erased("tenant-a"), c["id"]) for c in civil)
+    assert all(redis_client.zscore(keys.erased("tenant-a"), f"r{i}") for i in range(3))
+    # once a moderator has seen it, the reported one goes at the next pass
+    decided = client.post("/v1/comments/r3/decision", json={"decision": "approve"}, headers=auth("mk-a"))
+    assert decided.status_code == 200
+    wait_for(lambda: state("r3")["status"] == "gone", 30, "the reported one erased once decided")
