@@ -55,6 +55,9 @@ from service.training.evaluate import predict_all
 
 log = logging.getLogger(__name__)
 
+METRICS_FILE = "calibration-metrics.json"
+PLOT_FILE = "reliability.png"
+OUTPUTS = (CALIBRATION_FILE, METRICS_FILE, PLOT_FILE)  # what this command writes into a model folder
 PROPORTION_SOURCES = ("civil", "davidson", "ucc")
 Knots = tuple[tuple[float, ...], tuple[float, ...]]
 CIVIL_BUDGET = 0.008  # the share of the fit half's civil comments a finer attribute may score at 0.7 or above
@@ -441,9 +444,9 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
     }
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (model / CALIBRATION_FILE).write_text(calibration.to_json())
-    (model / "calibration-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot(metrics["attributes"], model / "reliability.png")
-    log.info("wrote %s, calibration-metrics.json and reliability.png in %.0f s", CALIBRATION_FILE, metrics["seconds"])
+    (model / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    plot(metrics["attributes"], model / PLOT_FILE)
+    log.info("wrote %s in %.0f s", ", ".join(OUTPUTS), metrics["seconds"])
     return metrics
 
 

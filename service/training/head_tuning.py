@@ -17,9 +17,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from service.model.calibration import CALIBRATION_FILE
 from service.model.checkpoint import load_model, load_tokenizer, save_model
 from service.model.network import ModeratoNet
+from service.training import calibration
 from service.training.schedules import warmup_times_linear_decay
 from service.training.train import (
     TOXICITY_WEIGHTS,
@@ -165,7 +165,7 @@ def graft_stance_head(into: Path, source: Path, *, out: Path | None = None, vers
     config.version = version or config.version
     if out is not None and out.resolve() != into.resolve():
         out.mkdir(parents=True, exist_ok=True)
-        for name in (CALIBRATION_FILE, "calibration-metrics.json", "reliability.png"):
+        for name in calibration.OUTPUTS:
             if (into / name).exists():
                 shutil.copyfile(into / name, out / name)
     save_model(net, config, out or into)
