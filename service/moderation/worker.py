@@ -50,6 +50,23 @@ class Message:
     comment_id: str
 
 
+# The comment's hash is written only where it still exists: a comment erased while its batch was failing
+# (DELETE /v1/comments/{id}) must not come back as a hash holding an error and nothing else.
+# KEYS[1] comment. ARGV[1] the error.
+NOTE_ERROR = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'error', ARGV[1]) end
+"""
+# KEYS: dead-letter stream, comment, ingest stream. ARGV: comment id, error, worker, now, stream id, ack (1/0), group.
+DEAD_LETTER = """
+redis.call('XADD', KEYS[1], '*', 'comment_id', ARGV[1], 'error', ARGV[2], 'worker', ARGV[3], 'at', ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'status', 'failed', 'error', ARGV[2]) end
+if ARGV[6] == '1' then
+  redis.call('XACK', KEYS[3], ARGV[7], ARGV[5])
+  redis.call('XDEL', KEYS[3], ARGV[5])
+end
+"""
+
+
 class Worker:
     """
     :param name: consumer name in the group (unique per process).
@@ -98,6 +115,8 @@ class Worker:
         )
         self._stopping = asyncio.Event()
         self._idle_s = 0.0
+        self._note_error = redis.register_script(NOTE_ERROR)
+        self._dead_letter_script = redis.register_script(DEAD_LETTER)
 
     def __repr__(self) -> str:
         return (
@@ -240,7 +259,7 @@ class Worker:
             except Exception as exc:  # left pending: retried after claim_idle_ms, dead-lettered if it keeps failing
                 log.exception("batch of %d for %s failed; left pending for retry", len(batch), tenant)
                 for m in batch:
-                    await self.redis.hset(keys.comment(tenant, m.comment_id), "error", repr(exc)[:2000])
+                    await self._note_error(keys=[keys.comment(tenant, m.comment_id)], args=[repr(exc)[:2000]])
 
     async def _process_tenant(self, tenant: str, batch: list[Message]) -> None:
         records = await self.records.get_many(tenant, [m.comment_id for m in batch])
@@ -312,24 +331,19 @@ class Worker:
 
     async def _dead_letter(self, message: Message, error: str, ack: bool = True) -> None:
         self.dead_lettered += 1
-        stream = keys.ingest(message.tenant)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                keys.dead_letter(message.tenant),
-                {
-                    "comment_id": message.comment_id,
-                    "error": error[:2000],
-                    "worker": self.name,
-                    "at": f"{time.time():.3f}",
-                },
-            )
-            pipe.hset(
-                keys.comment(message.tenant, message.comment_id), mapping={"status": "failed", "error": error[:2000]}
-            )
-            if ack:
-                pipe.xack(stream, keys.INGEST_GROUP, message.stream_id)
-                pipe.xdel(stream, message.stream_id)
-            await pipe.execute()
+        tenant = message.tenant
+        await self._dead_letter_script(
+            keys=[keys.dead_letter(tenant), keys.comment(tenant, message.comment_id), keys.ingest(tenant)],
+            args=[
+                message.comment_id,
+                error[:2000],
+                self.name,
+                f"{time.time():.3f}",
+                message.stream_id,
+                int(ack),
+                keys.INGEST_GROUP,
+            ],
+        )
         log.warning("dead-lettered %s/%s: %s", message.tenant, message.comment_id, error)
 
     async def _drained(self) -> bool:

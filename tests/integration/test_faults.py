@@ -229,3 +229,39 @@ def test_a_model_error_on_one_input_dead_letters_that_comment_only(
         (dead,) = client.get("/v1/deadletter", headers=auth("ak-a")).json()["items"]
         assert dead["comment_id"] == "mp" and "model_error" in dead["error"]
         assert client.get("/v1/comments/mp", headers=auth("pk-a")).json()["status"] == "failed"
+
+
+class GatedPoisonRunner(PoisonedRunner):
+    """Fails on the poisoned input only once the test opens the gate, so the test can act while it is scored."""
+
+    def __init__(self, runner: Any) -> None:
+        super().__init__(runner)
+        import threading
+
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def run(self, jobs: list[Any]) -> Any:
+        if any(isinstance(j, CommentJob) and "poison" in j.text for j in jobs):
+            self.entered.set()
+            self.gate.wait(30)
+        return super().run(jobs)
+
+
+def test_a_comment_erased_while_it_fails_is_not_brought_back_by_the_dead_letter(
+    settings: Settings, runner: Any, redis_client: redis.Redis
+) -> None:
+    """DELETE /v1/comments/{id} while the model is failing on that comment: the dead letter records the id, but the
+    comment's hash stays gone (it used to come back holding `status: failed` and the error, and nothing else)."""
+    from service.api.app import create_app
+
+    gated = GatedPoisonRunner(runner)
+    app = create_app(settings.model_copy(update={"inprocess_worker": True}), runner=gated)
+    with TestClient(app) as client:
+        body = {"comments": [{"id": "gp", "text": "a poison comment to erase", "thread_id": "t"}]}
+        assert client.post("/v1/comments", json=body, headers=auth("pk-a")).status_code == 202
+        assert gated.entered.wait(60), "the worker never scored the comment"
+        assert client.delete("/v1/comments/gp", headers=auth("pk-a")).status_code == 204
+        gated.gate.set()
+        wait_for(lambda: redis_client.xlen(keys.dead_letter("tenant-a")) >= 1, 60, "the dead letter")
+        assert not redis_client.exists(keys.comment("tenant-a", "gp"))
+        assert client.get("/v1/comments/gp", headers=auth("pk-a")).status_code == 404
