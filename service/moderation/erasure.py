@@ -11,13 +11,14 @@ What stays, on purpose:
   words (the audit page reads a comment's text from its record, which is gone);
 - aggregate counts (decisions, fairness per stance) and, when only a comment is erased, its author's counters;
 - answers cached by a digest of the text (scores only) until their TTL, and flood counters (posting times by digest);
-- Perspective suggestscore entries (their text names no comment id: suggestions.py);
+- Perspective suggestscore entries (their text names no comment id: suggestions.py), until retention trims them;
 - a learned model version that had trained on the comment's label keeps its weights, and the learning job's cache
   its encoder states: roll the tenant back, delete the cache and learn again to leave it out.
 
 With ``MODERATO_RETENTION_DAYS`` set, the workers erase every decided comment whose decision is older than that, the
 same way (RetentionLoop; the audit names the actor ``retention``), but one that waits in a queue again (a reader
-reported it after it was decided) until a moderator has seen it.
+reported it after it was decided) until a moderator has seen it. Suggested scores older than that go too (their
+stream's ids are their arrival times).
 
 An author is erased by erasing every comment of theirs Moderato holds (their page's list, and a scan of the tenant's
 records for the rest: queued comments, and those past the page's cap), then their record: name, counters and
@@ -138,3 +139,6 @@ class RetentionLoop:
         if erased := await expire_decided(self.records, tenant, decided_before=cutoff, reason=reason):
             self.erased += erased
             log.info("retention: %d decided comments of %s erased", erased, tenant)
+        stream = keys.suggested_scores(tenant)
+        if trimmed := await self.records.redis.xtrim(stream, minid=str(int(cutoff * 1000)), approximate=False):
+            log.info("retention: %d suggested scores of %s erased", trimmed, tenant)

@@ -135,7 +135,8 @@ def test_decided_comments_past_retention_are_erased_and_waiting_ones_kept(
     make_client: Callable[..., TestClient], redis_client: redis.Redis
 ) -> None:
     """MODERATO_RETENTION_DAYS: the workers erase decided comments once their decision is that old; a comment still
-    waiting for a moderator is kept until it is decided, and so is a decided one a reader reported since."""
+    waiting for a moderator is kept until it is decided, and so is a decided one a reader reported since. Suggested
+    scores (Perspective's suggestscore) that old are erased too."""
     client = make_client(inprocess_worker=True, retention_days=5 / 86_400, retention_every_s=0.3)  # five seconds
     civil = [
         {"id": f"r{i}", "text": f"Thanks for covering the council meeting, part {i}.", "thread_id": "r"}
@@ -143,6 +144,11 @@ def test_decided_comments_past_retention_are_erased_and_waiting_ones_kept(
     ]
     rude = {"id": "r-rude", "text": "You are a pathetic moron and a liar.", "thread_id": "r"}
     assert client.post("/v1/comments", json={"comments": [*civil, rude]}, headers=auth("pk-a")).status_code == 202
+    suggested = {
+        "comment": {"text": "Zorblat is a suggested label."},
+        "attributeScores": {"INSULT": {"summaryScore": {"value": 0.9}}},
+    }
+    assert client.post("/v1alpha1/comments:suggestscore?key=pk-a", json=suggested).status_code == 200
 
     def state(cid: str) -> dict[str, Any]:
         answer = client.get(f"/v1/comments/{cid}", headers=auth("pk-a"))
@@ -158,6 +164,8 @@ def test_decided_comments_past_retention_are_erased_and_waiting_ones_kept(
     assert {e["comment_id"] for e in audit} == {"r0", "r1", "r2"} and {e["actor"] for e in audit} == {"retention"}
     assert "MODERATO_RETENTION_DAYS" in audit[0]["reason"]
     assert all(redis_client.zscore(keys.erased("tenant-a"), f"r{i}") for i in range(3))
+    assert redis_client.xlen(keys.suggested_scores("tenant-a")) == 0  # suggested scores past retention go too
+    assert _in_redis(redis_client, "Zorblat") == []
     # once a moderator has seen it, the reported one goes at the next pass
     decided = client.post("/v1/comments/r3/decision", json={"decision": "approve"}, headers=auth("mk-a"))
     assert decided.status_code == 200
