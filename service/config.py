@@ -3,6 +3,7 @@ passed down; no other module reads the environment."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +38,8 @@ DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.
 # off-topic share is chosen on dev by `moderato choose-stance-prior` (service/training/stance_prior.py; the report is
 # model_cards/moderato-v10/stance-prior-metrics.json): the most chatter caught on the dev stories while at most 10 % of
 # their on-topic reactions, and 5 % of VAST's and ARC's on-topic comments (the rows the article head held out), are
-# called off-topic. The one default: serving and `moderato evaluate` both read it. (moderato-v9's head: 0.35 until
+# called off-topic. Serving and `moderato evaluate` read the report beside the model's weights (``model_stance_prior``),
+# so a pinned model keeps its own; this is the share for a model without one. (moderato-v9's head: 0.35 until
 # 2026-12-04, chosen on VAST and ARC rows the head had trained on, then 0.05; moderato-v10's: 0.10.)
 DEFAULT_UNRELATED_SHARE = 0.1
 
@@ -55,9 +57,24 @@ DEFAULT_STANCE_PRIOR = stance_prior_with(DEFAULT_UNRELATED_SHARE)
 CROSS_ARTICLE_STANCE_PRIOR = (0.3, 0.3, 0.3, 0.1)
 
 
-def article_stance_prior(cross_article: bool) -> list[float]:
-    """The article prior a pass was tuned under: the late-interaction head's, or the cross-encoded pass's."""
-    return list(CROSS_ARTICLE_STANCE_PRIOR if cross_article else DEFAULT_STANCE_PRIOR)
+STANCE_PRIOR_FILE = "stance-prior-metrics.json"  # `moderato choose-stance-prior`'s report, beside the weights
+
+
+def model_stance_prior(model_dir: Path | None) -> list[float]:
+    """The article prior chosen on dev for this model's own head (its choose-stance-prior report), else the default:
+    a pinned older model (MODERATO_MODEL_DIR) is served under the prior its confidence maps were fitted at."""
+    report = None if model_dir is None else model_dir / STANCE_PRIOR_FILE
+    if report is not None and report.exists():
+        chosen = json.loads(report.read_text()).get("chosen_prior")
+        if chosen:
+            return [float(p) for p in chosen]
+    return list(DEFAULT_STANCE_PRIOR)
+
+
+def article_stance_prior(cross_article: bool, model_dir: Path | None = None) -> list[float]:
+    """The article prior a pass was tuned under: the late-interaction head's (``model_dir``'s), or the cross-encoded
+    pass's."""
+    return list(CROSS_ARTICLE_STANCE_PRIOR) if cross_article else model_stance_prior(model_dir)
 
 
 class PolicySettings(BaseModel):
@@ -389,7 +406,7 @@ class Settings(BaseSettings):
         """The article prior the service applies: the one set, else the one the article pass was tuned under."""
         if self.stance_prior is not None:
             return self.stance_prior
-        return article_stance_prior(self.cross_article_stance and self.stance_model_dir is not None)
+        return article_stance_prior(self.cross_article_stance and self.stance_model_dir is not None, self.model_dir)
 
     def stream_layout(self) -> tuple[int, int]:
         """(model streams, torch threads per stream) for this machine."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from service.config import DEFAULT_STANCE_PRIOR
+from service.config import model_stance_prior
 from service.model.labels import ATTRIBUTES, STANCE_INDEX, STANCES
 from service.model.predict import Prediction, Predictor, extract_spans
 from service.system import git_commit, machine
@@ -341,7 +341,7 @@ def evaluate(
     """Every metric of the model card on the dev splits; ``toxicity_only`` leaves out stance and the fp32 fidelity
     pass (a candidate toxicity model whose stance is not what is being decided)."""
     started = time.perf_counter()
-    predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
+    predictor = Predictor(model, stance_prior=model_stance_prior(model))
     tox_dev = [ex for exs in toxicity_examples(data).values() for ex in split_toxicity(exs)[1][:limit]]
     stance_sets = {} if toxicity_only else stance_examples(data)
     st_dev = [ex for exs in stance_sets.values() for ex in split_stance(exs)[1][:limit]]

@@ -249,7 +249,7 @@ def calibrate_stance_command(
 
     predictor = Predictor(
         model,
-        stance_prior=article_stance_prior(cross_article and stance_model is not None),
+        stance_prior=article_stance_prior(cross_article and stance_model is not None, model),
         stance_folder=stance_model,
         cross_article_stance=cross_article,
     )

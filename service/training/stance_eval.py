@@ -192,7 +192,7 @@ def evaluate_stance_command(
     # no prior shift: the dev sets' own label mix; a stance model is judged on its own pass, targets as articles
     predictor = Predictor(model, stance_folder=stance_model, cross_article_stance=stance_model is not None)
     train_prior = predictor.config.stance_train_prior if predictor.cross is None else predictor.cross.config.train_prior
-    prior = np.array(article_stance_prior(predictor.cross is not None))
+    prior = np.array(article_stance_prior(predictor.cross is not None, model))
     shift = np.log(prior / prior.sum()) - np.log(np.array(train_prior))
     current = np.zeros(len(STANCES)) if predictor.cross is None else predictor.cross.offsets.numpy()
     sets = load_pairs(data)

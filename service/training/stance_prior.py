@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from service.config import stance_prior_with
+from service.config import STANCE_PRIOR_FILE, stance_prior_with
 from service.model.labels import STANCE_INDEX, STANCES
 from service.model.predict import Predictor
 from service.training.stance_eval import article_head_dev_sample, predictor_scores
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MAX_ON_TOPIC_UNRELATED = 0.05
 MAX_STORY_ON_TOPIC_UNRELATED = 0.10
 GRID = tuple(round(float(x), 2) for x in np.arange(0.05, 0.51, 0.05))
-METRICS_FILE = "stance-prior-metrics.json"
+METRICS_FILE = STANCE_PRIOR_FILE
 UNRELATED = STANCE_INDEX["unrelated"]
 
 

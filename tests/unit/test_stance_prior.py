@@ -57,13 +57,16 @@ def test_the_dev_stories_share_no_phrase_with_the_training_generator() -> None:
 
 
 def test_each_article_pass_gets_the_prior_it_was_tuned_under_unless_one_is_set() -> None:
-    from service.config import CROSS_ARTICLE_STANCE_PRIOR, DEFAULT_STANCE_PRIOR, Settings
+    from service.config import CROSS_ARTICLE_STANCE_PRIOR, DEFAULT_STANCE_PRIOR, PROJECT_ROOT, Settings
 
     assert Settings(_env_file=None).served_stance_prior() == list(DEFAULT_STANCE_PRIOR)  # type: ignore[call-arg]
     cross = Settings(_env_file=None, cross_article_stance=True)  # type: ignore[call-arg]
     assert cross.served_stance_prior() == list(CROSS_ARTICLE_STANCE_PRIOR)
     chosen = Settings(_env_file=None, stance_prior=[1, 1, 1, 1])  # type: ignore[call-arg]
     assert chosen.served_stance_prior() == [0.25] * 4
+    # a pinned model is served under the prior chosen for its own head (its report beside the weights)
+    pinned = Settings(_env_file=None, model_dir=PROJECT_ROOT / "model_cards" / "moderato-v9")  # type: ignore[call-arg]
+    assert pinned.served_stance_prior() == [0.3167, 0.3167, 0.3167, 0.05]
 
 
 def test_an_answer_cached_under_another_prior_is_not_this_ones() -> None:
