@@ -150,7 +150,8 @@ def test_severe_retune_moves_only_the_severe_output_and_writes_its_report(tmp_pa
     report = retune_severe(opts)
     assert [row["share"] for row in report["grid"]] == [0.0, 0.3] and report["chosen_share"] == 0.3
     assert json.loads((out / METRICS_FILE).read_text())["raw_thresholds"] == report["raw_thresholds"]
-    assert (out / "stance_confidence.json").read_bytes() == (start / "stance_confidence.json").read_bytes()
+    for name in ("stance_confidence.json", "stance-prior-metrics.json"):
+        assert (out / name).read_bytes() == (start / name).read_bytes()
     before, after = load_model(start)[0].trained_state(), load_model(out)[0].trained_state()
     moved = {name for name in before if not torch.equal(before[name], after[name])}
     assert moved == {"toxicity_head.3.weight", "toxicity_head.3.bias"}

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from service.config import DEFAULT_STANCE_PRIOR, PolicySettings
+from service.config import PolicySettings, model_stance_prior
 from service.model.calibration import CALIBRATION_FILE, Calibration, strictly_increasing
 from service.model.labels import ATTRIBUTE_INDEX, ATTRIBUTES
 from service.model.predict import Predictor
@@ -404,7 +404,7 @@ def hold_rates(
 
 def calibrate(data: Path, model: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    predictor = Predictor(model, stance_prior=list(DEFAULT_STANCE_PRIOR))
+    predictor = Predictor(model, stance_prior=model_stance_prior(model))
     examples = toxicity_examples(data)
     rows, targets = proportion_rows(data, examples)
     agreement = agreement_rows(examples)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from service.config import STANCE_PRIOR_FILE
 from service.model.calibration import Calibration
 from service.model.checkpoint import load_model, save_model
 from service.model.labels import ATTRIBUTE_INDEX
@@ -284,8 +285,8 @@ def moved_thresholds(before: np.ndarray, after: np.ndarray) -> dict[str, dict[st
 
 
 def write_model(opts: SevereOptions, row: Row, report: dict[str, Any]) -> None:
-    """The start's weights with ``row`` in place of its severe output; the stance confidence maps (stance is
-    unchanged) come along. Calibration is ``moderato calibrate``'s job."""
+    """The start's weights with ``row`` in place of its severe output; the stance confidence maps and article prior
+    (stance is unchanged) come along. Calibration is ``moderato calibrate``'s job."""
     net, config = load_model(opts.start)
     layer = last_layer(net)
     with torch.no_grad():
@@ -296,6 +297,7 @@ def write_model(opts: SevereOptions, row: Row, report: dict[str, Any]) -> None:
     config.weights_of = opts.start.name if opts.out.resolve().parent == opts.start.resolve().parent else ""
     opts.out.mkdir(parents=True, exist_ok=True)
     save_model(net, config, opts.out)
-    if (opts.start / CONFIDENCE_FILE).exists():
-        shutil.copy2(opts.start / CONFIDENCE_FILE, opts.out / CONFIDENCE_FILE)
+    for name in (CONFIDENCE_FILE, STANCE_PRIOR_FILE):  # the stance head's maps and article prior, both unchanged
+        if (opts.start / name).exists():
+            shutil.copy2(opts.start / name, opts.out / name)
     (opts.out / METRICS_FILE).write_text(json.dumps(report, indent=2) + "\n")
