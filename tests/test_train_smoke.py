@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,11 @@ def test_stance_training_continues_from_another_run(tmp_path: Path) -> None:
     answers = tmp_path / "answers.npz"
     report = calibrate_stance_command(data, encoder, tmp_path / "init", False, 8, answers)
     assert set(report) == {"article", "parent"} and answers.exists()
+    from service.training.stance_eval import evaluate_stance_command
+
+    evaluated = evaluate_stance_command(data, encoder, tmp_path / "init", tmp_path / "stance.json", 8)
+    assert evaluated["sets"] and evaluated["sets_with_offsets"] and "offsets_chosen_on_dev" not in evaluated
+    assert json.loads((tmp_path / "stance.json").read_text())["model"] == evaluated["model"]
     predictor = Predictor(encoder, stance_folder=tmp_path / "init")
     assert all(predictor.confidence_maps.values())
     (p,) = predictor.predict(["Exactly right"], [predictor.encode_article("Claim 1")], [predictor.encode_parent("x")])
@@ -136,7 +142,6 @@ def test_stance_training_continues_from_another_run(tmp_path: Path) -> None:
 def test_severe_retune_moves_only_the_severe_output_and_writes_its_report(tmp_path: Path) -> None:
     """`moderato retune-severe` on tiny data: one row of the toxicity head's last layer moves, nothing else; the
     stance confidence maps come along; the report says what each share read on dev and which it chose."""
-    import json
     import shutil
 
     from service.model.labels import ATTRIBUTE_INDEX

@@ -27,7 +27,7 @@ from service.model.network import Encoded
 from service.system import cpu_has_bf16
 from service.training.cross_stance import SOURCE_WEIGHTS, class_weights
 from service.training.schedules import warmup_times_linear_decay
-from service.training.stance_eval import COMMENT_SETS, dev_sample, set_metrics
+from service.training.stance_eval import COMMENT_SETS, cross_pass_dev_sample, set_metrics
 from service.training.stance_pairs import StancePair, load_pairs, split
 from service.training.train import Sampler
 
@@ -126,7 +126,7 @@ def measure_deep_stance(opts: DeepStanceOptions) -> dict[str, Any]:
         "train_s": round(time.monotonic() - started),
     }
     for source, pairs in sets.items():
-        dev = dev_sample(pairs, opts.dev_limit)
+        dev = cross_pass_dev_sample(pairs, opts.dev_limit)  # frozen moderato-v4 states: rows v4 held out
         logits = []
         for start in range(0, len(dev), 64):
             chunk = dev[start : start + 64]
