@@ -27,6 +27,7 @@ from service.model.cross_stance import CrossStance
 from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, SPAN_INDEX, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
+from service.model.obfuscation import plain_reading
 from service.model.stance_confidence import ConfidenceMap, load_maps, stance_confidence
 from service.model.versions import load_heads
 from service.system import bf16_by_default
@@ -37,10 +38,13 @@ WINDOW_STRIDE = 32  # tokens shared by consecutive windows of a long comment
 # symbol runs) is read up to here and marked incomplete, and the policy holds it for review.
 MAX_WINDOWS = 24
 # A comment's most toxic sentence by the token head is also scored alone when the token head gives it at least this
-# (Predictor._second_look). Chosen on dev (moderato-v8's card): at 0.5 the second look cost 0.006 toxicity AUC on
+# (Predictor._look_again). Chosen on dev (moderato-v8's card): at 0.5 the second look cost 0.006 toxicity AUC on
 # UCC and 0.014 on Toxic Spans (blunt civil sentences read alone score higher); at 0.8, 0.002 and 0.005, and a threat
 # or an insult padded with civil sentences (their words read 0.86-0.88) is still read; at 0.9 it is not.
 SECOND_LOOK_GATE = 0.8
+# Names the readings a text is scored by (its windows, the second look, the plain reading of obfuscated text): part
+# of the cache key (service/scoring/model_runner.py), so an answer cached before a reading was added is not served.
+READINGS = "windows+second-look+plain"
 
 
 @dataclass(frozen=True)
@@ -288,23 +292,25 @@ class Predictor:
 
     def reading_states(self, texts: list[str]) -> list[np.ndarray]:
         """Per text, the pooled states of every reading ``predict`` scores it by, (readings, hidden): each window,
-        and the second look's sentence where it fires. A text's toxicity scores are the maximum over its readings, so
-        a retrained output (service/training/severe_tuning.py) can score a text as serving will."""
+        the second look's sentence where it fires and the plain reading of an obfuscated text. A text's toxicity
+        scores are the maximum over its readings, so a retrained output (service/training/severe_tuning.py) can
+        score a text as serving will."""
         unique = list(dict.fromkeys(texts))
         windows = self._read(unique)
         _, tokens, _ = self._gather(len(unique), windows)
-        picks = _second_look_picks(unique, [sentence_scores(t, tokens[i]) for i, t in enumerate(unique)])
-        alone = list(dict.fromkeys(picks.values()))
+        sentences = [sentence_scores(t, tokens[i]) for i, t in enumerate(unique)]
+        picks = _second_look_picks(unique, sentences) + _plain_picks(unique)
+        alone = list(dict.fromkeys(text for _, text in picks))
         readings: list[list[np.ndarray]] = [[] for _ in unique]
         for w in windows:
             readings[w.owner].append(w.pooled)
-        by_sentence: dict[str, list[np.ndarray]] = {}
+        by_text: dict[str, list[np.ndarray]] = {}
         for w in self._read(alone) if alone else []:
-            by_sentence.setdefault(alone[w.owner], []).append(w.pooled)
-        for i, sentence in picks.items():
-            readings[i] += by_sentence[sentence]
-        by_text = {t: np.stack(readings[i]) for i, t in enumerate(unique)}
-        return [by_text[t] for t in texts]
+            by_text.setdefault(alone[w.owner], []).append(w.pooled)
+        for i, text in picks:
+            readings[i] += by_text[text]
+        stacked = {t: np.stack(readings[i]) for i, t in enumerate(unique)}
+        return [stacked[t] for t in texts]
 
     def span_tokens(self, texts: list[str]) -> list[tuple[float, list[tuple[tuple[int, int], np.ndarray]]]]:
         """Each text's highest attribute score and its tokens' (character offsets, span logits): what spans are cut
@@ -417,7 +423,7 @@ class Predictor:
     def _merge(self, texts: list[str], windows: list[_Window]) -> list[_Reading]:
         scores, tokens, openings = self._gather(len(texts), windows)
         sentences = [sentence_scores(text, tokens[i]) for i, text in enumerate(texts)]
-        self._second_look(texts, sentences, scores)
+        self._look_again(_second_look_picks(texts, sentences) + _plain_picks(texts), scores)
         incomplete = {w.owner for w in windows if not w.last_read}
         return [
             _Reading(
@@ -432,37 +438,43 @@ class Predictor:
             for i, text in enumerate(texts)
         ]
 
-    def _second_look(
-        self, texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]], scores: list[np.ndarray]
-    ) -> None:
-        """Score the sentence the token head finds most toxic on its own, as one more window (the worst window
-        wins), for every comment of several sentences where that sentence reaches SECOND_LOOK_GATE.
+    def _look_again(self, picks: list[tuple[int, str]], scores: list[np.ndarray]) -> None:
+        """Score more readings of some texts, (text index, what to read), each as one more window: the worst
+        reading wins. Two kinds: the second look (``_second_look_picks``) and the plain reading (``_plain_picks``).
 
-        A window's scores read its pooled states, so one abusive sentence among civil ones is diluted: "I will find
-        you and I will kill you." scored threat 0.99 alone, 0.36 between four civil sentences and 0.15 inside 190 of
-        them, while the token head still gave its words 0.86-0.88. Padding abuse with filler no longer hides it.
+        The second look: a window's scores read its pooled states, so one abusive sentence among civil ones is
+        diluted: "I will find you and I will kill you." scored threat 0.99 alone, 0.36 between four civil sentences
+        and 0.15 inside 190 of them, while the token head still gave its words 0.86-0.88. The sentence the token
+        head finds most toxic is read alone, so padding abuse with filler no longer hides it. The plain reading:
+        obfuscated abuse ("p1ec3 0f sh1t", "іdіоt") written as a reader sees it (service/model/obfuscation.py).
         """
-        picks = _second_look_picks(texts, sentences)
         if not picks:
             return
-        alone = list(dict.fromkeys(picks.values()))
+        alone = list(dict.fromkeys(text for _, text in picks))
         looked, _, _ = self._gather(len(alone), self._read(alone))
-        by_sentence = dict(zip(alone, looked, strict=True))
-        for i, sentence in picks.items():
-            scores[i] = np.maximum(scores[i], by_sentence[sentence])
+        by_text = dict(zip(alone, looked, strict=True))
+        for i, text in picks:
+            scores[i] = np.maximum(scores[i], by_text[text])
 
 
-def _second_look_picks(texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]]) -> dict[int, str]:
+def _second_look_picks(
+    texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]]
+) -> list[tuple[int, str]]:
     """The sentence to read alone, by text index: the most toxic by the token head, in a text of several sentences,
     where it reaches SECOND_LOOK_GATE."""
-    picks = {}
+    picks = []
     for i, text in enumerate(texts):
         if len(sentences[i]) < 2:
             continue
         start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
         if by_attribute["toxicity"] >= SECOND_LOOK_GATE:
-            picks[i] = text[start:end]
+            picks.append((i, text[start:end]))
     return picks
+
+
+def _plain_picks(texts: list[str]) -> list[tuple[int, str]]:
+    """The plain reading of each obfuscated text, by text index."""
+    return [(i, plain) for i, text in enumerate(texts) if (plain := plain_reading(text)) is not None]
 
 
 @dataclass

@@ -77,7 +77,10 @@ class PredictorRunner:
 
 
 def _cache_version(predictor: Any) -> str:
-    """The version and what changes answers without changing it: the stance confidence maps, and the article prior
-    (MODERATO_STANCE_PRIOR), so an answer cached under another prior is not served as this one's."""
+    """The version and what changes answers without changing it: the stance confidence maps, the article prior
+    (MODERATO_STANCE_PRIOR), so an answer cached under another prior is not served as this one's, and the readings
+    a text is scored by."""
+    from service.model.predict import READINGS
+
     prior = ",".join(f"{shift:.4f}" for shift in predictor.stance_shift.tolist())
-    return f"{predictor.version}+stance-confidence:{predictor.confidence_fit}+prior:{prior}"
+    return f"{predictor.version}+stance-confidence:{predictor.confidence_fit}+prior:{prior}+readings:{READINGS}"

@@ -17,6 +17,7 @@ from service.config import Settings
 from service.errors import TooLarge
 from service.metrics import Metrics
 from service.model.calibration import Calibration
+from service.model.obfuscation import plain_reading
 from service.scoring.articles import Article, ArticleRef, ArticleStore
 from service.scoring.batcher import MicroBatcher
 from service.scoring.cache import CachedResult, ResultCache
@@ -50,10 +51,11 @@ CHARS_PER_WINDOW = 900
 
 def job_cost(job: CommentJob | ArticleJob) -> float:
     """The model work of a job in windows (what the batcher shares out fairly and bounds per batch): a comment reads
-    one window per ~900 characters, a short one at least an eighth (its fixed costs); an article's claim is a short
-    window."""
+    one window per ~900 characters, a short one at least an eighth (its fixed costs), twice over when it is also
+    read plainly (obfuscated text: service/model/obfuscation.py); an article's claim is a short window."""
     if isinstance(job, CommentJob):
-        return max(0.125, len(job.text) / CHARS_PER_WINDOW)
+        readings = 2 if plain_reading(job.text) is not None else 1
+        return readings * max(0.125, len(job.text) / CHARS_PER_WINDOW)
     return 0.25
 
 

@@ -67,6 +67,23 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
     assert donuts.scores["threat"] < 0.2 and keys.scores["threat"] < 0.2
 
 
+@pytest.mark.parametrize(
+    ("obfuscated", "plain"),
+    [
+        ("Y0u are a p1ec3 of sh1t.", "You are a piece of shit."),
+        ("You are an іdіоt.", "You are an idiot."),  # Cyrillic і and о
+        ("You are a m-o-r-o-n.", "You are a moron."),
+    ],
+)
+def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:
+    """The plain reading (service/model/obfuscation.py) is one more reading, the worst winning: an obfuscated insult
+    scores at least what it scores spelled plainly (moderato-v10 alone read "Y0u ar3 a p1ec3 0f sh1t" 0.18)."""
+    hidden, seen = predictor.predict([obfuscated.lower(), plain.lower()])  # the model reads normalised text
+    assert seen.scores["toxicity"] > 0.7
+    for attribute in ("toxicity", "insult"):
+        assert hidden.scores[attribute] >= seen.scores[attribute]
+
+
 def test_spans_land_on_the_insulting_word(predictor: Predictor) -> None:
     text = "Only a complete moron would vote for this budget."
     (result,) = predictor.predict([text])

@@ -1,0 +1,157 @@
+"""Does obfuscated abuse get through? The plain reading (service/model/obfuscation.py), measured with and without.
+
+Three attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity
+attacks, threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i,
+o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5) and **spelled** (its
+letters joined by "-"). Each set is scored by the shipped model with its calibration, without the plain reading and
+with it: the share the built-in policy does not allow (review or reject; the language check, which the service adds
+and which may also hold some of these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds.
+What it costs, on real comments (UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how
+many the policy holds with and without, and the model's seconds for them, side by side.
+
+    python -m bench.obfuscation --data ../shared/data
+
+Writes bench/results/obfuscation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import re
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import print_table, write_result
+from service.config import DEFAULT_MODEL_DIR, PolicySettings
+from service.contract import Decision
+from service.model import predict
+from service.model.calibration import Calibration
+from service.model.obfuscation import plain_reading
+from service.model.predict import Predictor
+from service.scoring.normalise import normalise
+from service.scoring.policy import Policy
+from service.training.clear_cases import CLEAR_CASES
+
+CYRILLIC = str.maketrans("aceiopy", "асеіору")
+LEET = str.maketrans("oieas", "01345")
+LONG_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def lookalikes(text: str) -> str:
+    return LONG_WORD.sub(lambda m: m[0].translate(CYRILLIC), text)
+
+
+def leet(text: str) -> str:
+    return LONG_WORD.sub(lambda m: m[0][0] + m[0][1:-1].translate(LEET) + m[0][-1], text)
+
+
+def spelled(text: str) -> str:
+    return LONG_WORD.sub(lambda m: "-".join(m[0]), text)
+
+
+ATTACKS: dict[str, Callable[[str], str]] = {
+    "clear cases as written": lambda t: t,
+    "look-alike letters": lookalikes,
+    "leet": leet,
+    "spelled with -": spelled,
+}
+
+
+def real_comments(data: Path) -> list[str]:
+    with gzip.open(data / "toxicity" / "ucc_val.csv.gz", "rt", encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    with gzip.open(data / "stance" / "arc_train_bodies.csv.gz", "rt", encoding="utf-8") as f:
+        texts += [row["articleBody"] for row in csv.DictReader(f)]
+    return texts
+
+
+class Reader:
+    """The shipped model as serving reads text (normalised, calibrated, the built-in policy), the plain reading on
+    or off."""
+
+    def __init__(self, model: Path) -> None:
+        self.predictor = Predictor(model)
+        self.calibration = Calibration.load(model)
+        self.policy = Policy.from_settings(PolicySettings(), self.calibration)
+        self.plain_picks = predict._plain_picks
+
+    def read(self, texts: list[str], plain: bool) -> tuple[list[dict[str, float]], float]:
+        predict._plain_picks = self.plain_picks if plain else (lambda texts: [])  # type: ignore[assignment]
+        try:
+            started = time.perf_counter()
+            predictions = self.predictor.predict([normalise(t).text for t in texts])
+            seconds = time.perf_counter() - started
+        finally:
+            predict._plain_picks = self.plain_picks  # type: ignore[assignment]
+        assert self.calibration is not None
+        return [self.calibration.scores(p.scores) for p in predictions], seconds
+
+    def held(self, scores: list[dict[str, float]]) -> float:
+        return sum(self.policy.decide(s).decision != Decision.ALLOW for s in scores) / len(scores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    args = parser.parse_args()
+    reader = Reader(args.model)
+    clear = [t for texts in CLEAR_CASES.values() for t in texts]
+    table: list[dict[str, Any]] = []
+    for name, attack in ATTACKS.items():
+        texts = [attack(t) for t in clear]
+        without, _ = reader.read(texts, plain=False)
+        with_plain, _ = reader.read(texts, plain=True)
+        table.append(
+            {
+                "set": name,
+                "comments": len(texts),
+                "held_by_policy": f"{reader.held(without):.1%} -> {reader.held(with_plain):.1%}",
+                "toxicity_at_0.8": f"{_share(without):.1%} -> {_share(with_plain):.1%}",
+            }
+        )
+    real = real_comments(args.data)
+    normalised = [normalise(t).text for t in real]
+    started = time.perf_counter()
+    rewritten = sum(plain_reading(t) is not None for t in normalised)
+    words_us = (time.perf_counter() - started) / len(real) * 1e6
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    held: dict[bool, float] = {}
+    for _ in range(3):  # alternating, side by side: the machine is shared
+        for plain in (False, True):
+            scores, seconds = reader.read(real, plain)
+            runs[plain].append(seconds)
+            held[plain] = reader.held(scores)
+    table.append(
+        {
+            "set": "real comments (UCC, ARC)",
+            "comments": len(real),
+            "held_by_policy": f"{held[False]:.2%} -> {held[True]:.2%}",
+            "toxicity_at_0.8": f"read twice: {rewritten} ({rewritten / len(real):.2%})",
+        }
+    )
+    print_table(table)
+    seconds = {plain: statistics.median(times) for plain, times in runs.items()}
+    print(
+        f"model time for the real comments, median of 3: {seconds[False]:.1f} s without, {seconds[True]:.1f} s with "
+        f"({seconds[True] / seconds[False]:.3f}x); finding the words to rewrite: {words_us:.0f} us a comment"
+    )
+    extra = {
+        "model": reader.predictor.version,
+        "real_comment_seconds": {"without": runs[False], "with": runs[True]},
+        "rewrite_us_per_comment": round(words_us, 1),
+    }
+    print(f"wrote {write_result('obfuscation', table, extra)}")
+
+
+def _share(scores: list[dict[str, float]]) -> float:
+    return sum(s["toxicity"] >= 0.8 for s in scores) / len(scores)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Obfuscated abuse read plainly: letters of other scripts that look Latin, digits and symbols standing for letters,
+and words spelled out between separators.
+
+Attackers write "іdіоt" (Cyrillic і and о), "Ꭵdiot" (a Cherokee letter), "Y0u ar3 a p1ec3 0f sh1t" or "m-o-r-o-n":
+the tokenizer cuts these into rare pieces and the model reads them as harmless (moderato-v10: "Y0u ar3 a p1ec3 0f
+sh1t." toxicity 0.18 and allowed; "You're a Ꭵdiot" 0.21; "You are an іdіоt." insult 0.23 against 0.89 spelled
+plainly). ``plain_reading`` writes such a comment as a reader sees it. The predictor scores that as one more reading
+of the comment, the worst reading winning as its windows and second look do, so the comment's own reading is never
+lost, and a comment with nothing obfuscated costs one pass over its words and nothing more.
+
+Word by word, only where a word shows the trick:
+- a letter of another script is replaced by the Latin letter it looks like (Unicode's confusables, from the
+  ``confusable_homoglyphs`` package) when every letter of its word is Latin or looks it: "Москва" keeps its "в" and
+  stays Russian, which language detection then handles;
+- digits and symbols that stand for letters ("0" o, "1" i, "3" e, "4" a, "5" s, "7" t, "@" a, "$" s, "!" i) are
+  replaced in a word where one sits between letters ("p1ec3", "sh!t") or "$" opens a word of letters ("$hit"):
+  "2024", "21st", "1960s", "k-12", prices, links and @mentions stay;
+- three or more single letters joined by one separator ("i.d.i.o.t", "f*u*c*k", "m-o-r-o-n") are joined; "u.s."
+  and "i.e." stay.
+
+On 22,874 real comments (UCC, ARC posts and Toxic Spans), 0.49 % are read a second time this way, many of them
+obfuscated for real ("a$$es", "cr@p", "sh!t"); one search passes over the rest, 14-16 us a comment here, and the
+model's time for 8,787 real comments did not move beyond the machine's noise (bench/obfuscation.py).
+
+Text arrives normalised (service/scoring/normalise.py: NFKC and case folding), so full-width, circled and
+mathematical letters are already plain.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+# A word: what lies between spaces, less the punctuation around it ("$" and "@" may open one: "$hit", "@name").
+_WORD = re.compile(r"(?P<lead>[^\w\s$@]*)(?P<core>[^\s]*?)(?P<trail>[^\w\s]*)(?=\s|$)")
+_SPELLED = re.compile(r"(?:[a-z][.\-_*·]){2,}[a-z]")  # three letters or more: "u.s." and "i.e." stay
+# Where digits or symbols stand for letters: between letters ("sh1t", "a55hole"), or "$" opening a word of letters.
+# Ordinals, decades and model numbers ("21st", "1960s", "f-35") have neither.
+_LEET_WORD = re.compile(r"[a-z][013457!@$]+[a-z]|^\$[a-z]{2,}$")
+_LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
+# Anything any rule could rewrite: most comments have none, and are passed over in one search.
+_SUSPECT = re.compile(r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|(?:[a-z][.\-_*]){2,}[a-z]")
+
+
+@cache
+def lookalikes() -> dict[str, str]:
+    """Each non-ASCII letter that Unicode lists as confusable with a Latin letter, and that letter (lower case)."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    out = {}
+    for char, entries in confusables_data.items():
+        if len(char) != 1 or char.isascii() or not char.isalpha():
+            continue
+        latin = [e["c"] for e in entries if len(e["c"]) == 1 and e["c"].isascii() and e["c"].isalpha()]
+        if latin:
+            out[char] = latin[0].lower()
+    return out
+
+
+def _plain_core(core: str) -> str:
+    if _LINK.search(core):
+        return core
+    similar = lookalikes()
+    letters = [c for c in core if c.isalpha()]
+    if any(c in similar for c in letters) and all(c.isascii() or c in similar for c in letters):
+        core = "".join(similar.get(c, c) for c in core)
+    if _LEET_WORD.search(core):
+        core = "".join(LEET.get(c, c) for c in core)
+    if _SPELLED.fullmatch(core):
+        core = "".join(c for c in core if c.isalpha())
+    return core
+
+
+def plain_reading(text: str) -> str | None:
+    """``text`` as a reader sees through its obfuscation, or None when nothing in it is obfuscated."""
+    if not _SUSPECT.search(text):
+        return None
+    plain = _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], text)
+    return None if plain == text else plain

@@ -1,0 +1,61 @@
+"""The plain reading of obfuscated text (service/model/obfuscation.py): what it rewrites, and what it must leave."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.model.obfuscation import lookalikes, plain_reading
+from service.scoring.normalise import normalise
+
+
+def _plain(text: str) -> str | None:
+    return plain_reading(normalise(text).text)  # the model reads normalised text
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("You are an іdіоt.", "you are an idiot."),  # Cyrillic і and о
+        ("You're a Ꭵdiot", "you're a idiot"),  # a Cherokee letter
+        ("ρɪg", "pig"),  # Greek rho, small capital I
+        ("Y0u ar3 a p1ec3 0f sh1t", "you ar3 a piece 0f shit"),
+        ("Go k1ll yourself, a55hole.", "go kill yourself, asshole."),
+        ("$hit, what a cr@p take", "shit, what a crap take"),
+        ("You are a m-o-r-o-n", "you are a moron"),
+        ("You're an i.d.i.o.t!", "you're an idiot!"),
+        ("f*u*c*k you", "fuck you"),
+    ],
+)
+def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
+    assert _plain(text) == plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The 21st-century budget rose 3.5% in 2024, B2B sales too.",
+        "The 1960s and the 70's, K-12 schools, the F-35 and a $5 ticket!",
+        "I'm sure the U.S. and the E.U. agree, i.e. nobody asked.",
+        "See https://example.org/a1b2c3 or write to @m4yor_office.",
+        "Москва и Ελλάδα",  # words of other scripts stay theirs: language detection reads them
+        "Wow!!! Great game.",
+    ],
+)
+def test_ordinary_text_is_left_as_it_is(text: str) -> None:
+    assert _plain(text) is None
+
+
+def test_the_lookalike_table_maps_letters_to_latin_letters_only() -> None:
+    table = lookalikes()
+    assert table["і"] == "i" and table["о"] == "o" and "в" not in table
+    assert all(len(v) == 1 and v.isascii() and v.isalpha() and v.islower() for v in table.values())
+    assert not any(k.isascii() for k in table)
+
+
+def test_a_comment_also_read_plainly_costs_two_readings() -> None:
+    """The batcher's fair shares and the per-request bound count the second reading (a long obfuscated comment is
+    read twice over)."""
+    from service.scoring.scorer import CommentJob, job_cost
+
+    seen, hidden = (CommentJob(text * 100, None) for text in ("you are a moron. ", "you are a m0r0n. "))
+    assert job_cost(hidden) == 2 * job_cost(seen)
