@@ -2,11 +2,12 @@
 so that the usual dodges do not work.
 
 A comment and each listed word are read the same way first: Unicode NFKC (full-width and mathematical letters become
-plain ones), then anyascii (look-alike letters from other scripts, ``іdіот`` with Cyrillic letters, become their
-Latin twins; accents go), then case-folded. Each letter of a listed word then also matches its usual stand-ins
-(``1d10t``, ``@ss``) and repeats of itself (``idiooot``). A word matches as a whole word only, written either
-without gaps or with a gap between every letter (``i d i o t``, ``i.d.i.o.t``): "class" does not contain "ass", and
-"as sad" does not spell it either; ``idiot*`` also matches "idiots" and "idiotic". A phrase matches its words with
+plain ones), case-folded, look-alike letters from other scripts (``ѕtuріd`` with Cyrillic letters) made the Latin
+letters they look like, then anyascii (the rest of other scripts spelled in Latin letters; accents go). Each letter
+of a listed word then also matches its usual stand-ins (``1d10t``, ``@ss``) and repeats of itself (``idiooot``). A
+word matches as a whole word only, written either without gaps or with a gap between every letter (``i d i o t``,
+``i.d.i.o.t``): "class" does not contain "ass", and "as sad" does not spell it either; ``idiot*`` also matches
+"idiots" and "idiotic". A phrase matches its words with
 any gap between them.
 """
 
@@ -17,6 +18,8 @@ import unicodedata
 from functools import lru_cache
 
 from anyascii import anyascii
+
+from service.model.obfuscation import lookalikes
 
 MAX_WORDS = 5000  # per list
 MAX_WORD_CHARS = 100
@@ -38,8 +41,12 @@ GAP = r"[\W_]+"  # between spaced-out letters, or the words of a phrase
 
 
 def read(text: str) -> str:
-    """Text as the lists are matched against it: plain Latin letters, case-folded."""
-    return anyascii(unicodedata.normalize("NFKC", text)).casefold()
+    """Text as the lists are matched against it: plain Latin letters, case-folded. Letters that look Latin become
+    the letter they look like (Unicode's confusables: Cyrillic "р" is "p"), before anyascii spells the rest by sound
+    (where Cyrillic "р" would be "r", and "ѕtuріd" would never match "stupid")."""
+    similar = lookalikes()
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return anyascii("".join(similar.get(c, c) for c in folded)).casefold()
 
 
 def _letter(char: str) -> str:

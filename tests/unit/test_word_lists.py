@@ -17,6 +17,8 @@ LIST = WordList(["idiot*", "ass", "moron", "go kill yourself"])
     [
         ("You idiot", ["idiot*"]),
         ("you іdіот", ["idiot*"]),  # Cyrillic і, о, т
+        ("what an аѕѕ", ["ass"]),  # Cyrillic а and ѕ (spelled by sound, ѕ would be "dz")
+        ("Ꭵdiot", ["idiot*"]),  # a Cherokee letter that looks like i
         ("ｉｄｉｏｔ", ["idiot*"]),  # full-width
         ("𝐢𝐝𝐢𝐨𝐭", ["idiot*"]),  # mathematical bold
         ("i d i o t!", ["idiot*"]),
