@@ -1,13 +1,14 @@
 """Does obfuscated abuse get through? The plain reading (service/model/obfuscation.py), measured with and without.
 
-Three attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity
+Four attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity
 attacks, threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i,
-o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5) and **spelled** (its
-letters joined by "-"). Each set is scored by the shipped model with its calibration, without the plain reading and
-with it: the share the built-in policy does not allow (review or reject; the language check, which the service adds
-and which may also hold some of these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds.
-What it costs, on real comments (UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how
-many the policy holds with and without, and the model's seconds for them, side by side.
+o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters
+joined by "-") and **spaced out** (its letters joined by spaces). Each set is scored by the shipped model with its
+calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject;
+the language check, which the service adds and which may also hold some of these, is left out) and the share a
+Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and
+ARC's posts, 8,787): the share read twice, how many the policy holds with and without, and the model's seconds for
+them, side by side.
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -54,11 +55,16 @@ def spelled(text: str) -> str:
     return LONG_WORD.sub(lambda m: "-".join(m[0]), text)
 
 
+def spaced(text: str) -> str:
+    return LONG_WORD.sub(lambda m: " ".join(m[0]), text)
+
+
 ATTACKS: dict[str, Callable[[str], str]] = {
     "clear cases as written": lambda t: t,
     "look-alike letters": lookalikes,
     "leet": leet,
     "spelled with -": spelled,
+    "spaced out": spaced,
 }
 
 

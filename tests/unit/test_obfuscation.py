@@ -24,6 +24,8 @@ def _plain(text: str) -> str | None:
         ("You are a m-o-r-o-n", "you are a moron"),
         ("You're an i.d.i.o.t!", "you're an idiot!"),
         ("f*u*c*k you", "fuck you"),
+        ("Go k i l l yourself", "go kill yourself"),
+        ("You are an i  d  i  o  t", "you are an idiot"),  # normalised: one space between letters
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -39,6 +41,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "See https://example.org/a1b2c3 or write to @m4yor_office.",
         "Москва и Ελλάδα",  # words of other scripts stay theirs: language detection reads them
         "Wow!!! Great game.",
+        "Plan B is fine, a b would not be.",  # two lone letters are not a spelled word
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
