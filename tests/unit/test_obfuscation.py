@@ -26,6 +26,9 @@ def _plain(text: str) -> str | None:
         ("f*u*c*k you", "fuck you"),
         ("Go k i l l yourself", "go kill yourself"),
         ("You are an i  d  i  o  t", "you are an idiot"),  # normalised: one space between letters
+        ("(i d i o t)", "(idiot)"),
+        ("You are an i🤡d🤡i🤡o🤡t", "you are an idiot"),  # any one separator, the same throughout
+        ("w-h-a-t a s-t-u-p-i-d thing", "what a stupid thing"),  # a lone "a" between spelled words stays apart
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
