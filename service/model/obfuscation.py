@@ -1,5 +1,5 @@
 """Obfuscated abuse read plainly: letters of other scripts that look Latin, digits and symbols standing for letters,
-and words spelled out between separators.
+words spelled out between separators, and abuse written as its initials.
 
 Attackers write "іdіоt" (Cyrillic і and о), "Ꭵdiot" (a Cherokee letter), "Y0u ar3 a p1ec3 0f sh1t" or "m-o-r-o-n":
 the tokenizer cuts these into rare pieces and the model reads them as harmless (moderato-v10: "Y0u ar3 a p1ec3 0f
@@ -19,11 +19,12 @@ Word by word, only where a word shows the trick:
   spaces ("k i l l yourself") are joined; "u.s." and "i.e." stay. Known misses: words spelled out one after another run
   together, and take a lone "a" or "i" before them ("you are a s t u p i d m o r o n" reads "astupidmoron"), which
   the model reads less surely; language detection often holds such a comment anyway (lone letters rarely read as
-  English).
+  English);
+- abuse written as its initials is spelled out ("kys" kill yourself, "stfu", "gtfo", "foad").
 
-On 22,874 real comments (UCC, ARC posts and Toxic Spans), 0.55 % are read a second time this way, many of them
-obfuscated for real ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t"); one search passes over the rest, about
-20 us a comment here, and the model's time for 8,787 real comments did not move beyond the machine's noise
+On 22,874 real comments (UCC, ARC posts and Toxic Spans), 0.59 % are read a second time this way, many of them
+obfuscated for real ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"); one search passes over the rest,
+about 20 us a comment here, and the model's time for 8,787 real comments did not move beyond the machine's noise
 (bench/obfuscation.py).
 
 Text arrives normalised (service/scoring/normalise.py: NFKC and case folding), so full-width, circled and
@@ -36,6 +37,9 @@ import re
 from functools import cache
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+# Abuse written as its initials, read in full: the model scored "just kys already" 0.45 (allowed) and "gtfo" 0.18,
+# against 0.95 and 0.96 spelled out. Only initials with no common innocent reading ("gfy" is also "good for you").
+INITIALS = {"kys": "kill yourself", "stfu": "shut the fuck up", "gtfo": "get the fuck out", "foad": "fuck off and die"}
 # A word: what lies between spaces, less the punctuation around it ("$" and "@" may open one: "$hit", "@name").
 _WORD = re.compile(r"(?P<lead>[^\w\s$@]*)(?P<core>[^\s]*?)(?P<trail>[^\w\s]*)(?=\s|$)")
 # Three letters or more, one separator between each, the same throughout (a dot, a dash, an emoji...): "u.s." and
@@ -51,6 +55,7 @@ _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s])[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
+    r"|\b(?:" + "|".join(INITIALS) + r")\b"
 )
 
 
@@ -80,7 +85,7 @@ def _plain_core(core: str) -> str:
         core = "".join(LEET.get(c, c) for c in core)
     if _SPELLED.fullmatch(core):
         core = "".join(c for c in core if c.isalpha())
-    return core
+    return INITIALS.get(core, core)
 
 
 def plain_reading(text: str) -> str | None:

@@ -79,11 +79,11 @@ def test_the_10620_character_threat_coral_used_to_allow_is_withheld(make_client:
 
 @pytest.mark.parametrize(
     "text",
-    ["Y0u ar3 a p1ec3 0f sh1t, g0 k1ll y0urself.", "You're a Ꭵdiot.", "g o  k i l l  yourself"],
+    ["Y0u ar3 a p1ec3 0f sh1t, g0 k1ll y0urself.", "You're a Ꭵdiot.", "g o  k i l l  yourself", "just kys already"],
 )
 def test_disguised_abuse_is_held_on_every_surface(make_client: Callable[..., TestClient], text: str) -> None:
-    """Leet, a look-alike letter (Cherokee) and spaced-out letters (service/model/obfuscation.py): each surface holds
-    what it would hold written plainly. Without the plain reading all three were allowed."""
+    """Leet, a look-alike letter (Cherokee), spaced-out letters and initials (service/model/obfuscation.py): each
+    surface holds what it would hold written plainly. Without the plain reading all four were allowed."""
     client = _coral_client(make_client)
     (native,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
         "results"

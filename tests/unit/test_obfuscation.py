@@ -29,6 +29,8 @@ def _plain(text: str) -> str | None:
         ("(i d i o t)", "(idiot)"),
         ("You are an i🤡d🤡i🤡o🤡t", "you are an idiot"),  # any one separator, the same throughout
         ("w-h-a-t a s-t-u-p-i-d thing", "what a stupid thing"),  # a lone "a" between spelled words stays apart
+        ("Just KYS already.", "just kill yourself already."),
+        ("k.y.s", "kill yourself"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
