@@ -150,7 +150,8 @@ class Scorer:
     def check_work(self, comments: list[CommentIn]) -> None:
         """Refuse a synchronous request that asks for more model work than one request may (TooLarge, 413)."""
         limit = self.settings.max_windows_per_request
-        work = sum(job_cost(CommentJob(c.text[: self.settings.max_comment_chars], None)) for c in comments)
+        # case-folded as the model will read it, so that "P1EC3" counts its plain reading as "p1ec3" does
+        work = sum(job_cost(CommentJob(c.text[: self.settings.max_comment_chars].casefold(), None)) for c in comments)
         if work > limit:
             raise TooLarge(
                 f"the comments hold {work:.1f} windows of text (~{CHARS_PER_WINDOW} characters each); one request "

@@ -67,3 +67,18 @@ def test_a_comment_also_read_plainly_costs_two_readings() -> None:
 
     seen, hidden = (CommentJob(text * 100, None) for text in ("you are a moron. ", "you are a m0r0n. "))
     assert job_cost(hidden) == 2 * job_cost(seen)
+
+
+def test_the_per_request_bound_counts_the_plain_reading_of_capitals() -> None:
+    """``check_work`` reads the text as sent: "P1EC3" must cost its second reading as "p1ec3" does."""
+    from types import SimpleNamespace
+
+    from service.errors import TooLarge
+    from service.scoring.scorer import Scorer
+
+    settings = SimpleNamespace(max_windows_per_request=10, max_comment_chars=20_000)
+    check = Scorer.check_work.__get__(SimpleNamespace(settings=settings))
+    shouted = SimpleNamespace(text="YOU ARE A P1EC3 OF SH1T. " * 240)  # ~6.7 windows, read twice
+    check([SimpleNamespace(text="you are a piece of shit. " * 240)])  # read once: within the bound
+    with pytest.raises(TooLarge):
+        check([shouted])
