@@ -37,6 +37,7 @@ import re
 from functools import cache
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+_LEET_TABLE = str.maketrans(LEET)
 # Abuse written as its initials, read in full: the model scored "just kys already" 0.45 (allowed) and "gtfo" 0.18,
 # against 0.95 and 0.96 spelled out. Only initials with no common innocent reading ("gfy" is also "good for you").
 INITIALS = {"kys": "kill yourself", "stfu": "shut the fuck up", "gtfo": "get the fuck out", "foad": "fuck off and die"}
@@ -74,15 +75,21 @@ def lookalikes() -> dict[str, str]:
     return out
 
 
+@cache
+def lookalike_table() -> dict[int, str]:
+    """``lookalikes`` as a ``str.translate`` table: every look-alike letter of a text replaced in one pass."""
+    return str.maketrans(lookalikes())
+
+
 def _plain_core(core: str) -> str:
     if _LINK.search(core):
         return core
     similar = lookalikes()
     letters = [c for c in core if c.isalpha()]
     if any(c in similar for c in letters) and all(c.isascii() or c in similar for c in letters):
-        core = "".join(similar.get(c, c) for c in core)
+        core = core.translate(lookalike_table())
     if _LEET_WORD.search(core):
-        core = "".join(LEET.get(c, c) for c in core)
+        core = core.translate(_LEET_TABLE)
     if _SPELLED.fullmatch(core):
         core = "".join(c for c in core if c.isalpha())
     return INITIALS.get(core, core)

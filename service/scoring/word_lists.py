@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from service.model.obfuscation import lookalikes
+from service.model.obfuscation import lookalike_table
 
 MAX_WORDS = 5000  # per list
 MAX_WORD_CHARS = 100
@@ -44,9 +44,8 @@ def read(text: str) -> str:
     """Text as the lists are matched against it: plain Latin letters, case-folded. Letters that look Latin become
     the letter they look like (Unicode's confusables: Cyrillic "р" is "p"), before anyascii spells the rest by sound
     (where Cyrillic "р" would be "r", and "ѕtuріd" would never match "stupid")."""
-    similar = lookalikes()
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return anyascii("".join(similar.get(c, c) for c in folded)).casefold()
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(lookalike_table())
+    return anyascii(folded).casefold()
 
 
 def _letter(char: str) -> str:
