@@ -20,7 +20,15 @@ Word by word, only where a word shows the trick:
   together, and take a lone "a" or "i" before them ("you are a s t u p i d m o r o n" reads "astupidmoron"), which
   the model reads less surely; language detection often holds such a comment anyway (lone letters rarely read as
   English);
-- abuse written as its initials is spelled out ("kys" kill yourself, "stfu", "gtfo", "foad").
+- abuse written as its initials is spelled out ("kys" kill yourself, "stfu", "gtfo", "foad");
+- letters of "fancy text" that Unicode does not list as confusables are read as the letter they show: small capitals
+  ("ɪᴅɪᴏᴛ"), negative circled and squared letters ("🅘🅓🅘🅞🅣", "🅸🅳🅸🅾🆃"), regional indicator letters ("🇮​🇩​🇮​🇴​🇹"), and
+  parenthesized ones ("⒤⒟⒤⒪⒯", which NFKC makes "(i)(d)(i)(o)(t)"); invisible format characters inside such a word
+  ("i\u200bd\u200bi\u200bo\u200bt") are dropped from it;
+- the whole comment is read as it is displayed (``as_displayed``): a bidi override (U+202E) makes a browser show
+  "toidi" as "idiot", so text under an override is read in the order a reader sees it (the Unicode bidi algorithm,
+  from the ``python-bidi`` package); upside-down text ("noʎ sǝʇɐɥ ǝuoʎɹǝʌǝ", letters turned over and written
+  backwards) is turned upright when it uses two of the turned letters nothing else writes.
 
 On 22,874 real comments (UCC, ARC posts and Toxic Spans), 0.59 % are read a second time this way, many of them
 obfuscated for real ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"); one search passes over the rest,
@@ -34,6 +42,7 @@ mathematical letters are already plain.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
@@ -49,6 +58,31 @@ _SPELLED = re.compile(r"[a-z](?P<sep>[^\w\s])(?:[a-z](?P=sep))+[a-z]")
 # Where digits or symbols stand for letters: between letters ("sh1t", "a55hole"), or "$" opening a word of letters.
 # Ordinals, decades and model numbers ("21st", "1960s", "f-35") have neither.
 _LEET_WORD = re.compile(r"[a-z][013457!@$]+[a-z]|^\$[a-z]{2,}$")
+# Fancy-text letters Unicode's confusables leave out, found by their names: small capitals (U+1D00 block, IPA's ɪ ʀ ʏ,
+# Latin Extended-D's ꜰ ꜱ), negative circled and squared capitals, regional indicator letters.
+_FANCY_NAME = re.compile(
+    r"(?:LATIN LETTER SMALL CAPITAL|NEGATIVE (?:CIRCLED|SQUARED) LATIN CAPITAL LETTER|REGIONAL INDICATOR SYMBOL LETTER)"
+    r" ([A-Z])"
+)
+_FANCY_BLOCKS = ((0x0250, 0x02B0), (0x1D00, 0x1D80), (0xA720, 0xA800), (0x1F130, 0x1F200))
+# "⒤⒟⒤⒪⒯" after NFKC: three or more letters each in parentheses, nothing between them.
+_PARENTHESIZED = re.compile(r"(?:\([a-z]\)){3,}")
+# Upside-down text: each letter turned over (b and q, d and p, n and u trade places) and the text written backwards.
+# Read upright only when two of the turned letters that no alphabet in use writes appear (IPA's ɐ ɹ ʌ are rare in
+# comments, and the upright reading is one more reading beside the text's own, never instead of it).
+# U+0307: NFKC writes "˙" as a space and a combining dot above.
+_UPRIGHT = str.maketrans("ɐɔǝɟƃɥᴉıɾʞןɯɹʇʌʍʎqbpdnu˙\u0307¿¡',", "acefghiijklmrtvwybqdpun..?!,'")
+_TURNED = frozenset("ɐǝɟƃɥᴉɯɹʇʍʎʞ")
+# Letters drawn as symbols, which the word pass would take for punctuation: negative circled and squared capitals
+# two or more together; regional indicator letters only spelled with invisible marks between them, since two side
+# by side are a flag ("🇺🇸").
+_BOXED = re.compile("[\U0001f150-\U0001f169\U0001f170-\U0001f189]{2,}")  # not a lone 🅿️ (parking) or 🅰️
+_INVISIBLE = "[\u00ad\u200b-\u200d\u2060\ufeff]"  # soft hyphen, zero-width space and joiners, word joiner, BOM
+_INDICATORS = re.compile(f"(?:[\U0001f1e6-\U0001f1ff]{_INVISIBLE}+){{2,}}[\U0001f1e6-\U0001f1ff]{_INVISIBLE}*")
+# Fancy-text stand-ins with no name to find them by ("ʏᴏᴜʀsᴇʟғ": Cyrillic ғ for a small-capital F).
+_FANCY_EXTRA = {"ғ": "f", "ǫ": "q"}
+_OVERRIDE = re.compile("[\u202d\u202e]")  # left-to-right and right-to-left override
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
 # Three or more single letters between spaces: a word spelled out ("k i l l yourself"). Normalised text has single
 # spaces, so "s t u p i d  m o r o n" arrives as one run and is read as one word.
@@ -56,13 +90,14 @@ _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s])[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
-    r"|\b(?:" + "|".join(INITIALS) + r")\b"
+    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)"
 )
 
 
 @cache
 def lookalikes() -> dict[str, str]:
-    """Each non-ASCII letter that Unicode lists as confusable with a Latin letter, and that letter (lower case)."""
+    """Each non-ASCII letter that Unicode lists as confusable with a Latin letter, and each fancy-text letter, with
+    the Latin letter it shows (lower case)."""
     from confusable_homoglyphs.confusables import confusables_data
 
     out = {}
@@ -72,6 +107,15 @@ def lookalikes() -> dict[str, str]:
         latin = [e["c"] for e in entries if len(e["c"]) == 1 and e["c"].isascii() and e["c"].isalpha()]
         if latin:
             out[char] = latin[0].lower()
+    return out | _fancy_letters() | _FANCY_EXTRA
+
+
+def _fancy_letters() -> dict[str, str]:
+    out = {}
+    for start, end in _FANCY_BLOCKS:
+        for point in range(start, end):
+            if match := _FANCY_NAME.fullmatch(unicodedata.name(chr(point), "")):
+                out[chr(point)] = match[1].lower()
     return out
 
 
@@ -85,9 +129,11 @@ def _plain_core(core: str) -> str:
     if _LINK.search(core):
         return core
     similar = lookalikes()
-    letters = [c for c in core if c.isalpha()]
+    letters = [c for c in core if c.isalpha() or c in similar]  # 🅐 and 🇦 are symbols that show a letter
     if any(c in similar for c in letters) and all(c.isascii() or c in similar for c in letters):
         core = core.translate(lookalike_table())
+    if letters and all(c.isascii() for c in core.translate(lookalike_table()) if c.isalpha()):
+        core = "".join(c for c in core if unicodedata.category(c) != "Cf")  # zero-width marks inside a Latin word
     if _LEET_WORD.search(core):
         core = core.translate(_LEET_TABLE)
     if _SPELLED.fullmatch(core):
@@ -95,10 +141,29 @@ def _plain_core(core: str) -> str:
     return INITIALS.get(core, core)
 
 
+def _symbol_letters(match: re.Match[str]) -> str:
+    return "".join(c for c in match[0].translate(lookalike_table()) if unicodedata.category(c) != "Cf")
+
+
 def plain_reading(text: str) -> str | None:
     """``text`` as a reader sees through its obfuscation, or None when nothing in it is obfuscated."""
     if not _SUSPECT.search(text):
         return None
-    plain = _SPACED.sub(lambda m: m[0].replace(" ", ""), text)
+    plain = _BOXED.sub(_symbol_letters, as_displayed(text))
+    plain = _INDICATORS.sub(_symbol_letters, plain)
+    plain = _PARENTHESIZED.sub(lambda m: m[0][1::3], plain)
+    plain = _SPACED.sub(lambda m: m[0].replace(" ", ""), plain)
     plain = _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], plain)
     return None if plain == text else plain
+
+
+def as_displayed(text: str) -> str:
+    """Lower-case ``text`` in the order and the orientation a reader sees it: runs under a bidi override reordered as
+    a browser shows them, upside-down text turned upright; otherwise ``text`` itself."""
+    if _OVERRIDE.search(text):
+        from bidi import get_display  # only for the rare text that carries an override
+
+        text = _BIDI_CONTROLS.sub("", get_display(text))
+    if len(_TURNED.intersection(text)) >= 2:
+        text = text[::-1].translate(_UPRIGHT)
+    return text

@@ -3,12 +3,12 @@ so that the usual dodges do not work.
 
 A comment and each listed word are read the same way first: Unicode NFKC (full-width and mathematical letters become
 plain ones), case-folded, look-alike letters from other scripts (``ѕtuріd`` with Cyrillic letters) made the Latin
-letters they look like, then anyascii (the rest of other scripts spelled in Latin letters; accents go). Each letter
-of a listed word then also matches its usual stand-ins (``1d10t``, ``@ss``) and repeats of itself (``idiooot``). A
-word matches as a whole word only, written either without gaps or with a gap between every letter (``i d i o t``,
-``i.d.i.o.t``): "class" does not contain "ass", and "as sad" does not spell it either; ``idiot*`` also matches
-"idiots" and "idiotic". A phrase matches its words with
-any gap between them.
+letters they look like (and fancy-text letters: small capitals, boxed letters), then anyascii (the rest of other
+scripts spelled in Latin letters; accents go). Each letter of a listed word then also matches its usual stand-ins
+(``1d10t``, ``@ss``) and repeats of itself (``idiooot``). A word matches as a whole word only, written either
+without gaps or with a gap between every letter (``i d i o t``, ``i.d.i.o.t``): "class" does not contain "ass", and
+"as sad" does not spell it either; ``idiot*`` also matches "idiots" and "idiotic". A phrase matches its words with
+any gap between them. Text under a bidi override and upside-down text are also matched as they are displayed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from service.model.obfuscation import lookalike_table
+from service.model.obfuscation import as_displayed, lookalike_table
 
 MAX_WORDS = 5000  # per list
 MAX_WORD_CHARS = 100
@@ -87,8 +87,10 @@ class WordList:
         if self._regex is None:
             return []
         found: set[int] = set()
-        for match in self._regex.finditer(read(text)):
-            found.update(int(name[1:]) for name, value in match.groupdict().items() if value is not None)
+        shown = as_displayed(text.casefold())  # an override's or an upside-down text's words as a reader sees them
+        for reading in dict.fromkeys((read(text), read(shown))):
+            for match in self._regex.finditer(reading):
+                found.update(int(name[1:]) for name, value in match.groupdict().items() if value is not None)
         return [self._patterns[i][0] for i in sorted(found)]
 
 

@@ -79,11 +79,22 @@ def test_the_10620_character_threat_coral_used_to_allow_is_withheld(make_client:
 
 @pytest.mark.parametrize(
     "text",
-    ["Y0u ar3 a p1ec3 0f sh1t, g0 k1ll y0urself.", "You're a Ꭵdiot.", "g o  k i l l  yourself", "just kys already"],
+    [
+        "Y0u ar3 a p1ec3 0f sh1t, g0 k1ll y0urself.",
+        "You're a Ꭵdiot.",
+        "g o  k i l l  yourself",
+        "just kys already",
+        "\u202e.toidi sselhtrow a era uoY",  # shown the right way round by a right-to-left override
+        "ɢᴏ ᴋɪʟʟ ʏᴏᴜʀsᴇʟғ",  # small capitals
+        "🆈🅾🆄 🅰🆁🅴 🅰 🆆🅾🆁🆃🅷🅻🅴🆂🆂 🅸🅳🅸🅾🆃",  # negative squared letters
+        "ɟlǝsɹnoʎ llᴉʞ oƃ",  # upside down
+    ],
 )
 def test_disguised_abuse_is_held_on_every_surface(make_client: Callable[..., TestClient], text: str) -> None:
-    """Leet, a look-alike letter (Cherokee), spaced-out letters and initials (service/model/obfuscation.py): each
-    surface holds what it would hold written plainly. Without the plain reading all four were allowed."""
+    """Leet, a look-alike letter (Cherokee), spaced-out letters and initials, a bidi override, small capitals, boxed
+    letters and upside-down text (service/model/obfuscation.py): each surface holds what it would hold written
+    plainly. Without the plain reading all of these but the small capitals and the upside-down text were allowed by
+    /v1/analyze (those two were held only as an unsupported language)."""
     client = _coral_client(make_client)
     (native,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
         "results"

@@ -31,6 +31,16 @@ def _plain(text: str) -> str | None:
         ("w-h-a-t a s-t-u-p-i-d thing", "what a stupid thing"),  # a lone "a" between spelled words stays apart
         ("Just KYS already.", "just kill yourself already."),
         ("k.y.s", "kill yourself"),
+        ("You are an ɪᴅɪᴏᴛ", "you are an idiot"),  # small capitals
+        ("ɢᴏ ᴋɪʟʟ ʏᴏᴜʀsᴇʟғ", "go kill yourself"),  # and the Cyrillic ғ fancy-text generators use for F
+        ("You 🅸🅳🅸🅾🆃", "you idiot"),  # negative squared letters
+        ("🅨🅞🅤 🅜🅞🅡🅞🅝", "you moron"),  # negative circled letters
+        ("🇮\u200b🇩\u200b🇮\u200b🇴\u200b🇹", "idiot"),  # regional indicator letters kept apart by zero-width spaces
+        ("You are an ⒤⒟⒤⒪⒯", "you are an idiot"),  # parenthesized letters: NFKC writes "(i)(d)(i)(o)(t)"
+        ("you i\u200bd\u200bi\u200bo\u200bt", "you idiot"),  # zero-width spaces inside a word
+        ("\u202euoy llik lliw I", "i will kill you"),  # stored backwards after a right-to-left override
+        ("honestly \u202etoidi na\u202c, that is you", "honestly an idiot, that is you"),
+        ("ɟlǝsɹnoʎ llᴉʞ oƃ", "go kill yourself"),  # upside down
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -47,6 +57,9 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "Москва и Ελλάδα",  # words of other scripts stay theirs: language detection reads them
         "Wow!!! Great game.",
         "Plan B is fine, a b would not be.",  # two lone letters are not a spelled word
+        "Go 🇺🇸🇨🇦, see (a)(b) above 🅿️",  # flags, a list's letters and the parking sign are not spelled words
+        "שלום עולם and مرحبا",  # right-to-left scripts without an override stay in their own order
+        "fəˈnɛtɪks ɹ",  # IPA with one turned letter is not upside-down text
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:

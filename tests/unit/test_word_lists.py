@@ -32,6 +32,11 @@ LIST = WordList(["idiot*", "ass", "moron", "go kill yourself"])
         ("go   kill\nyourself", ["go kill yourself"]),
         ("go k i l l yourself", ["go kill yourself"]),
         ("You moron, you idiot", ["idiot*", "moron"]),
+        ("ɪᴅɪᴏᴛ", ["idiot*"]),  # small capitals
+        ("🅸🅳🅸🅾🆃", ["idiot*"]),  # negative squared letters
+        ("\u202enorom", ["moron"]),  # shown "moron" by a right-to-left override
+        ("uoʎ ssɐ", ["ass"]),  # upside down: "ass you"
+        ("moron ʇǝ ɐ", ["moron"]),  # a listed word written plainly beside turned letters still counts
     ],
 )
 def test_dodges_do_not_hide_a_listed_word(text: str, found: list[str]) -> None:
