@@ -120,8 +120,41 @@ def english_comments(data: Path, n: int = 3000) -> list[str]:
     return rows[:n]
 
 
+def english_any_length(data: Path, n: int = 5000) -> list[str]:
+    """Real English news comments of any length (UCC's Globe and Mail comments and Civil Comments' Toxic Spans)."""
+    import csv
+    import gzip
+
+    rows: list[str] = []
+    for name in ("ucc_val", "civil_toxic_spans"):
+        path = data / "toxicity" / f"{name}.csv.gz"
+        if path.exists():
+            with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+                rows += [r["text"] for r in csv.DictReader(f)]
+    random.Random(3).shuffle(rows)
+    return rows[:n]
+
+
+def mixed_texts(texts: dict[str, list[str]], english: list[str], per_language: int = 150) -> list[str]:
+    """A sentence of another language (4 words or more) between two real English comments of 8-40 words: abuse
+    written in a language the model does not read, wrapped in English so the whole text reads as English."""
+    fillers = [t.strip() for t in english if 8 <= len(t.split()) <= 40]
+    rng = random.Random(5)
+    out = []
+    for lang in LANGUAGES[1:]:
+        for sentence in [t for t in texts[lang] if len(t.split()) >= 4][:per_language]:
+            before, after = rng.sample(fillers, 2)
+            out.append(f"{before} {sentence.strip().rstrip('.')}. {after}")
+    return out
+
+
 def measure(
-    name: str, detect: Callable[[str], str], texts: dict[str, list[str]], english: list[str] | None = None
+    name: str,
+    detect: Callable[[str], str],
+    texts: dict[str, list[str]],
+    english: list[str] | None = None,
+    english_long: list[str] | None = None,
+    mixed: list[str] | None = None,
 ) -> dict[str, Any]:
     for text in texts["en"][:20]:  # warm-up: model loading is not per-text cost
         detect(text)
@@ -146,6 +179,10 @@ def measure(
     row["µs/text p50"] = round(statistics.median(times) * 1e6, 1)
     if english:
         row["English comments misread"] = f"{sum(detect(t) != 'en' for t in english) / len(english):.4f}"
+    if english_long:
+        row["English, any length, misread"] = f"{sum(detect(t) != 'en' for t in english_long) / len(english_long):.4f}"
+    if mixed:
+        row["foreign sentence in English caught"] = f"{sum(detect(t) != 'en' for t in mixed) / len(mixed):.3f}"
     return row
 
 
@@ -157,11 +194,19 @@ def main() -> None:
     args = parser.parse_args()
     texts = labelled_set(args.per_language, args.seed)
     english = english_comments(args.data)
-    rows = [measure(name, fn, texts, english) for name, fn in detectors().items()]
+    english_long = english_any_length(args.data)
+    mixed = mixed_texts(texts, english_long)
+    rows = [measure(name, fn, texts, english, english_long, mixed) for name, fn in detectors().items()]
     print_table(rows)
     sizes = {lang: len(v) for lang, v in texts.items()}
     print(f"\ntexts per language: {sizes} (3-20 words, from {DJANGO}'s catalogs)")
-    extra = {"labelled_set": f"{DJANGO} message catalogs", "texts": sizes, "english_comments": len(english)}
+    extra = {
+        "labelled_set": f"{DJANGO} message catalogs",
+        "texts": sizes,
+        "english_comments": len(english),
+        "english_any_length": len(english_long),
+        "mixed": f"{len(mixed)} sentences of es/de/fr/pt/it (4+ words) each between two English comments of 8-40 words",
+    }
     write_result("languages", rows, extra)
 
 

@@ -108,12 +108,17 @@ def test_disguised_abuse_is_held_on_every_surface(make_client: Callable[..., Tes
 # -- fail closed: languages -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["alone", "between-english-sentences"])
 @pytest.mark.parametrize("language", list(DEATH_WISHES))
 def test_a_language_the_model_does_not_read_is_held_on_every_surface(
-    make_client: Callable[..., TestClient], language: str
+    make_client: Callable[..., TestClient], language: str, wrapped: bool
 ) -> None:
+    """Alone, or wrapped in English so that the whole text reads as English (it was then scored toxicity 0.01-0.05
+    and allowed): a sentence the model cannot read sends the comment to review."""
     client = _coral_client(make_client)
     text = DEATH_WISHES[language]
+    if wrapped:
+        text = f"Great article, thanks for writing it. {text} Looking forward to the next one."
     (native,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
         "results"
     ]

@@ -64,6 +64,19 @@ def test_html_is_read_by_a_parser_not_a_regex(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
 
 
+def test_a_sentence_in_another_language_inside_english_is_that_language() -> None:
+    wrapped = "Great article. Ich werde dich umbringen du Hurensohn. Thanks for sharing, very informative piece."
+    assert detect(wrapped).code == "de" and not detect(wrapped).supported
+    # foreign words inside English sentences, and short English sentences, stay English
+    for english in (
+        "We ate at La Casa de Toño last night. Great tacos, would go again.",
+        "My grandmother used to say que será será. Whatever will be, will be.",
+        "Veni, vidi, vici as Caesar said. Trump thinks he is Caesar.",
+        "Ur weird. What utter nonsense. Go away.",
+    ):
+        assert detect(english).supported, english
+
+
 def test_a_language_hint_never_skips_detection() -> None:
     spanish = "Ojalá te mueras pronto, maldito imbécil."
     assert not language_of(CommentIn("c", spanish, language="en")).supported  # Coral's Perspective setting sends en
