@@ -36,7 +36,8 @@ SHORT_ENGLISH_MAX = 0.05
 # more, leaving English under SHORT_ENGLISH_MAX, makes the comment that language. Chosen with bench/languages.py
 # (bench/RESULTS.md): such a sentence between two real English comments is caught 86 % of the time (1 % by the whole
 # text alone); real English comments read as another language: 8 of 3,000 short ones (4 without the rule; of the four
-# more, one is in part Korean), 8 of 5,000 of any length. At five words or a confidence of 0.7, 72 % and 81 % were caught.
+# more, one is in part Korean), 8 of 5,000 of any length. At five words or a confidence of 0.7, 72 % and 81 % were
+# caught.
 PASSAGE_MIN_WORDS = 4
 PASSAGE_CONFIDENT = 0.5
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
