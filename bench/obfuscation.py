@@ -3,7 +3,10 @@
 Four attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity
 attacks, threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i,
 o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters
-joined by "-") and **spaced out** (its letters joined by spaces). Each set is scored by the shipped model with its
+joined by "-"), **spaced out** (its letters joined by spaces), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters**
+(negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), and two made of
+the whole comment: **upside down** (letters turned over, written backwards) and **bidi override** (stored backwards
+after U+202E, which a browser shows the right way round). Each set is scored by the shipped model with its
 calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject;
 the language check, which the service adds and which may also hold some of these, is left out) and the share a
 Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and
@@ -59,12 +62,43 @@ def spaced(text: str) -> str:
     return LONG_WORD.sub(lambda m: " ".join(m[0]), text)
 
 
+SMALL_CAPITALS = str.maketrans("abcdefghijklmnopqrstuvwyz", "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ")
+BOXED = str.maketrans({chr(ord("a") + i): chr(0x1F170 + i) for i in range(26)})  # 🅰 ... 🆉
+TURNED = str.maketrans("abcdefghijklmnopqrtuvwy.", "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹʇnʌʍʎ˙")
+
+
+def small_capitals(text: str) -> str:
+    return LONG_WORD.sub(lambda m: m[0].lower().translate(SMALL_CAPITALS), text)
+
+
+def boxed(text: str) -> str:
+    return LONG_WORD.sub(lambda m: m[0].lower().translate(BOXED), text)
+
+
+def zero_width(text: str) -> str:
+    return LONG_WORD.sub(lambda m: "\u200b".join(m[0]), text)
+
+
+def upside_down(text: str) -> str:
+    return text.lower().translate(TURNED)[::-1]
+
+
+def bidi_override(text: str) -> str:
+    """Stored backwards behind a right-to-left override: a browser shows it as written."""
+    return "\u202e" + text[::-1]
+
+
 ATTACKS: dict[str, Callable[[str], str]] = {
     "clear cases as written": lambda t: t,
     "look-alike letters": lookalikes,
     "leet": leet,
     "spelled with -": spelled,
     "spaced out": spaced,
+    "small capitals": small_capitals,
+    "boxed letters": boxed,
+    "zero-width inside words": zero_width,
+    "upside down": upside_down,
+    "bidi override": bidi_override,
 }
 
 

@@ -24,6 +24,7 @@ def _plain(text: str) -> str | None:
         ("You are a m-o-r-o-n", "you are a moron"),
         ("You're an i.d.i.o.t!", "you're an idiot!"),
         ("f*u*c*k you", "fuck you"),
+        ("You are an i_d_i_o_t", "you are an idiot"),  # "_" is a word character, and a separator here
         ("Go k i l l yourself", "go kill yourself"),
         ("You are an i  d  i  o  t", "you are an idiot"),  # normalised: one space between letters
         ("(i d i o t)", "(idiot)"),
