@@ -157,6 +157,10 @@ def test_the_openai_sdk_works_with_only_base_url_changed(live: tuple[str, str]) 
     assert kind.model_extra["moderato"] == {"decision": "allow", "reasons": [], "language": "en"}
     parts = client.moderations.create(input=[{"type": "text", "text": TOXIC}])
     assert parts.results[0].flagged
+    # an image is never silently passed over: Moderato reads text only, and says so
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    with pytest.raises(openai.BadRequestError, match="Moderato reads text only"):
+        client.moderations.create(input=[{"type": "text", "text": KIND}, image])  # type: ignore[list-item]
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0).moderations.create(input="hi")
 

@@ -42,7 +42,9 @@ MAX_INPUTS = 256
 
 
 class TextPart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # an image part's own fields ("image_url") are let through so that _texts refuses it by name, instead of a
+    # validation error about strings that never says why
+    model_config = ConfigDict(extra="ignore")
     type: str
     text: str | None = None
 
@@ -82,7 +84,9 @@ def _texts(body: ModerationRequest) -> list[str]:
     for item in body.input:
         if isinstance(item, str):
             texts.append(item)
-        elif item.type == "text" and item.text is not None:
+        elif item.type == "text":
+            if item.text is None:
+                raise ValueError("a text part needs its text")
             texts.append(item.text)
         else:
             raise ValueError(f"input of type {item.type!r} is not supported: Moderato reads text only")
