@@ -167,7 +167,11 @@ def as_displayed(text: str) -> str:
     if _OVERRIDE.search(text):
         from bidi import get_display  # only for the rare text that carries an override
 
-        text = _BIDI_CONTROLS.sub("", get_display(text))
+        try:
+            text = _BIDI_CONTROLS.sub("", get_display(text))
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: not text at all, refused as invalid_text before anything reads it
+
     if len(_TURNED.intersection(text)) >= 2:
         text = text[::-1].translate(_UPRIGHT)
     return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.model.obfuscation import lookalikes, plain_reading
+from service.model.obfuscation import as_displayed, lookalikes, plain_reading
 from service.scoring.normalise import normalise
 
 
@@ -96,3 +96,9 @@ def test_the_per_request_bound_counts_the_plain_reading_of_capitals() -> None:
     check([SimpleNamespace(text="you are a piece of shit. " * 240)])  # read once: within the bound
     with pytest.raises(TooLarge):
         check([shouted])
+
+
+def test_an_override_beside_a_lone_surrogate_is_left_to_the_validation_that_refuses_it() -> None:
+    """The request bound reads every comment before each is validated: a lone surrogate (JSON's "\\ud800") must
+    not make the bidi algorithm fail the whole request (the fuzz test found it)."""
+    assert as_displayed("\ud800\u202eabc") == "\ud800\u202eabc"
