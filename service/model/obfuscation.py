@@ -45,6 +45,7 @@ mathematical letters are already plain.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from functools import cache
@@ -167,11 +168,9 @@ def as_displayed(text: str) -> str:
     if _OVERRIDE.search(text):
         from bidi import get_display  # only for the rare text that carries an override
 
-        try:
+        # a lone surrogate is not text at all (refused as invalid_text before anything reads it): left as it is
+        with contextlib.suppress(UnicodeEncodeError):
             text = _BIDI_CONTROLS.sub("", get_display(text))
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: not text at all, refused as invalid_text before anything reads it
-
     if len(_TURNED.intersection(text)) >= 2:
         text = text[::-1].translate(_UPRIGHT)
     return text
