@@ -4,7 +4,8 @@ Four attacks are made from the hand-written clear cases (service/training/clear_
 attacks, threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i,
 o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters
 joined by "-"), **spaced out** (its letters joined by spaces), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters**
-(negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), and two made of
+(negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character
+references** (each letter as "&#105;", which a page showing comments as HTML displays as the letter), and two made of
 the whole comment: **upside down** (letters turned over, written backwards) and **bidi override** (stored backwards
 after U+202E, which a browser shows the right way round). Each set is scored by the shipped model with its
 calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject;
@@ -79,6 +80,10 @@ def zero_width(text: str) -> str:
     return LONG_WORD.sub(lambda m: "\u200b".join(m[0]), text)
 
 
+def references(text: str) -> str:
+    return LONG_WORD.sub(lambda m: "".join(f"&#{ord(c)};" for c in m[0]), text)
+
+
 def upside_down(text: str) -> str:
     return text.lower().translate(TURNED)[::-1]
 
@@ -97,6 +102,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "small capitals": small_capitals,
     "boxed letters": boxed,
     "zero-width inside words": zero_width,
+    "character references": references,
     "upside down": upside_down,
     "bidi override": bidi_override,
 }

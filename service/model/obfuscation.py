@@ -25,10 +25,11 @@ Word by word, only where a word shows the trick:
   ("ɪᴅɪᴏᴛ"), negative circled and squared letters ("🅘🅓🅘🅞🅣", "🅸🅳🅸🅾🆃"), regional indicator letters ("🇮​🇩​🇮​🇴​🇹"), and
   parenthesized ones ("⒤⒟⒤⒪⒯", which NFKC makes "(i)(d)(i)(o)(t)"); invisible format characters inside such a word
   ("i\u200bd\u200bi\u200bo\u200bt") are dropped from it;
-- the whole comment is read as it is displayed (``as_displayed``): a bidi override (U+202E) makes a browser show
-  "toidi" as "idiot", so text under an override is read in the order a reader sees it (the Unicode bidi algorithm,
-  from the ``python-bidi`` package); upside-down text ("noʎ sǝʇɐɥ ǝuoʎɹǝʌǝ", letters turned over and written
-  backwards) is turned upright when it uses two of the turned letters nothing else writes.
+- the whole comment is read as it is displayed (``as_displayed``): numeric character references become the
+  letters a page showing comments as HTML displays ("&#105;&#100;&#105;&#111;&#116;" is "idiot"); a bidi override
+  (U+202E) makes a browser show "toidi" as "idiot", so text under an override is read in the order a reader sees it
+  (the Unicode bidi algorithm, from the ``python-bidi`` package); upside-down text ("noʎ sǝʇɐɥ ǝuoʎɹǝʌǝ", letters
+  turned over and written backwards) is turned upright when it uses two of the turned letters nothing else writes.
 
 Also known misses (bench/RESULTS.md): a capital I standing for an l ("kiII": the text arrives case-folded), one
 separator inside a word ("id-iot"), and Cyrillic or Greek letters chosen for their shape but not listed as
@@ -46,6 +47,7 @@ mathematical letters are already plain.
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 import unicodedata
 from functools import cache
@@ -86,6 +88,9 @@ _INVISIBLE = "[\u00ad\u200b-\u200d\u2060\ufeff]"  # soft hyphen, zero-width spac
 _INDICATORS = re.compile(f"(?:[\U0001f1e6-\U0001f1ff]{_INVISIBLE}+){{2,}}[\U0001f1e6-\U0001f1ff]{_INVISIBLE}*")
 # Fancy-text stand-ins with no name to find them by ("ʏᴏᴜʀsᴇʟғ": Cyrillic ғ for a small-capital F).
 _FANCY_EXTRA = {"ғ": "f", "ǫ": "q"}
+# Letters written as numeric character references ("&#107;&#105;&#108;&#108;"): a page that shows comments as HTML
+# shows "kill". Only references to Latin letters are read (named ones such as "&amp;" spell punctuation).
+_NUMERIC_REFERENCE = re.compile(r"&#(?:\d{1,7}|x[0-9a-f]{1,6});")
 _OVERRIDE = re.compile("[\u202d\u202e]")  # left-to-right and right-to-left override
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
@@ -95,7 +100,7 @@ _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
-    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)"
+    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#"
 )
 
 
@@ -162,9 +167,18 @@ def plain_reading(text: str) -> str | None:
     return None if plain == text else plain
 
 
+def _reference_letter(match: re.Match[str]) -> str:
+    """A reference that spells a Latin letter, as the letter; others ("&#39;", "&#233;", "&#8220;", emoji) stay as
+    written, so a site that sends its comments HTML-escaped is not read twice for its quotes, accents and emoji."""
+    char = html.unescape(match[0])
+    return char.casefold() if char.isascii() and char.isalpha() else match[0]
+
+
 def as_displayed(text: str) -> str:
-    """Lower-case ``text`` in the order and the orientation a reader sees it: runs under a bidi override reordered as
-    a browser shows them, upside-down text turned upright; otherwise ``text`` itself."""
+    """Lower-case ``text`` as a reader sees it: numeric character references as their characters, runs under a bidi
+    override reordered as a browser shows them, upside-down text turned upright; otherwise ``text`` itself."""
+    if "&#" in text:
+        text = _NUMERIC_REFERENCE.sub(_reference_letter, text)
     if _OVERRIDE.search(text):
         from bidi import get_display  # only for the rare text that carries an override
 

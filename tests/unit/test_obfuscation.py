@@ -42,6 +42,8 @@ def _plain(text: str) -> str | None:
         ("\u202euoy llik lliw I", "i will kill you"),  # stored backwards after a right-to-left override
         ("honestly \u202etoidi na\u202c, that is you", "honestly an idiot, that is you"),
         ("ɟlǝsɹnoʎ llᴉʞ oƃ", "go kill yourself"),  # upside down
+        ("go &#107;&#105;&#108;&#108; yourself", "go kill yourself"),  # what a page showing HTML displays
+        ("You &#x6D;&#x6F;&#x72;&#x6F;&#x6E;", "you moron"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -61,6 +63,8 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "Go 🇺🇸🇨🇦, see (a)(b) above 🅿️",  # flags, a list's letters and the parking sign are not spelled words
         "שלום עולם and مرحبا",  # right-to-left scripts without an override stay in their own order
         "fəˈnɛtɪks ɹ",  # IPA with one turned letter is not upside-down text
+        "AT&amp;T and Q&amp;A",  # named references spell punctuation
+        "it&#39;s &#8220;fine&#8221; &#128514;",  # an HTML-escaped comment's quotes and emoji: not read twice
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
