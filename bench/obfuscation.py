@@ -5,7 +5,8 @@ attacks, threats and severe abuse), each word of four letters or more rewritten:
 o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters
 joined by "-"), **spaced out** (its letters joined by spaces), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters**
 (negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character
-references** (each letter as "&#105;", which a page showing comments as HTML displays as the letter), and two made of
+references** (each letter as "&#105;", which a page showing comments as HTML displays as the letter), **capital I
+for l** (each l after a word's first letter written "I"; words without an l stay as written), and two made of
 the whole comment: **upside down** (letters turned over, written backwards) and **bidi override** (stored backwards
 after U+202E, which a browser shows the right way round). Each set is scored by the shipped model with its
 calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject;
@@ -84,6 +85,11 @@ def references(text: str) -> str:
     return LONG_WORD.sub(lambda m: "".join(f"&#{ord(c)};" for c in m[0]), text)
 
 
+def capital_i(text: str) -> str:
+    """Each l after a word's first letter written as a capital I, which most fonts draw the same ("kiII")."""
+    return LONG_WORD.sub(lambda m: m[0][0] + m[0][1:].replace("l", "I"), text)
+
+
 def upside_down(text: str) -> str:
     return text.lower().translate(TURNED)[::-1]
 
@@ -103,6 +109,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "boxed letters": boxed,
     "zero-width inside words": zero_width,
     "character references": references,
+    "capital I for l": capital_i,
     "upside down": upside_down,
     "bidi override": bidi_override,
 }

@@ -29,11 +29,12 @@ Word by word, only where a word shows the trick:
   letters a page showing comments as HTML displays ("&#105;&#100;&#105;&#111;&#116;" is "idiot"); a bidi override
   (U+202E) makes a browser show "toidi" as "idiot", so text under an override is read in the order a reader sees it
   (the Unicode bidi algorithm, from the ``python-bidi`` package); upside-down text ("noʎ sǝʇɐɥ ǝuoʎɹǝʌǝ", letters
-  turned over and written backwards) is turned upright when it uses two of the turned letters nothing else writes.
+  turned over and written backwards) is turned upright when it uses two of the turned letters nothing else writes;
+- a capital I inside a lower-case word, which most fonts draw as an l ("kiII yourself"), is read as an l (normalising
+  keeps that capital alone: service/scoring/normalise.py).
 
-Also known misses (bench/RESULTS.md): a capital I standing for an l ("kiII": the text arrives case-folded), one
-separator inside a word ("id-iot"), and Cyrillic or Greek letters chosen for their shape but not listed as
-confusables ("уσυ αяє"), which language detection holds for review instead.
+Also known misses (bench/RESULTS.md): one separator inside a word ("id-iot"), and Cyrillic or Greek letters chosen
+for their shape but not listed as confusables ("уσυ αяє"), which language detection holds for review instead.
 
 On 22,874 real comments (UCC, ARC posts and Toxic Spans), 0.59 % are read a second time this way, many of them
 obfuscated for real ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"); one search passes over the rest,
@@ -100,7 +101,7 @@ _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
-    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#"
+    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|I"
 )
 
 
@@ -175,10 +176,12 @@ def _reference_letter(match: re.Match[str]) -> str:
 
 
 def as_displayed(text: str) -> str:
-    """Lower-case ``text`` as a reader sees it: numeric character references as their characters, runs under a bidi
-    override reordered as a browser shows them, upside-down text turned upright; otherwise ``text`` itself."""
+    """Normalised ``text`` as a reader sees it: numeric character references as their characters, a capital I inside
+    a word as the l it shows, runs under a bidi override reordered as a browser shows them, upside-down text turned
+    upright; otherwise ``text`` itself."""
     if "&#" in text:
         text = _NUMERIC_REFERENCE.sub(_reference_letter, text)
+    text = text.replace("I", "l")  # normalising keeps only a capital I inside a lower-case word: "kiII" is "kill"
     if _OVERRIDE.search(text):
         from bidi import get_display  # only for the rare text that carries an override
 

@@ -44,7 +44,7 @@ MAX_WINDOWS = 24
 SECOND_LOOK_GATE = 0.8
 # Names the readings a text is scored by (its windows, the second look, the plain reading of obfuscated text): part
 # of the cache key (service/scoring/model_runner.py), so an answer cached before a reading was added is not served.
-READINGS = "windows+second-look+plain"
+READINGS = "windows+second-look+plain-2"  # -2: fancy text, overrides, upside down, references, capital I
 
 
 @dataclass(frozen=True)

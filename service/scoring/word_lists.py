@@ -20,6 +20,7 @@ from functools import lru_cache
 from anyascii import anyascii
 
 from service.model.obfuscation import as_displayed, lookalike_table
+from service.scoring.normalise import normalise
 
 MAX_WORDS = 5000  # per list
 MAX_WORD_CHARS = 100
@@ -87,7 +88,7 @@ class WordList:
         if self._regex is None:
             return []
         found: set[int] = set()
-        shown = as_displayed(text.casefold())  # an override's or an upside-down text's words as a reader sees them
+        shown = as_displayed(normalise(text).text)  # as a reader sees it: an override's words, "kiII", upside down
         for reading in dict.fromkeys((read(text), read(shown))):
             for match in self._regex.finditer(reading):
                 found.update(int(name[1:]) for name, value in match.groupdict().items() if value is not None)

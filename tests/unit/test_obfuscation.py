@@ -44,6 +44,8 @@ def _plain(text: str) -> str | None:
         ("ɟlǝsɹnoʎ llᴉʞ oƃ", "go kill yourself"),  # upside down
         ("go &#107;&#105;&#108;&#108; yourself", "go kill yourself"),  # what a page showing HTML displays
         ("You &#x6D;&#x6F;&#x72;&#x6F;&#x6E;", "you moron"),
+        ("Go kiII yourself", "go kill yourself"),  # a capital I inside a word, drawn as an l
+        ("You are a heIIish aIien", "you are a hellish alien"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -65,6 +67,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "fəˈnɛtɪks ɹ",  # IPA with one turned letter is not upside-down text
         "AT&amp;T and Q&amp;A",  # named references spell punctuation
         "it&#39;s &#8220;fine&#8221; &#128514;",  # an HTML-escaped comment's quotes and emoji: not read twice
+        "I think IKEA and iPhone owners agree, I do. III.",  # capitals that are not an l
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:

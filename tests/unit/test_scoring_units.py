@@ -17,6 +17,13 @@ def test_normalise_folds_case_space_and_lookalikes_and_maps_back() -> None:
     assert normalise("   ").text == "" and normalise("   ").to_raw(0, 1) == (0, 0)
 
 
+def test_normalise_keeps_a_capital_i_inside_a_lower_case_word_alone() -> None:
+    """ "kiII" is drawn "kill" in most fonts: the plain reading reads it so; the tokenizer lower-cases it anyway."""
+    assert normalise("Go kiII yourself").text == "go kiII yourself"
+    assert normalise("IKEA, III, I and It").text == "ikea, iii, i and it"
+    assert normalise("MusIims").text == "musIims"
+
+
 def test_digest_separates_model_article_and_text() -> None:
     base = digest("v1", "hello", "a1")
     assert base == digest("v1", "hello", "a1")

@@ -38,6 +38,7 @@ LIST = WordList(["idiot*", "ass", "moron", "go kill yourself"])
         ("uoʎ ssɐ", ["ass"]),  # upside down: "ass you"
         ("moron ʇǝ ɐ", ["moron"]),  # a listed word written plainly beside turned letters still counts
         ("you &#109;&#111;&#114;&#111;&#110;", ["moron"]),  # numeric character references
+        ("go kiII yourself", ["go kill yourself"]),  # a capital I drawn as an l
     ],
 )
 def test_dodges_do_not_hide_a_listed_word(text: str, found: list[str]) -> None:
