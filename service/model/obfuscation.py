@@ -92,6 +92,9 @@ _FANCY_EXTRA = {"ғ": "f", "ǫ": "q"}
 # Letters written as numeric character references ("&#107;&#105;&#108;&#108;"): a page that shows comments as HTML
 # shows "kill". Only references to Latin letters are read (named ones such as "&amp;" spell punctuation).
 _NUMERIC_REFERENCE = re.compile(r"&#(?:\d{1,7}|x[0-9a-f]{1,6});")
+# Capital I's after a lower-case letter, which normalising keeps (service/scoring/normalise.py): drawn as an l. Not a
+# pronoun or "III", so text read without normalising (the training commands' readouts) keeps its "I".
+_CAPITAL_I = re.compile(r"(?<=[a-z])I+")
 _OVERRIDE = re.compile("[\u202d\u202e]")  # left-to-right and right-to-left override
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
@@ -101,7 +104,7 @@ _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
-    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|I"
+    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I"
 )
 
 
@@ -181,7 +184,7 @@ def as_displayed(text: str) -> str:
     upright; otherwise ``text`` itself."""
     if "&#" in text:
         text = _NUMERIC_REFERENCE.sub(_reference_letter, text)
-    text = text.replace("I", "l")  # normalising keeps only a capital I inside a lower-case word: "kiII" is "kill"
+    text = _CAPITAL_I.sub(lambda m: "l" * len(m[0]), text)  # "kiII" is "kill"
     if _OVERRIDE.search(text):
         from bidi import get_display  # only for the rare text that carries an override
 

@@ -105,6 +105,13 @@ def test_the_per_request_bound_counts_the_plain_reading_of_capitals() -> None:
         check([shouted])
 
 
+def test_an_unnormalised_text_keeps_its_pronoun() -> None:
+    """The training commands read texts as the data holds them: a capital I that is a word, or opens one, is not
+    an l (only one after a lower-case letter is)."""
+    assert plain_reading("I will find you. It is III.") is None
+    assert plain_reading("go kiII yourself") == "go kill yourself"
+
+
 def test_an_override_beside_a_lone_surrogate_is_left_to_the_validation_that_refuses_it() -> None:
     """The request bound reads every comment before each is validated: a lone surrogate (JSON's "\\ud800") must
     not make the bidi algorithm fail the whole request (the fuzz test found it)."""
