@@ -49,6 +49,14 @@ def read(text: str) -> str:
     return anyascii(folded).casefold()
 
 
+@lru_cache(maxsize=64)
+def readings(text: str) -> tuple[str, ...]:
+    """The text read as written and as a reader sees it (an override's words, "kiII", upside down), each once. Kept
+    for the next call: a policy with suspect and banned words matches both lists against one comment."""
+    shown = as_displayed(normalise(text).text)
+    return tuple(dict.fromkeys((read(text), read(shown))))
+
+
 def _letter(char: str) -> str:
     return "[" + re.escape(STAND_INS.get(char, char)) + "]+"
 
@@ -88,8 +96,7 @@ class WordList:
         if self._regex is None:
             return []
         found: set[int] = set()
-        shown = as_displayed(normalise(text).text)  # as a reader sees it: an override's words, "kiII", upside down
-        for reading in dict.fromkeys((read(text), read(shown))):
+        for reading in readings(text):
             for match in self._regex.finditer(reading):
                 found.update(int(name[1:]) for name, value in match.groupdict().items() if value is not None)
         return [self._patterns[i][0] for i in sorted(found)]
