@@ -1,19 +1,20 @@
 """Does obfuscated abuse get through? The plain reading (service/model/obfuscation.py), measured with and without.
 
-Four attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity
-attacks, threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i,
-o, p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters
-joined by "-"), **spaced out** (its letters joined by spaces), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters**
-(negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character
-references** (each letter as "&#105;", which a page showing comments as HTML displays as the letter), **capital I
-for l** (each l after a word's first letter written "I"; words without an l stay as written), and two made of
-the whole comment: **upside down** (letters turned over, written backwards) and **bidi override** (stored backwards
-after U+202E, which a browser shows the right way round). Each set is scored by the shipped model with its
-calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject;
-the language check, which the service adds and which may also hold some of these, is left out) and the share a
-Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and
-ARC's posts, 8,787): the share read twice, how many the policy holds with and without, and the model's seconds for
-them, side by side.
+The attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity attacks,
+threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i, o, p, y
+replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters joined by
+"-"), **spaced out** (its letters joined by spaces), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared
+capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character references** (each letter as
+"&#105;", which a page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's
+first letter written "I"; words without an l stay as written), and four made of the whole comment: **upside down**
+(letters turned over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the
+right way round), **words joined by 👏** (no spaces, a symbol between words) and **blanks for spaces** (Hangul fillers,
+which normalising reads as spaces, so both columns read them plainly). Each set is scored by the shipped model with its
+calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject; the
+language check, which the service adds and which may also hold some of these, is left out) and the share a
+Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and ARC's
+posts, 8,787): the share read twice, how many the policy holds with and without, and the model's seconds for them, side
+by side.
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -94,6 +95,16 @@ def upside_down(text: str) -> str:
     return text.lower().translate(TURNED)[::-1]
 
 
+def joined(text: str) -> str:
+    """Words joined by a symbol instead of spaces ("You👏are👏an👏idiot"): one unknown word to the tokenizer."""
+    return "\U0001f44f".join(text.split(" "))
+
+
+def blanks(text: str) -> str:
+    """Spaces written as Hangul fillers, which show as blanks (normalising reads them as spaces)."""
+    return text.replace(" ", "\u3164")
+
+
 def bidi_override(text: str) -> str:
     """Stored backwards behind a right-to-left override: a browser shows it as written."""
     return "\u202e" + text[::-1]
@@ -112,6 +123,8 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "capital I for l": capital_i,
     "upside down": upside_down,
     "bidi override": bidi_override,
+    "words joined by 👏": joined,
+    "blanks for spaces": blanks,
 }
 
 

@@ -78,9 +78,21 @@ def base_sha256() -> str:
 
 
 def load_tokenizer() -> Any:
+    """The base encoder's tokenizer, with each symbol (an emoji, with its modifiers) read as a token of its own.
+
+    BERT's pre-tokenizer splits at spaces and punctuation only, and a word that holds a piece its vocabulary lacks is
+    read whole as [UNK]: "you are an idiot😂" was read as "you are an [UNK]" (toxicity 0.22 against 0.90 with a space
+    before the emoji), "die🔪" as "[UNK]". Isolating symbols keeps the word. On the toxicity dev splits 146 texts are
+    tokenized differently (OLID's tweets 141), and toxicity ROC-AUC moves by at most 0.0004 (OLID 0.8590 -> 0.8586).
+    """
+    from tokenizers import Regex, pre_tokenizers
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(base_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(base_model_path())
+    tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Split(Regex(r"\p{S}\p{M}*"), behavior="isolated")]
+    )
+    return tokenizer
 
 
 def build_network(frozen_layers: int, random_init: bool = False) -> ModeratoNet:

@@ -98,6 +98,12 @@ _CAPITAL_I = re.compile(r"(?<=[a-z])I+")
 _OVERRIDE = re.compile("[\u202d\u202e]")  # left-to-right and right-to-left override
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
+# Words joined by a symbol or a letter of another script ("you👏are👏an👏idiot", "youツidiot", "you×idiot"): the
+# tokenizer splits only at spaces and punctuation, so the whole run became one unknown word (allowed at 0.07). A
+# run of non-ASCII characters between two letters (or after a comma or a full stop), read as a space when it
+# holds a symbol and no punctuation (the tokenizer already splits "yes…but"); a lone letter of another script
+# between Latin letters that looks like none is read so too.
+_JOIN_RUN = re.compile(r"(?<=[^\W\d_]|[.,;:!?])[^\w\s\x00-\x7f]+(?=[^\W\d_])|(?<=[a-z])[^\W\d_\x00-\x7f](?=[a-z])")
 # Three or more single letters between spaces: a word spelled out ("k i l l yourself"). Normalised text has single
 # spaces, so "s t u p i d  m o r o n" arrives as one run and is read as one word.
 _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][a-z])")  # not in "w-i-t-h a k-n-i-f-e"
@@ -155,6 +161,15 @@ def _plain_core(core: str) -> str:
     return INITIALS.get(core, core)
 
 
+def _joiner(match: re.Match[str]) -> str:
+    run = match[0]
+    if run.isalpha():  # one letter: a joiner only if it is of another script and looks like no Latin letter
+        return run if run in lookalikes() or unicodedata.name(run, "LATIN").startswith("LATIN") else " "
+    categories = [unicodedata.category(c) for c in run]
+    joins = any(c[0] == "S" for c in categories) and not any(c[0] == "P" for c in categories)
+    return " " if joins else run
+
+
 def _symbol_letters(match: re.Match[str]) -> str:
     return "".join(c for c in match[0].translate(lookalike_table()) if unicodedata.category(c) != "Cf")
 
@@ -166,6 +181,7 @@ def plain_reading(text: str) -> str | None:
     plain = _BOXED.sub(_symbol_letters, as_displayed(text))
     plain = _INDICATORS.sub(_symbol_letters, plain)
     plain = _PARENTHESIZED.sub(lambda m: m[0][1::3], plain)
+    plain = _JOIN_RUN.sub(_joiner, plain)
     plain = _SPACED.sub(lambda m: m[0].replace(" ", ""), plain)
     plain = _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], plain)
     return None if plain == text else plain

@@ -1,8 +1,8 @@
 """Text normalisation for the cache key and the model, with a map back to the caller's character offsets.
 
-Normalising is NFKC (folds look-alike letters such as 𝐢𝐝𝐢𝐨𝐭), case folding and whitespace collapsing. The model
-reads the normalised text, so identical comments typed differently share one cache entry; spans found in the
-normalised text are mapped back to each caller's own text.
+Normalising is NFKC (folds look-alike letters such as 𝐢𝐝𝐢𝐨𝐭), case folding and whitespace collapsing (characters that
+show as a blank count as whitespace). The model reads the normalised text, so identical comments typed differently
+share one cache entry; spans found in the normalised text are mapped back to each caller's own text.
 
 One letter keeps its case: a capital I inside a lower-case word ("kiII", "MusIim"), which in most fonts is an l, and
 which the plain reading (service/model/obfuscation.py) reads as one. The model's tokenizer lower-cases, so the
@@ -20,6 +20,10 @@ from dataclasses import dataclass
 # not "IKEA", "III" or "I". Names and missing spaces match too ("McIntosh", "andI": 8 of 8,787 real comments), which
 # costs them one more reading, nothing else.
 _CAPITAL_I_FOR_L = re.compile(r"\b(?:[a-z]|[A-HJ-Z](?=[a-z]))[a-z]*I[a-zI]*\b")
+# Characters that show as a blank though Unicode does not call them whitespace: the Hangul fillers and the braille
+# blank. Written between words they hid "you are a worthless idiot" as one unknown word (toxicity 0.07, allowed), and
+# alone they made a comment that shows nothing. They are read as spaces.
+BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def normalise(raw: str) -> Normalised:
         else ()
     )
     for i, ch in enumerate(raw):
-        if ch.isspace():
+        if ch.isspace() or ch in BLANK:
             pending_space = bool(chars)
             continue
         folded = "I" if i in kept else unicodedata.normalize("NFKC", ch).casefold()
@@ -76,7 +80,7 @@ def text_digest(text: str) -> str:
 def text_problem(text: str) -> tuple[str, str] | None:
     """Why a comment's text cannot be scored, as (code, message), or None when it can.
 
-    Text with nothing visible (whitespace, zero-width and other format characters only) is empty; a lone UTF-16
+    Text with nothing visible (whitespace, blanks, zero-width and other format characters only) is empty; a lone UTF-16
     surrogate (JSON's "\\ud800") is not Unicode text at all and could be neither hashed nor stored. A text longer
     than the model reads is not a problem here: it is scored on its opening and held for review (the scorer).
     """
@@ -84,6 +88,6 @@ def text_problem(text: str) -> tuple[str, str] | None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         return "invalid_text", f"text is not valid Unicode (a lone surrogate at character {exc.start})"
-    if not any(unicodedata.category(c)[0] not in "ZC" for c in text):
+    if not any(unicodedata.category(c)[0] not in "ZC" and c not in BLANK for c in text):
         return "empty_text", "text is empty or only whitespace"
     return None

@@ -154,7 +154,9 @@ def test_undecodable_bodies_are_malformed_json(client: TestClient, body: bytes) 
     assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_json"
 
 
-@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200c\u200d\ufeff", " \u2060 \u00a0", "\u202e\u202c"])
+@pytest.mark.parametrize(
+    "text", ["\u200b", "\u200b\u200c\u200d\ufeff", " \u2060 \u00a0", "\u202e\u202c", "\u3164\u2800"]
+)
 def test_invisible_only_text_is_empty(client: TestClient, text: str) -> None:
     (result,) = client.post("/v1/analyze", json={"comments": [{"id": "z", "text": text}]}, headers=auth("pk-a")).json()[
         "results"

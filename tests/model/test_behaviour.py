@@ -73,6 +73,7 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("Y0u are a p1ec3 of sh1t.", "You are a piece of shit."),
         ("You are an іdіоt.", "You are an idiot."),  # Cyrillic і and о
         ("You are a m-o-r-o-n.", "You are a moron."),
+        ("You👏are👏a👏worthless👏idiot.", "You are a worthless idiot."),  # one unknown word to the tokenizer
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:
@@ -82,6 +83,16 @@ def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfu
     assert seen.scores["toxicity"] > 0.7
     for attribute in ("toxicity", "insult"):
         assert hidden.scores[attribute] >= seen.scores[attribute]
+
+
+def test_an_emoji_against_a_word_does_not_hide_it(predictor: Predictor) -> None:
+    """The tokenizer read "idiot😂" as one unknown word (toxicity 0.22); each symbol is now a token of its own, so the
+    comment reads as it does with a space before the emoji."""
+    glued, spaced, bare = predictor.predict(["you are an idiot😂", "you are an idiot 😂", "you are an idiot"])
+    assert glued.scores == spaced.scores
+    assert glued.scores["toxicity"] >= bare.scores["toxicity"] - 0.1
+    (knife,) = predictor.predict(["die🔪"])
+    assert knife.scores["toxicity"] > 0.5
 
 
 def test_spans_land_on_the_insulting_word(predictor: Predictor) -> None:

@@ -46,6 +46,10 @@ def _plain(text: str) -> str | None:
         ("You &#x6D;&#x6F;&#x72;&#x6F;&#x6E;", "you moron"),
         ("Go kiII yourself", "go kill yourself"),  # a capital I inside a word, drawn as an l
         ("You are a heIIish aIien", "you are a hellish alien"),
+        ("You👏are👏an👏idiot", "you are an idiot"),  # words joined by a symbol: one unknown word to the tokenizer
+        ("you👏🏽are👏🏽a×worthless█idiot", "you are a worthless idiot"),  # with a skin tone, or any symbols
+        ("youツareツanツidiot", "you are an idiot"),  # a letter of another script that looks like no Latin one
+        ("I love❤️it", "i love it"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -68,6 +72,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "AT&amp;T and Q&amp;A",  # named references spell punctuation
         "it&#39;s &#8220;fine&#8221; &#128514;",  # an HTML-escaped comment's quotes and emoji: not read twice
         "I think IKEA and iPhone owners agree, I do. III.",  # capitals that are not an l
+        "Wait…what? Naïve, café, Zoë — x² and Москва",  # punctuation between words, Latin accents, other scripts
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:

@@ -3,7 +3,7 @@ import pytest
 from service import redis_keys as keys
 from service.api.auth import KeyRing, Principal, development_key
 from service.config import PolicySettings
-from service.scoring.normalise import digest, normalise
+from service.scoring.normalise import digest, normalise, text_problem
 from service.scoring.policy import Policy
 
 
@@ -22,6 +22,12 @@ def test_normalise_keeps_a_capital_i_inside_a_lower_case_word_alone() -> None:
     assert normalise("Go kiII yourself").text == "go kiII yourself"
     assert normalise("IKEA, III, I and It").text == "ikea, iii, i and it"
     assert normalise("MusIims").text == "musIims"
+
+
+def test_characters_that_show_as_a_blank_are_read_as_spaces() -> None:
+    """Hangul fillers and the braille blank between words hid an insult as one unknown word (allowed at 0.07)."""
+    assert normalise("you\u3164are\u2800a\uffa0worthless\u115fidiot").text == "you are a worthless idiot"
+    assert text_problem("\u3164\u2800 \u1160") == ("empty_text", "text is empty or only whitespace")
 
 
 def test_digest_separates_model_article_and_text() -> None:
