@@ -74,6 +74,7 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("You are an іdіоt.", "You are an idiot."),  # Cyrillic і and о
         ("You are a m-o-r-o-n.", "You are a moron."),
         ("You👏are👏a👏worthless👏idiot.", "You are a worthless idiot."),  # one unknown word to the tokenizer
+        ("You are a 💩.", "You are a pile of poo."),  # an emoji in a noun's place, read by its name
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:

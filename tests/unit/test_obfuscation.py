@@ -50,6 +50,9 @@ def _plain(text: str) -> str | None:
         ("you👏🏽are👏🏽a×worthless█idiot", "you are a worthless idiot"),  # with a skin tone, or any symbols
         ("youツareツanツidiot", "you are an idiot"),  # a letter of another script that looks like no Latin one
         ("I love❤️it", "i love it"),
+        ("You're a 🐷", "you're a pig face"),  # an emoji in the place of a noun, read by its name
+        ("What a 🐀!", "what a rat!"),
+        ("you 🤡🤡", "you clown face clown face"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -72,6 +75,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "AT&amp;T and Q&amp;A",  # named references spell punctuation
         "it&#39;s &#8220;fine&#8221; &#128514;",  # an HTML-escaped comment's quotes and emoji: not read twice
         "I think IKEA and iPhone owners agree, I do. III.",  # capitals that are not an l
+        "lol 😂😂, great game 🏈🔥 and a ★ rating",  # emoji that are reactions, not in a noun's place
         "Wait…what? Naïve, café, Zoë — x² and Москва",  # punctuation between words, Latin accents, other scripts
     ],
 )
