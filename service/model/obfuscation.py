@@ -16,10 +16,9 @@ Word by word, only where a word shows the trick:
   replaced in a word where one sits between letters ("p1ec3", "sh!t") or "$" opens a word of letters ("$hit"):
   "2024", "21st", "1960s", "k-12", prices, links and @mentions stay;
 - three or more single letters joined by one separator ("i.d.i.o.t", "m-o-r-o-n", "i🤡d🤡i🤡o🤡t") or by
-  spaces ("k i l l yourself") are joined; "u.s." and "i.e." stay. Known misses: words spelled out one after another run
-  together, and take a lone "a" or "i" before them ("you are a s t u p i d m o r o n" reads "astupidmoron"), which
-  the model reads less surely; language detection often holds such a comment anyway (lone letters rarely read as
-  English);
+  spaces ("k i l l yourself") are joined; "u.s." and "i.e." stay. Words spelled out one after another arrive as one
+  run, with a lone "a" or "i" before them ("you are a s t u p i d m o r o n"): a run of five letters or more is cut
+  into its likeliest words ("a stupid moron", "a liar"; word counts of the ``wordsegment`` package);
 - abuse written as its initials is spelled out ("kys" kill yourself, "stfu", "gtfo", "foad");
 - letters of "fancy text" that Unicode does not list as confusables are read as the letter they show: small capitals
   ("ɪᴅɪᴏᴛ"), negative circled and squared letters ("🅘🅓🅘🅞🅣", "🅸🅳🅸🅾🆃"), regional indicator letters ("🇮​🇩​🇮​🇴​🇹"), and
@@ -111,6 +110,10 @@ _JOIN_RUN = re.compile(r"(?<=[^\W\d_]|[.,;:!?])[^\w\s\x00-\x7f]+(?=[^\W\d_])|(?<
 # Three or more single letters between spaces: a word spelled out ("k i l l yourself"). Normalised text has single
 # spaces, so "s t u p i d  m o r o n" arrives as one run and is read as one word.
 _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][a-z])")  # not in "w-i-t-h a k-n-i-f-e"
+# A spelled-out run this long may be several words ("astupidmoron", "aliar"): it is cut into the likeliest ones.
+# Shorter runs are one word ("kill", "c u n t"; "isis" would be cut "is is"), and the word counts (38 MB, read in
+# 0.1-0.9 s here the first time a process needs them) stay unread.
+SEGMENT_FROM = 5
 # An emoji in the place of a noun after "a", "an", "the", "you" or "your" ("you're a 🐷", "what a 🐀", "you 🤡")
 # stands for the word: read by its CLDR name ("pig face", "rat", "clown face"; the ``emoji`` package). The
 # model reads every emoji as an unknown token, so such an insult was allowed (toxicity 0.19-0.21). Only in
@@ -183,6 +186,25 @@ def _joiner(match: re.Match[str]) -> str:
     return " " if joins else run
 
 
+@cache
+def _segmenter() -> Any:
+    """Word segmentation by unigram counts of the Google web corpus (the ``wordsegment`` package). Its bigrams, which
+    cost twice as much to load, are left out: of the 239 long runs in bench/obfuscation.py's spaced-out clear cases
+    they cut one otherwise ("brain dead" for "braindead")."""
+    import wordsegment
+
+    segmenter = wordsegment.Segmenter()
+    segmenter.unigrams.update(segmenter.parse(segmenter.UNIGRAMS_FILENAME))
+    segmenter.total, segmenter.limit = segmenter.TOTAL, segmenter.LIMIT
+    return segmenter
+
+
+def _spelled_out(match: re.Match[str]) -> str:
+    """Letters spelled out between spaces, joined; a long run cut into the words it spells."""
+    letters = match[0].replace(" ", "")
+    return " ".join(_segmenter().segment(letters)) if len(letters) >= SEGMENT_FROM else letters
+
+
 def _emoji_word(match: re.Match[str]) -> str:
     import emoji  # only for the rare text with an emoji after "a" or "you"
 
@@ -206,7 +228,7 @@ def plain_reading(text: str) -> str | None:
     plain = _PARENTHESIZED.sub(lambda m: m[0][1::3], plain)
     plain = _EMOJI_SLOT.sub(_emoji_word, plain)
     plain = _JOIN_RUN.sub(_joiner, plain)
-    plain = _SPACED.sub(lambda m: m[0].replace(" ", ""), plain)
+    plain = _SPACED.sub(_spelled_out, plain)
     plain = _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], plain)
     return None if plain == text else plain
 

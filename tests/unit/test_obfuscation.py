@@ -28,6 +28,7 @@ def _plain(text: str) -> str | None:
         ("Go k i l l yourself", "go kill yourself"),
         ("You are an i  d  i  o  t", "you are an idiot"),  # normalised: one space between letters
         ("(i d i o t)", "(idiot)"),
+        ("You are a s t u p i d  m o r o n", "you are a stupid moron"),  # spelled words arrive as one run
         ("You are an i🤡d🤡i🤡o🤡t", "you are an idiot"),  # any one separator, the same throughout
         ("w-h-a-t a s-t-u-p-i-d thing", "what a stupid thing"),  # a lone "a" between spelled words stays apart
         ("Just KYS already.", "just kill yourself already."),
