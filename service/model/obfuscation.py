@@ -166,9 +166,10 @@ def _plain_core(core: str) -> str:
         return core
     similar = lookalikes()
     letters = [c for c in core if c.isalpha() or c in similar]  # 🅐 and 🇦 are symbols that show a letter
+    latin = core.translate(lookalike_table())
     if any(c in similar for c in letters) and all(c.isascii() or c in similar for c in letters):
-        core = core.translate(lookalike_table())
-    if letters and all(c.isascii() for c in core.translate(lookalike_table()) if c.isalpha()):
+        core = latin
+    if letters and all(c.isascii() for c in latin if c.isalpha()):
         core = "".join(c for c in core if unicodedata.category(c) != "Cf")  # zero-width marks inside a Latin word
     if _LEET_WORD.search(core):
         core = core.translate(_LEET_TABLE)
