@@ -77,6 +77,11 @@ def base_sha256() -> str:
     return digest.hexdigest()
 
 
+# Names how ``load_tokenizer`` cuts text beyond the base tokenizer: part of the key of cached article states
+# (service/scoring/factory.py), which the encoder made from the article's tokens.
+TOKENIZER = "wordpiece+symbols"
+
+
 def load_tokenizer() -> Any:
     """The base encoder's tokenizer, with each symbol (an emoji, with its modifiers) read as a token of its own.
 

@@ -44,9 +44,11 @@ def build_scorer(
         (state,) = await batcher.submit_many([ArticleJob(title, body)])
         return state
 
+    from service.model.checkpoint import TOKENIZER  # the article's tokens are cut by it: part of its cache key
+
     store = ArticleStore(
         redis,
-        model_version=runner.version,
+        model_version=f"{runner.version}+tokenizer:{TOKENIZER}",
         ttl_s=settings.article_ttl_s,
         metrics=metrics,
         encode=encode,
