@@ -56,6 +56,14 @@ def cancel_requested() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def stop_if_cancelled() -> None:
+    """Raise CancelledError when the running task has been asked to stop. A loop that runs forever calls it on each
+    turn: redis-py can swallow a cancellation that lands mid-command (redis/redis-py#2028, #2551), and the loop would
+    then carry on, so the shutdown that waits for it never ends (a webhook test hung 300 s on that)."""
+    if cancel_requested():
+        raise asyncio.CancelledError
+
+
 def is_cluster(client: object) -> bool:
     return isinstance(client, RedisCluster)
 

@@ -39,7 +39,7 @@ from service import redis_keys as keys
 from service.contract import DECIDED_VIEWS
 from service.errors import NotFound
 from service.moderation.records import Records
-from service.redis_client import UNAVAILABLE, cancel_requested, text
+from service.redis_client import UNAVAILABLE, cancel_requested, stop_if_cancelled, text
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class RetentionLoop:
 
     async def run(self) -> None:
         while True:
+            stop_if_cancelled()
             for tenant in list(self.tenants()):
                 try:
                     await self.round(tenant)

@@ -139,7 +139,7 @@ class EventHub:
     async def _read(self, tenant: str) -> None:
         after: str | None = None
         try:
-            while self._subscribers.get(tenant) and not self._closing:
+            while self._subscribers.get(tenant) and not self._closing and not cancel_requested():
                 try:
                     if after is None:
                         after = await last_event_id(self.redis, tenant)

@@ -36,7 +36,7 @@ import redis.asyncio as aioredis
 
 from service import redis_keys as keys
 from service.errors import InvalidInput
-from service.redis_client import UNAVAILABLE, cancel_requested, text, text_map
+from service.redis_client import UNAVAILABLE, cancel_requested, stop_if_cancelled, text, text_map
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +327,7 @@ class SearchIndexer:
     async def run(self, tenants: Callable[[], list[str]], *, idle_s: float = IDLE_S) -> None:
         """Index forever: each round, every tenant's pending comments, pausing only when none were pending."""
         while True:
+            stop_if_cancelled()
             busy = False
             for tenant in list(tenants()):
                 try:

@@ -32,7 +32,7 @@ from service.config import CoralSiteSettings, Settings
 from service.contract import MODEL_ACTOR
 from service.moderation.coral_graphql import MUTATIONS, CoralError, CoralGraphQL
 from service.moderation.targets import AllowList, allow_list, delivery_error, post_checked
-from service.redis_client import UNAVAILABLE, cancel_requested, text, text_map
+from service.redis_client import UNAVAILABLE, cancel_requested, stop_if_cancelled, text, text_map
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +362,7 @@ class WebhookLoop:
 
     async def _tenant_loop(self, tenant: str) -> None:
         while True:
+            stop_if_cancelled()
             try:  # start what is due and carry on: deliveries run on their own, each receiver in its own lane
                 await self.sender.start_due(tenant)
             except UNAVAILABLE as exc:  # Redis out of reach: the due jobs wait in Redis for the next round

@@ -30,7 +30,7 @@ from service.moderation.records import Records, parent_texts_of, registered_tena
 from service.moderation.rules import model_verdict, webhook_url
 from service.moderation.search import SearchIndex, SearchIndexer
 from service.moderation.webhooks import WebhookLoop, build_sender
-from service.redis_client import UNAVAILABLE, is_cluster, text
+from service.redis_client import UNAVAILABLE, is_cluster, stop_if_cancelled, text
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment, Scorer
 
 log = logging.getLogger(__name__)
@@ -356,6 +356,7 @@ class Worker:
 
     async def _health_loop(self) -> None:
         while True:
+            stop_if_cancelled()
             with contextlib.suppress(*UNAVAILABLE):
                 await worker_health.beat(self.redis, self.name, self.counters())
             await asyncio.sleep(HEALTH_EVERY_S)
