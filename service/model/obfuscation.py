@@ -108,7 +108,7 @@ _LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
 # between Latin letters that looks like none is read so too.
 _JOIN_RUN = re.compile(r"(?<=[^\W\d_]|[.,;:!?])[^\w\s\x00-\x7f]+(?=[^\W\d_])|(?<=[a-z])[^\W\d_\x00-\x7f](?=[a-z])")
 # Three or more single letters between spaces: a word spelled out ("k i l l yourself"). Normalised text has single
-# spaces, so "s t u p i d  m o r o n" arrives as one run and is read as one word.
+# spaces, so "s t u p i d  m o r o n" arrives as one run, which SEGMENT_FROM's rule cuts apart again.
 _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][a-z])")  # not in "w-i-t-h a k-n-i-f-e"
 # A spelled-out run this long may be several words ("astupidmoron", "aliar"): it is cut into the likeliest ones.
 # Shorter runs are one word ("kill", "c u n t"; "isis" would be cut "is is"), and the word counts (38 MB, read in
