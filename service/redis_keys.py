@@ -90,11 +90,16 @@ def author(tenant: str, author_id: str) -> str:
 
 
 def author_comments(tenant: str, author_id: str) -> str:
-    """Sorted set of an author's scored comment ids by time (the newest AUTHOR_COMMENTS_MAX kept)."""
+    """Sorted set of every comment id of an author that is stored, by time (received, then scored): the author page's
+    list, and what erasing an author erases. Uncapped, so erasure needs no scan of the keyspace."""
     return _key(tenant, "authorcomments", author_id)
 
 
-AUTHOR_COMMENTS_MAX = 1000
+def authors_indexed(tenant: str) -> str:
+    """Set (to the time) once every comment of the tenant is in its author's ``author_comments``. Records stored
+    before that set held only scored comments, and only an author's newest 1,000; until a worker has indexed them
+    (erasure.index_authors), erasing an author also scans the tenant's records."""
+    return _key(tenant, "authorsindexed")
 
 
 def erased(tenant: str) -> str:

@@ -20,9 +20,12 @@ same way (RetentionLoop; the audit names the actor ``retention``), but one that 
 reported it after it was decided) until a moderator has seen it. Suggested scores older than that go too (their
 stream's ids are their arrival times).
 
-An author is erased by erasing every comment of theirs Moderato holds (their page's list, and a scan of the tenant's
-records for the rest: queued comments, and those past the page's cap), then their record: name, counters and
-standing. A ban goes with it: a platform that must keep one keeps it on its side.
+An author is erased by erasing every comment of theirs Moderato holds, then their record: name, counters and
+standing. A ban goes with it: a platform that must keep one keeps it on its side. Their comments are found in their
+index (``author_comments``: every comment that names them, from the moment it is stored), so the request costs what
+the author wrote, not what the tenant holds. Records stored before that index held queued comments and more than an
+author's newest 1,000 are found by a scan of the keyspace until a worker has indexed the tenant once
+(``index_authors``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -49,27 +52,53 @@ RETENTION_ACTOR = "retention"
 
 
 async def comments_of(redis: aioredis.Redis, tenant: str, author_id: str) -> list[str]:
-    """Every stored comment id of the author: their page's list, and every record that names them (a scan)."""
+    """Every stored comment id of the author: their index (``author_comments``), and, until the tenant's older records
+    are indexed (``index_authors``), every record that names them (a scan)."""
     listed = {text(cast(bytes, i)) for i in await redis.zrange(keys.author_comments(tenant, author_id), 0, -1)}
+    if await redis.exists(keys.authors_indexed(tenant)):
+        return sorted(listed)
+    found = {comment_id async for comment_id, author, _ in _records_with_authors(redis, tenant) if author == author_id}
+    return sorted(listed | found)
+
+
+async def _records_with_authors(redis: aioredis.Redis, tenant: str) -> AsyncIterator[tuple[str, str, float]]:
+    """(comment id, author id, when it was scored or else received) of every record of the tenant that names an
+    author, by a scan of the keyspace."""
     prefix = keys.comment(tenant, "")
     batch: list[str] = []
-    found: set[str] = set()
-
-    async def check() -> None:
-        async with redis.pipeline(transaction=False) as pipe:
-            for key in batch:
-                pipe.hget(key, "author_id")
-            owners = await pipe.execute()
-        found.update(key[len(prefix) :] for key, owner in zip(batch, owners, strict=True) if text(owner) == author_id)
-        batch.clear()
-
     async for key in redis.scan_iter(match=prefix + "*", count=SCAN_BATCH):
-        batch.append(text(key))
+        batch.append(text(key)[len(prefix) :])
         if len(batch) >= SCAN_BATCH:
-            await check()
-    if batch:
-        await check()
-    return sorted(listed | found)
+            for pair in await _authors_of(redis, tenant, batch):
+                yield pair
+            batch = []
+    for pair in await _authors_of(redis, tenant, batch):
+        yield pair
+
+
+async def _authors_of(redis: aioredis.Redis, tenant: str, comment_ids: list[str]) -> list[tuple[str, str, float]]:
+    if not comment_ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for comment_id in comment_ids:
+            pipe.hmget(keys.comment(tenant, comment_id), ["author_id", "scored_at", "received_at"])
+        rows = await pipe.execute()
+    return [
+        (comment_id, text(author), float(text(scored or received or b"0")))
+        for comment_id, (author, scored, received) in zip(comment_ids, rows, strict=True)
+        if author
+    ]
+
+
+async def index_authors(redis: aioredis.Redis, tenant: str) -> int:
+    """Put every record of the tenant that names an author into that author's index (records stored before the index
+    held every comment), then mark the tenant indexed; how many were missing. A comment stored meanwhile is indexed
+    as it is accepted; one erased meanwhile may come back into an index as a bare id, which erasing skips."""
+    added = 0
+    async for comment_id, author, at in _records_with_authors(redis, tenant):
+        added += int(await redis.zadd(keys.author_comments(tenant, author), {comment_id: at}, nx=True) or 0)
+    await redis.set(keys.authors_indexed(tenant), f"{time.time():.3f}")
+    return added
 
 
 async def erase_author(

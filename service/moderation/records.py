@@ -39,7 +39,7 @@ class IncomingComment:
 
 
 # KEYS[1] ingest stream, KEYS[2] erased ids, KEYS[3..n+2] comment hashes, KEYS[n+3..2n+2] their threads' sorted
-# sets. ARGV[1] max backlog, ARGV[2] now, ARGV[3..] comment fields (JSON).
+# sets. ARGV[1] max backlog, ARGV[2] now, ARGV[3] author comments key prefix, ARGV[4..] comment fields (JSON).
 # Returns {-1, backlog} when the burst does not fit, {-2, i} when comment i's fields do not decode, else one 1
 # (accepted) or 0 (already known, or erased: a retried request never brings an erased text back) per comment. All
 # or nothing: Redis does not roll a script back when it fails half-way, so everything that can fail is checked
@@ -48,7 +48,7 @@ ACCEPT = """
 local n = (#KEYS - 2) / 2
 local decoded = {}
 for i = 1, n do
-  local ok, fields = pcall(cjson.decode, ARGV[i + 2])
+  local ok, fields = pcall(cjson.decode, ARGV[i + 3])
   if not ok or type(fields) ~= 'table' then return {-2, i} end
   decoded[i] = fields
 end
@@ -70,6 +70,9 @@ for i = 1, n do
     redis.call('XADD', KEYS[1], '*', 'id', fields['id'])
     -- arrival order, the request's own order among comments of one request (a microsecond apart)
     redis.call('ZADD', KEYS[n + 2 + i], tonumber(ARGV[2]) + i / 1000000, fields['id'])
+    -- every comment of an author, from the moment it is stored: erasing the author needs no scan
+    local author = fields['author_id']
+    if type(author) == 'string' and author ~= '' then redis.call('ZADD', ARGV[3] .. author, ARGV[2], fields['id']) end
     out[i] = 1
   else
     out[i] = 0
@@ -111,7 +114,7 @@ end
 # unmoderated, recently scored, search pending. ARGV: result JSON, status,
 # priority ('' = not queued), stance label ('' = none, 'unsure' = not confident), model decision, now, audit JSON,
 # webhook body ('' = none), webhook url, hook prefix, flagged (0/1), author prefix, queue key prefix, author comments
-# prefix, author comments kept, recently scored kept, the model version that scored it. Returns 1 when stored, 0
+# prefix, recently scored kept, the model version that scored it. Returns 1 when stored, 0
 # when this comment was already stored (a redelivery).
 STORE_RESULT = (
     WEBHOOK_LUA
@@ -122,11 +125,11 @@ local st = redis.call('HGET', KEYS[1], 'status')
 if st ~= 'queued' then return 0 end
 local now = ARGV[6]
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'result', ARGV[1], 'model_decision', ARGV[5], 'scored_at', now,
-           'stance_label', ARGV[4], 'model_version', ARGV[17])
+           'stance_label', ARGV[4], 'model_version', ARGV[16])
 local id = redis.call('HGET', KEYS[1], 'id')
 -- the tenant's most recently scored comments, which a policy change is previewed on
 redis.call('ZADD', KEYS[10], now, id)
-redis.call('ZREMRANGEBYRANK', KEYS[10], 0, -tonumber(ARGV[16]) - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[10], 0, -tonumber(ARGV[15]) - 1)
 redis.call('ZADD', KEYS[11], now, id)  -- for the search index, in this same atomic step
 if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[3], id)
@@ -139,7 +142,6 @@ if first then count_author(KEYS[1], ARGV[12], 'comments', 1) end
 local author = redis.call('HGET', KEYS[1], 'author_id')
 if author and author ~= '' then  -- the author's page: their comments, newest first, and the name they go by now
   redis.call('ZADD', ARGV[14] .. author, now, id)
-  redis.call('ZREMRANGEBYRANK', ARGV[14] .. author, 0, -tonumber(ARGV[15]) - 1)
   local name = redis.call('HGET', KEYS[1], 'author_name')
   if name and name ~= '' then redis.call('HSET', ARGV[12] .. author, 'name', name) end
 end
@@ -284,7 +286,7 @@ class Records:
             keys=[keys.ingest(tenant), keys.erased(tenant)]
             + [keys.comment(tenant, c.id) for c in comments]
             + [keys.thread(tenant, c.thread_id) for c in comments],
-            args=[self.max_backlog, f"{time.time():.3f}", *fields],
+            args=[self.max_backlog, f"{time.time():.3f}", keys.author_comments(tenant, ""), *fields],
         )
         if reply and int(reply[0]) == -2:
             raise InvalidInput(
@@ -337,7 +339,6 @@ class Records:
                 keys.author(tenant, ""),
                 keys.queue(tenant, ""),
                 keys.author_comments(tenant, ""),
-                keys.AUTHOR_COMMENTS_MAX,
                 keys.RECENTLY_SCORED_MAX,
                 model_version,
             ],

@@ -25,7 +25,7 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.contract import Status
 from service.moderation import authors, worker_health
-from service.moderation.erasure import RetentionLoop
+from service.moderation.erasure import RetentionLoop, index_authors
 from service.moderation.records import Records, parent_texts_of, registered_tenants
 from service.moderation.rules import model_verdict, webhook_url
 from service.moderation.search import SearchIndex, SearchIndexer
@@ -143,7 +143,11 @@ class Worker:
 
     async def run(self) -> None:
         log.info("worker %s starting (burst=%s)", self.name, self.burst)
-        side = [asyncio.create_task(self._health_loop()), asyncio.create_task(self.webhooks.run())]
+        side = [
+            asyncio.create_task(self._health_loop()),
+            asyncio.create_task(self.webhooks.run()),
+            asyncio.create_task(self._author_index_loop()),
+        ]
         if self.indexer is not None:
             side.append(asyncio.create_task(self.indexer.run(lambda: self.tenants)))
         if self.retention is not None:
@@ -353,6 +357,20 @@ class Worker:
             if await self.redis.zcard(keys.webhook_due(tenant)):  # deliveries still scheduled, retries included
                 return False
         return True
+
+    async def _author_index_loop(self) -> None:
+        """Once per tenant: records stored before every comment was indexed by its author join their author's index,
+        so erasing an author stops scanning the keyspace (erasure.index_authors)."""
+        indexed: set[str] = set()
+        while True:
+            stop_if_cancelled()
+            for tenant in [t for t in self.tenants if t not in indexed]:
+                with contextlib.suppress(*UNAVAILABLE):  # tried again on the next round
+                    if not await self.redis.exists(keys.authors_indexed(tenant)):
+                        added = await index_authors(self.redis, tenant)
+                        log.info("%s: %d older comments joined their authors' indexes", tenant, added)
+                    indexed.add(tenant)
+            await asyncio.sleep(TENANTS_EVERY_S)
 
     async def _health_loop(self) -> None:
         while True:

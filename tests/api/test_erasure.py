@@ -124,11 +124,40 @@ def test_a_comment_erased_before_it_is_scored_is_never_scored(
     client = make_client()  # no worker yet
     body = {"comments": [{"id": "q1", "text": "Quxwaldian idiots, all of you.", "thread_id": "t9", "author_id": "zed"}]}
     assert client.post("/v1/comments", json=body, headers=auth("pk-a")).json()["accepted"] == 1
-    assert client.delete("/v1/authors/zed", headers=auth("pk-a")).json()["comments_erased"] == 1  # found by the scan
+    assert client.delete("/v1/authors/zed", headers=auth("pk-a")).json()["comments_erased"] == 1  # indexed as accepted
     worker = make_client(inprocess_worker=True)
     wait_for(lambda: redis_client.xlen(keys.ingest("tenant-a")) == 0, 60, "the stream drained")
     assert worker.get("/v1/comments/q1", headers=auth("pk-a")).status_code == 404
     assert _in_redis(redis_client, "Quxwaldian") == []
+
+
+def test_an_author_is_erased_from_their_index_and_older_records_join_it(
+    make_client: Callable[..., TestClient], redis_client: redis.Redis
+) -> None:
+    """Every comment of an author is in their index from the moment it is stored, uncapped, so erasing them needs
+    no scan. A record stored before the index held everything (here: written without its index entry) is found by a
+    scan until a worker has indexed the tenant, and by the index after."""
+    client = make_client()  # no worker: every comment stays queued
+    many = [{"id": f"z{i}", "text": f"Comment number {i}.", "thread_id": "t1", "author_id": "zed"} for i in range(1005)]
+    for start in range(0, len(many), 250):
+        posted = client.post("/v1/comments", json={"comments": many[start : start + 250]}, headers=auth("pk-a"))
+        assert posted.is_success
+    assert redis_client.zcard(keys.author_comments("tenant-a", "zed")) == 1005  # queued ones too, past 1,000
+    older = {"id": "old1", "text": "Before the index.", "thread_id": "t1", "author_id": "amy", "status": "queued"}
+    redis_client.hset(keys.comment("tenant-a", "old1"), mapping=older | {"received_at": "1000.0"})
+    redis_client.hset(keys.comment("tenant-a", "old2"), mapping=older | {"id": "old2", "received_at": "1001.0"})
+    assert not redis_client.exists(keys.authors_indexed("tenant-a"))
+    erased = client.delete("/v1/authors/amy", headers=auth("pk-a")).json()
+    assert erased["comments_erased"] == 2 and not redis_client.exists(keys.comment("tenant-a", "old1"))  # the scan
+
+    redis_client.hset(keys.comment("tenant-a", "old3"), mapping=older | {"id": "old3", "received_at": "1002.0"})
+    make_client(inprocess_worker=True)  # indexes the tenant's older records once
+    wait_for(lambda: redis_client.exists(keys.authors_indexed("tenant-a")), 30, "the tenant indexed")
+    assert redis_client.zrange(keys.author_comments("tenant-a", "amy"), 0, -1, withscores=True) == [(b"old3", 1002.0)]
+    assert redis_client.zcard(keys.author_comments("tenant-a", "zed")) == 1005
+    assert client.delete("/v1/authors/amy", headers=auth("pk-a")).json()["comments_erased"] == 1
+    assert client.delete("/v1/authors/zed", headers=auth("pk-a")).json()["comments_erased"] == 1005
+    assert not redis_client.exists(keys.author_comments("tenant-a", "zed"), keys.comment("tenant-a", "z1004"))
 
 
 def test_decided_comments_past_retention_are_erased_and_waiting_ones_kept(

@@ -134,7 +134,8 @@ def _model_decided(r: redis.RedisCluster, acknowledged: dict[str, list[str]]) ->
 
 
 def _erase_on_the_cluster(r: redis.RedisCluster, url: str, comment_id: str) -> None:
-    """Erasing works across the cluster: one comment by its script, an author by a scan of every master."""
+    """Erasing works across the cluster: one comment by its script, an author by their index (or, before a worker
+    has indexed the tenant, a scan of every master)."""
     platform = {"Authorization": "Bearer pk-c"}
     assert requests.delete(f"{url}/v1/comments/{comment_id}", headers=platform, timeout=10).status_code == 204
     assert not r.exists(keys.comment("tenant-c", comment_id)) and r.zscore(keys.erased("tenant-c"), comment_id)
