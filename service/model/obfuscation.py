@@ -34,6 +34,7 @@ Word by word, only where a word shows the trick:
 - words joined by symbols instead of spaces ("you👏are👏an👏idiot", "you×idiot") or by a letter of another script that
   looks like no Latin one ("youツidiot") are read apart; an emoji in the place of a noun after "a", "you" or "your"
   ("you're a 🐷") is read by its name ("pig face").
+- a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros").
 
 Also known misses (bench/RESULTS.md): one separator inside a word ("id-iot"), and Cyrillic or Greek letters chosen
 for their shape but not listed as confusables ("уσυ αяє"), which language detection holds for review instead.
@@ -123,10 +124,16 @@ SEGMENT_FROM = 5
 _EMOJI_SLOT = re.compile(
     r"(?P<slot>(?<!\S)(?:an?|the|you|u|ur|your|ya|yo|you['’]re|youre)\s+)(?P<emoji>[^\w\s\x00-\x7f]+)(?P<trail>[.,!?]*)(?=\s|$)"
 )
+# The "echo": a name in triple parentheses ("(((soros)))") marks its bearer as Jewish, an antisemitic code (ADL's
+# hate symbol database). A reader who knows it reads "jewish soros"; the model never learned it, and read
+# "(((conservatives))) are enemies of whites!" at identity attack 0.50 (allowed), "jewish conservatives..." at 0.98.
+# The plain words change nothing in a harmless sentence ("(((bernie))) wins the primary": 0.08 either way). Exactly
+# three on each side: ":(((" and "(((((listen please)))))" are not it.
+_ECHO = re.compile(r"(?<!\()\({3}(?!\()\s*(?P<name>[^()]{1,60}?)\s*(?<!\))\){3}(?!\))")
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
-    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I"
+    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\("
 )
 
 
@@ -224,7 +231,8 @@ def plain_reading(text: str) -> str | None:
     """``text`` as a reader sees through its obfuscation, or None when nothing in it is obfuscated."""
     if not _SUSPECT.search(text):
         return None
-    plain = _BOXED.sub(_symbol_letters, as_displayed(text))
+    plain = _ECHO.sub(lambda m: "jewish " + m["name"], as_displayed(text))
+    plain = _BOXED.sub(_symbol_letters, plain)
     plain = _INDICATORS.sub(_symbol_letters, plain)
     plain = _PARENTHESIZED.sub(lambda m: m[0][1::3], plain)
     plain = _EMOJI_SLOT.sub(_emoji_word, plain)

@@ -86,6 +86,15 @@ def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfu
         assert hidden.scores[attribute] >= seen.scores[attribute]
 
 
+def test_the_antisemitic_echo_is_read_for_what_it_says(predictor: Predictor) -> None:
+    """A name in triple parentheses marks it as Jewish: the sentence is scored as a reader who knows the code reads
+    it (moderato-v10 alone: identity attack 0.50, allowed), and a harmless sentence stays harmless."""
+    texts = ["(((conservatives))) are enemies of whites!", "(((bernie))) wins the primary"]
+    enemies, primary = predictor.predict(texts)
+    assert enemies.scores["identity_attack"] > 0.8
+    assert primary.scores["toxicity"] < 0.3 and primary.scores["identity_attack"] < 0.3
+
+
 def test_an_emoji_against_a_word_does_not_hide_it(predictor: Predictor) -> None:
     """The tokenizer read "idiot😂" as one unknown word (toxicity 0.22); each symbol is now a token of its own, so the
     comment reads as it does with a space before the emoji."""

@@ -54,6 +54,8 @@ def _plain(text: str) -> str | None:
         ("You're a 🐷", "you're a pig face"),  # an emoji in the place of a noun, read by its name
         ("What a 🐀!", "what a rat!"),
         ("you 🤡🤡", "you clown face clown face"),
+        ("(((Soros))) controls the media", "jewish soros controls the media"),  # the antisemitic "echo"
+        ("The ((( bankers ))) own it all", "the jewish bankers own it all"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -78,6 +80,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "I think IKEA and iPhone owners agree, I do. III.",  # capitals that are not an l
         "lol 😂😂, great game 🏈🔥 and a ★ rating",  # emoji that are reactions, not in a noun's place
         "Wait…what? Naïve, café, Zoë — x² and Москва",  # punctuation between words, Latin accents, other scripts
+        "so sad :((( and (((((LISTEN PLEASE))))) ((maybe))",  # frowns and shouting are not the echo
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
