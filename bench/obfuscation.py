@@ -3,18 +3,18 @@
 The attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity attacks,
 threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i, o, p, y
 replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters joined by
-"-"), **spaced out** (its letters joined by spaces), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared
-capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character references** (each letter as
-"&#105;", which a page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's
-first letter written "I"; words without an l stay as written), and four made of the whole comment: **upside down**
-(letters turned over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the
-right way round), **words joined by 👏** (no spaces, a symbol between words) and **blanks for spaces** (Hangul fillers,
-which normalising reads as spaces, so both columns read them plainly). Each set is scored by the shipped model with its
-calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject; the
-language check, which the service adds and which may also hold some of these, is left out) and the share a
-Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and ARC's
-posts, 8,787): the share read twice, how many the policy holds with and without, and the model's seconds for them, side
-by side.
+"-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces), **small
+capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B
+between its letters), **character references** (each letter as "&#105;", which a page showing comments as HTML displays
+as the letter), **capital I for l** (each l after a word's first letter written "I"; words without an l stay as
+written), and four made of the whole comment: **upside down** (letters turned over, written backwards), **bidi
+override** (stored backwards after U+202E, which a browser shows the right way round), **words joined by 👏** (no
+spaces, a symbol between words) and **blanks for spaces** (Hangul fillers, which normalising reads as spaces, so both
+columns read them plainly). Each set is scored by the shipped model with its calibration, without the plain reading and
+with it: the share the built-in policy does not allow (review or reject; the language check, which the service adds and
+which may also hold some of these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds. What it
+costs, on real comments (UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how many the
+policy holds with and without, and the model's seconds for them, side by side.
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -59,6 +59,11 @@ def leet(text: str) -> str:
 
 def spelled(text: str) -> str:
     return LONG_WORD.sub(lambda m: "-".join(m[0]), text)
+
+
+def cut(text: str) -> str:
+    """One hyphen in the middle of the word ("id-iot")."""
+    return LONG_WORD.sub(lambda m: m[0][: len(m[0]) // 2] + "-" + m[0][len(m[0]) // 2 :], text)
 
 
 def spaced(text: str) -> str:
@@ -115,6 +120,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "look-alike letters": lookalikes,
     "leet": leet,
     "spelled with -": spelled,
+    "cut by one -": cut,
     "spaced out": spaced,
     "small capitals": small_capitals,
     "boxed letters": boxed,

@@ -54,6 +54,7 @@ def _plain(text: str) -> str | None:
         ("You're a 🐷", "you're a pig face"),  # an emoji in the place of a noun, read by its name
         ("What a 🐀!", "what a rat!"),
         ("you 🤡🤡", "you clown face clown face"),
+        ("You id-iot, what a st.upid mor*on", "you idiot, what a stupid moron"),  # one separator inside a word
         ("(((Soros))) controls the media", "jewish soros controls the media"),  # the antisemitic "echo"
         ("The ((( bankers ))) own it all", "the jewish bankers own it all"),
     ],
@@ -81,6 +82,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "lol 😂😂, great game 🏈🔥 and a ★ rating",  # emoji that are reactions, not in a noun's place
         "Wait…what? Naïve, café, Zoë — x² and Москва",  # punctuation between words, Latin accents, other scripts
         "so sad :((( and (((((LISTEN PLEASE))))) ((maybe))",  # frowns and shouting are not the echo
+        "Right-wing, long-term, co-op and re-elect; see example.com, end.then",  # compounds of common words
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
