@@ -67,7 +67,7 @@ def test_the_accept_script_writes_nothing_when_any_comment_fails(client: TestCli
             keys.thread("tenant-a", "t"),
             keys.thread("tenant-a", "t"),
         ],
-        args=[1000, "1.0", fine, "{not json"],
+        args=[1000, "1.0", keys.author_comments("tenant-a", ""), fine, "{not json"],
     )
     assert [int(r) for r in reply] == [-2, 2]
     assert not redis_client.exists(keys.comment("tenant-a", "x1")) and not redis_client.exists(keys.ingest("tenant-a"))
