@@ -47,8 +47,8 @@ train-base: install
 # head retuned with on-topic reactions and off-topic chatter (400 steps, ~30 min on one core), the two grafted
 # together. moderato-v9: moderato-v8 with its severe-toxicity output retrained on clear severe abuse (~10 min),
 # calibrated. moderato-v10, the shipped model: moderato-v9 with its article stance head retuned again with more
-# chatter (~5 min where the CPU has bf16), its article prior and stance confidence chosen on dev (model cards; fp32,
-# as the cards were read).
+# chatter (~5 min where the CPU has bf16), its article prior, stance confidence and calibration chosen on dev (model
+# cards; fp32, as the cards were read).
 SEVERE ?= model_cards/moderato-v9
 train: install
 	$(BIN)/moderato tune-heads --data $(DATA) --start $(BASE) --out $(HEADS) --version moderato-v8 --steps 1000
@@ -62,6 +62,7 @@ train: install
 	$(BIN)/moderato graft-stance-head --into $(SEVERE) --source $(MODEL)-stance-head --out $(MODEL) --version moderato-v10
 	MODERATO_BF16=false $(BIN)/moderato choose-stance-prior --data $(DATA) --model $(MODEL)  # DEFAULT_UNRELATED_SHARE must match
 	MODERATO_BF16=false $(BIN)/moderato calibrate-stance --data $(DATA) --model $(MODEL)
+	MODERATO_BF16=false $(BIN)/moderato calibrate --data $(DATA) --model $(MODEL)
 
 # The cross-encoded stance pass (replies toward their parent), on the shipped encoder: 2,800 steps (moderato-v5-stance,
 # ~65 min), continued to 5,000 (moderato-v6-stance, ~45 min more), then per-class offsets chosen on dev. Resumable.

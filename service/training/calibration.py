@@ -11,9 +11,11 @@ chose one type per span, or one label per tweet, so a plain insult that some rat
 "other" had an insult share near one half, and a site's Perspective rule ``INSULT >= 0.8`` could never fire (issue
 22). Each is instead the probability that raters agree the attribute is there (a type at least SEEN_BY of the panel
 marked on a comment most called toxic, a hateful ToxiGen statement, a tweet most voted hate, OLID's targeted
-insults), against comments no rater gave it and civil comments: Platt scaling with the positives weighted up (the
-prior they would have at even odds), as far as the civil false-flag budget allows (at most CIVIL_BUDGET of the fit
-half's civil comments at 0.7 or above).
+insults), against comments no rater gave it and civil comments, with the positives weighted up (the prior they would
+have at even odds) as far as the civil false-flag budget allows (at most CIVIL_BUDGET of the fit half's civil
+comments at 0.7 or above, CIVIL_BUDGET_AT_HALF at 0.5). Two kinds of map are fitted, a sigmoid (Platt scaling) and an
+isotonic one, and the one that scores more of the fit half's agreed rows at 0.8 serves (``fit_agreement``): a sigmoid
+rises as slowly as the mass of unclear rows makes it, so moderato-v9's held only 65 % of plainly severe comments at 0.8.
 
 A second hash splits the dev rows in half: maps are fitted on one half and every number reported comes from the
 other, and from hand-written clear cases no map or model ever saw (service/training/clear_cases.py).
@@ -29,7 +31,8 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,10 @@ OUTPUTS = (CALIBRATION_FILE, METRICS_FILE, PLOT_FILE)  # what this command write
 PROPORTION_SOURCES = ("civil", "davidson", "ucc")
 Knots = tuple[tuple[float, ...], tuple[float, ...]]
 CIVIL_BUDGET = 0.008  # the share of the fit half's civil comments a finer attribute may score at 0.7 or above
+# ... and at 0.5 or above: about what moderato-v9's sigmoids gave the attributes that fired most on civil comments
+# (severe toxicity 7.5 %, threat 11.4 %, obscene 10.4 % of the held-out half), so that a steeper map cannot trade a
+# site's rule at 0.5 for its rule at 0.8
+CIVIL_BUDGET_AT_HALF = 0.08
 BINS = 10
 FLAG_LEVELS = (0.7, 0.8, 0.9)
 
@@ -205,28 +212,79 @@ def fit_share(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray) -> Kno
     return strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
 
 
-def fit_agreement(raw: np.ndarray, labels: np.ndarray, civil: np.ndarray) -> Knots | None:
-    """One finer attribute's knots: Platt scaling of "raters agree it is there" on the raw score's logit, positives
-    weighted up by the largest factor (from the full class ratio down to none) that keeps at most CIVIL_BUDGET of
-    the civil rows at 0.7 or above. None when the fit rows are too few or the score does not rise with the label."""
-    from sklearn.linear_model import LogisticRegression
+Mapper = Callable[[np.ndarray], np.ndarray]
+_GRID = np.concatenate([[0.0], 1 / (1 + np.exp(-np.linspace(-9.2, 9.2, 62))), [1.0]])  # raw scores a sigmoid is read at
 
+
+@dataclass(frozen=True)
+class AgreementMap:
+    """A finer attribute's fitted map: its knots, what kind of fit made them, whether it kept the civil budget."""
+
+    knots: Knots
+    kind: str  # "platt" or "isotonic"
+    within_budget: bool = False
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        return np.interp(raw, *self.knots)
+
+
+def fit_agreement(raw: np.ndarray, labels: np.ndarray, civil: np.ndarray) -> AgreementMap | None:
+    """One finer attribute's map of "raters agree it is there", of two kinds: Platt scaling of the raw score's logit
+    (a sigmoid) and isotonic regression (any increasing shape: steep where the agreed rows and the rest part). Each
+    weights the positives up by the largest factor, from the full class ratio down to none, that keeps the fit half's
+    civil rows within budget (at most CIVIL_BUDGET of them at 0.7 or above, CIVIL_BUDGET_AT_HALF at 0.5). Of the maps
+    within budget, the one that scores the most of the fit half's agreed rows at 0.8 or above serves (the sigmoid on
+    a tie); with none within budget, the sigmoid with no weight. None when the fit rows are too few or the score does
+    not rise with them."""
     known = ~np.isnan(labels)
     positives = int((labels[known] >= 0.5).sum())
     if positives < 20 or known.sum() - positives < 200:
         return None
-    z = _logit(raw[known]).reshape(-1, 1)
-    y = (labels[known] >= 0.5).astype(int)
-    ratio = (len(y) - positives) / positives
-    civil_z = _logit(raw[civil]).reshape(-1, 1)
-    for weight in np.geomspace(max(ratio, 1.0), 1.0, 25):
-        model = LogisticRegression(C=100.0).fit(z, y, sample_weight=np.where(y == 1, weight, 1.0))
-        if model.coef_[0, 0] <= 0:
+    x, y = raw[known], (labels[known] >= 0.5).astype(int)
+    weights = np.geomspace(max((len(y) - positives) / positives, 1.0), 1.0, 25)
+    sigmoid = _within_budget(_platt, x, y, raw[civil], weights)
+    if sigmoid is None:
+        return None
+    fits = [f for f in (sigmoid, _within_budget(_isotonic, x, y, raw[civil], weights)) if f and f.within_budget]
+    return max(fits, key=lambda f: float((f(x[y == 1]) >= 0.8).mean())) if fits else sigmoid
+
+
+def _platt(x: np.ndarray, y: np.ndarray, weight: float) -> AgreementMap | None:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=100.0).fit(_logit(x).reshape(-1, 1), y, sample_weight=np.where(y == 1, weight, 1.0))
+    if model.coef_[0, 0] <= 0:
+        return None
+    return AgreementMap(strictly_increasing(_GRID, model.predict_proba(_logit(_GRID).reshape(-1, 1))[:, 1]), "platt")
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray, weight: float) -> AgreementMap | None:
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(x, y, sample_weight=np.where(y == 1, weight, 1.0))
+    knots = strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_), max_knots=256)
+    return AgreementMap(knots, "isotonic")
+
+
+def _within_budget(
+    fitter: Callable[[np.ndarray, np.ndarray, float], AgreementMap | None],
+    x: np.ndarray,
+    y: np.ndarray,
+    civil: np.ndarray,
+    weights: np.ndarray,
+) -> AgreementMap | None:
+    """The fit with the largest weight whose map keeps the civil rows within budget; else the last (unweighted) one,
+    not marked within budget; None when a fit does not rise with the label."""
+    fitted = None
+    for weight in weights:
+        fitted = fitter(x, y, float(weight))
+        if fitted is None:
             return None
-        if (model.predict_proba(civil_z)[:, 1] >= 0.7).mean() <= CIVIL_BUDGET:
-            break
-    xs = np.concatenate([[0.0], 1 / (1 + np.exp(-np.linspace(-9.2, 9.2, 62))), [1.0]])
-    return strictly_increasing(xs, model.predict_proba(_logit(xs).reshape(-1, 1))[:, 1])
+        scores = fitted(civil)
+        if (scores >= 0.7).mean() <= CIVIL_BUDGET and (scores >= 0.5).mean() <= CIVIL_BUDGET_AT_HALF:
+            return replace(fitted, within_budget=True)
+    return fitted
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -244,7 +302,8 @@ def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: A
         if fitted is None:
             log.info("%s: too few agreed rows, or a score that does not rise with them: left uncalibrated", name)
         else:
-            knots[name] = fitted
+            log.info("%s: %s map%s", name, fitted.kind, "" if fitted.within_budget else ", over the civil budget")
+            knots[name] = fitted.knots
     return Calibration(version, knots)
 
 

@@ -214,8 +214,8 @@ def retune_severe(opts: SevereOptions) -> dict[str, Any]:
     labels = agreement.labels[agreement.fit, SEVERE]
 
     def readout(share: float, row: Row) -> DevReadout:
-        knots = fit_agreement(fit_rows.score(row), labels, agreement.civil[agreement.fit])
-        calibration = None if knots is None else Calibration("dev", {"severe_toxicity": knots})
+        fitted = fit_agreement(fit_rows.score(row), labels, agreement.civil[agreement.fit])
+        calibration = None if fitted is None else Calibration("dev", {"severe_toxicity": fitted.knots})
 
         def calibrated(rows: Readings) -> np.ndarray:
             raw = rows.score(row)

@@ -55,10 +55,11 @@ def _severe(predictor: Predictor, texts: tuple[str, ...]) -> np.ndarray:
 
 def test_severe_abuse_reads_far_above_milder_rudeness(predictor: Predictor) -> None:
     severe, milder = _severe(predictor, CLEAR_CASES["severe_toxicity"]), _severe(predictor, severe_dev.NOT_SEVERE)
-    assert (severe >= 0.7).mean() >= 0.85 and (severe >= 0.8).mean() >= 0.6  # the card: 90 % and 65 %
+    assert (severe >= 0.7).mean() >= 0.8 and (severe >= 0.8).mean() >= 0.8  # moderato-v10's card: 85 % and 85 %
     assert np.median(milder) < 0.5 and (milder >= 0.8).sum() == 0
-    # a plain insult is not severe, though the card says 4 of the 30 written ones read 0.8 or more
-    assert (_severe(predictor, CLEAR_CASES["insult"]) >= 0.8).mean() <= 0.15
+    # a plain insult is mostly not severe, though the card says 7 of the 30 written ones read 0.8 or more (the map
+    # that holds severe abuse at 0.8 rises steeply there; moderato-v9's sigmoid read 4)
+    assert (_severe(predictor, CLEAR_CASES["insult"]) >= 0.8).mean() <= 0.25
 
 
 def test_the_built_in_thresholds_are_the_ones_chosen_for_this_output() -> None:
