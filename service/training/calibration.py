@@ -292,7 +292,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
-def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: Agreement, version: str) -> Calibration:
+def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: Agreement) -> Calibration:
     """Toxicity from the panels' shares; each finer attribute from rater agreement (the module docstring)."""
     knots = {"toxicity": fit_share(raw, targets, fit_mask)}
     mask = agreement.fit
@@ -304,7 +304,8 @@ def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: A
         else:
             log.info("%s: %s map%s", name, fitted.kind, "" if fitted.within_budget else ", over the civil budget")
             knots[name] = fitted.knots
-    return Calibration(version, knots)
+    # Named by what it maps, so a change of method on the same rows is a new version (the answer cache keys on it)
+    return Calibration("cal-" + hashlib.sha256(json.dumps(knots, sort_keys=True).encode()).hexdigest()[:8], knots)
 
 
 def measure(
@@ -474,8 +475,8 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
     agreement.raw = np.array([scored[t] for t in agreement.texts])
     fit_mask = np.array([fit_half(r.text) for r in rows])
     sources = np.array([r.source for r in rows])
-    version = "cal-" + hashlib.sha256(raw.tobytes() + targets.tobytes() + agreement.raw.tobytes()).hexdigest()[:8]
-    calibration = fit(raw, targets, fit_mask, agreement, version)
+    calibration = fit(raw, targets, fit_mask, agreement)
+    version = calibration.version
     calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
     held = ~fit_mask
     metrics: dict[str, Any] = {
@@ -519,8 +520,8 @@ def refit(data: Path, predictor: Predictor, sources: Sources) -> tuple[Calibrati
     raw = np.array([scored[r.text] for r in rows]).reshape(-1, len(ATTRIBUTES))
     agreement.raw = np.array([scored[t] for t in agreement.texts]).reshape(-1, len(ATTRIBUTES))
     fit_mask = np.array([fit_half(r.text) for r in rows], dtype=bool)
-    version = "cal-" + hashlib.sha256(raw.tobytes() + targets.tobytes() + agreement.raw.tobytes()).hexdigest()[:8]
-    calibration = fit(raw, targets, fit_mask, agreement, version)
+    calibration = fit(raw, targets, fit_mask, agreement)
+    version = calibration.version
     calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
     held = ~fit_mask
     a = ATTRIBUTE_INDEX["toxicity"]

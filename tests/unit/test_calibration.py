@@ -68,3 +68,40 @@ def test_the_shipped_calibration_loads_and_round_trips(tmp_path: Path) -> None:
     assert shipped is not None and "toxicity" in shipped.knots
     (tmp_path / CALIBRATION_FILE).write_text(shipped.to_json())
     assert Calibration.load(tmp_path) == shipped
+
+
+def _agreement_rows(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw scores of one attribute: half the agreed rows high, half among the unclear ones, civil rows lower."""
+    agreed = np.r_[rng.uniform(0.6, 1.0, 40), rng.uniform(0.1, 0.6, 40)]
+    raw = np.concatenate([agreed, rng.uniform(0.0, 0.6, 1000), rng.uniform(0.0, 0.5, 400)])
+    labels = np.concatenate([np.ones(80), np.zeros(1400)])
+    return raw, labels, np.concatenate([np.zeros(1080, bool), np.ones(400, bool)])
+
+
+def test_the_finer_map_that_holds_more_agreed_rows_within_the_civil_budget_serves() -> None:
+    """A sigmoid rises as slowly as the agreed rows among the unclear ones make it; the isotonic map steps up where
+    only agreed rows are, so it holds more of them at 0.8, and it serves because it keeps the civil rows in budget."""
+    from service.training.calibration import CIVIL_BUDGET, CIVIL_BUDGET_AT_HALF, fit_agreement
+
+    raw, labels, civil = _agreement_rows(np.random.default_rng(1))
+    fitted = fit_agreement(raw, labels, civil)
+    assert fitted is not None and fitted.kind == "isotonic" and fitted.within_budget
+    assert (fitted(raw[:40]) >= 0.8).all()  # every agreed row above the unclear ones
+    civil_scores = fitted(raw[civil])
+    assert (civil_scores >= 0.7).mean() <= CIVIL_BUDGET and (civil_scores >= 0.5).mean() <= CIVIL_BUDGET_AT_HALF
+
+
+def test_a_calibration_is_named_by_what_it_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rows mapped another way are another version, so no answer cached under one is served as the other."""
+    from service.training import calibration
+
+    raw_one, labels, civil = _agreement_rows(np.random.default_rng(2))
+    raw = np.tile(raw_one[:, None], (1, len(ATTRIBUTES)))
+    targets = np.tile(labels[:, None], (1, len(ATTRIBUTES)))
+    finer = np.where(np.arange(len(ATTRIBUTES)) == 0, np.nan, targets)
+    agreement = calibration.Agreement([""] * len(raw), finer, civil, np.ones(len(raw), bool), raw)
+    fit_mask = np.ones(len(raw), bool)
+    first = calibration.fit(raw, targets, fit_mask, agreement)
+    assert calibration.fit(raw, targets, fit_mask, agreement).version == first.version
+    monkeypatch.setattr(calibration, "fit_agreement", lambda *_: None)  # the finer attributes left unmapped
+    assert calibration.fit(raw, targets, fit_mask, agreement).version != first.version
