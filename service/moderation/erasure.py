@@ -57,23 +57,22 @@ async def comments_of(redis: aioredis.Redis, tenant: str, author_id: str) -> lis
     listed = {text(cast(bytes, i)) for i in await redis.zrange(keys.author_comments(tenant, author_id), 0, -1)}
     if await redis.exists(keys.authors_indexed(tenant)):
         return sorted(listed)
-    found = {comment_id async for comment_id, author, _ in _records_with_authors(redis, tenant) if author == author_id}
+    scanned = _records_with_authors(redis, tenant)
+    found = {comment_id async for batch in scanned for comment_id, author, _ in batch if author == author_id}
     return sorted(listed | found)
 
 
-async def _records_with_authors(redis: aioredis.Redis, tenant: str) -> AsyncIterator[tuple[str, str, float]]:
+async def _records_with_authors(redis: aioredis.Redis, tenant: str) -> AsyncIterator[list[tuple[str, str, float]]]:
     """(comment id, author id, when it was scored or else received) of every record of the tenant that names an
-    author, by a scan of the keyspace."""
+    author, by a scan of the keyspace, up to SCAN_BATCH at a time."""
     prefix = keys.comment(tenant, "")
     batch: list[str] = []
     async for key in redis.scan_iter(match=prefix + "*", count=SCAN_BATCH):
         batch.append(text(key)[len(prefix) :])
         if len(batch) >= SCAN_BATCH:
-            for pair in await _authors_of(redis, tenant, batch):
-                yield pair
+            yield await _authors_of(redis, tenant, batch)
             batch = []
-    for pair in await _authors_of(redis, tenant, batch):
-        yield pair
+    yield await _authors_of(redis, tenant, batch)
 
 
 async def _authors_of(redis: aioredis.Redis, tenant: str, comment_ids: list[str]) -> list[tuple[str, str, float]]:
@@ -95,8 +94,11 @@ async def index_authors(redis: aioredis.Redis, tenant: str) -> int:
     held every comment), then mark the tenant indexed; how many were missing. A comment stored meanwhile is indexed
     as it is accepted; one erased meanwhile may come back into an index as a bare id, which erasing skips."""
     added = 0
-    async for comment_id, author, at in _records_with_authors(redis, tenant):
-        added += int(await redis.zadd(keys.author_comments(tenant, author), {comment_id: at}, nx=True) or 0)
+    async for batch in _records_with_authors(redis, tenant):
+        async with redis.pipeline(transaction=False) as pipe:
+            for comment_id, author, at in batch:
+                pipe.zadd(keys.author_comments(tenant, author), {comment_id: at}, nx=True)
+            added += sum(int(n or 0) for n in await pipe.execute())
     await redis.set(keys.authors_indexed(tenant), f"{time.time():.3f}")
     return added
 

@@ -212,7 +212,6 @@ def fit_share(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray) -> Kno
     return strictly_increasing(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
 
 
-Mapper = Callable[[np.ndarray], np.ndarray]
 _GRID = np.concatenate([[0.0], 1 / (1 + np.exp(-np.linspace(-9.2, 9.2, 62))), [1.0]])  # raw scores a sigmoid is read at
 
 
@@ -476,12 +475,11 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
     fit_mask = np.array([fit_half(r.text) for r in rows])
     sources = np.array([r.source for r in rows])
     calibration = fit(raw, targets, fit_mask, agreement)
-    version = calibration.version
     calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
     held = ~fit_mask
     metrics: dict[str, Any] = {
         "model": predictor.version,
-        "calibration": version,
+        "calibration": calibration.version,
         "command": "moderato " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("moderato") else " ".join(sys.argv),
         "data": str(data),
         "split": "dev rows of civil, davidson and ucc (service/training/data.py is_dev), halved by "
@@ -521,14 +519,13 @@ def refit(data: Path, predictor: Predictor, sources: Sources) -> tuple[Calibrati
     agreement.raw = np.array([scored[t] for t in agreement.texts]).reshape(-1, len(ATTRIBUTES))
     fit_mask = np.array([fit_half(r.text) for r in rows], dtype=bool)
     calibration = fit(raw, targets, fit_mask, agreement)
-    version = calibration.version
     calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
     held = ~fit_mask
     a = ATTRIBUTE_INDEX["toxicity"]
     known = held & ~np.isnan(targets[:, a])
     sources_of = np.array([r.source for r in rows])
     report: dict[str, Any] = {
-        "calibration": version,
+        "calibration": calibration.version,
         "held_out_rows": int(known.sum()),
         "toxicity_ece": round(ece(calibrated[known, a], targets[known, a]), 4) if known.any() else None,
         "toxicity_ece_per_source": {
