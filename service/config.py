@@ -181,10 +181,18 @@ class OidcSettings(BaseModel):
         return value
 
 
-class Settings(BaseSettings):
-    """Everything configurable about a Moderato process. Field ``x`` is read from ``MODERATO_X``."""
+class ComputeSettings(BaseSettings):
+    """How the model computes: what a model command (evaluate, calibrate) reads on its own, from the same variables
+    and ``.env`` as the service, without the rest of the service's settings and their requirements (keys in
+    production)."""
 
     model_config = SettingsConfigDict(env_prefix="MODERATO_", env_file=".env", extra="ignore", frozen=True)
+
+    bf16: bool | None = None  # None: use bf16 where the CPU computes it natively
+
+
+class Settings(ComputeSettings):
+    """Everything configurable about a Moderato process. Field ``x`` is read from ``MODERATO_X``."""
 
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
@@ -260,8 +268,6 @@ class Settings(BaseSettings):
     # None: one stream per core, up to 4; torch_threads None: the cores shared out among the streams.
     model_streams: int | None = None
     torch_threads: int | None = None
-    bf16: bool | None = None  # None: use bf16 where the CPU computes it natively
-
     # Freeze the start-up heap out of garbage collection once the model is loaded (service/heap.py): full
     # collections otherwise pause everything for ~250 ms. Off only to chase a memory problem.
     gc_freeze: bool = True

@@ -31,13 +31,13 @@ def cpu_has_bf16() -> bool:
 
 
 def bf16_by_default() -> bool:
-    """Whether a Predictor built without a choice runs in bf16: ``MODERATO_BF16`` when set (the variable the
-    service's settings read, parsed as they parse it), so that a command (evaluate, calibrate) can read a model as
-    a service on another machine would; otherwise where the CPU computes bf16 natively."""
-    from pydantic import TypeAdapter
+    """Whether a Predictor built without a choice runs in bf16: the ``bf16`` setting (``MODERATO_BF16``) when set, so
+    that a command (evaluate, calibrate) can read a model as a service on another machine would; otherwise where
+    the CPU computes bf16 natively."""
+    from service.config import ComputeSettings
 
-    setting = os.environ.get("MODERATO_BF16", "").strip()
-    return TypeAdapter(bool).validate_python(setting) if setting else cpu_has_bf16()
+    setting = ComputeSettings().bf16
+    return cpu_has_bf16() if setting is None else setting
 
 
 def machine() -> dict[str, object]:
