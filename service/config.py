@@ -88,12 +88,24 @@ class PolicySettings(BaseModel):
     unsupported_language: Literal["allow", "review", "reject"] = "review"
     # Which scores the thresholds are written for: the calibrated ones the API returns (a site's own thresholds,
     # Perspective's meaning), or the model's raw probabilities (the built-in defaults were chosen on those; they
-    # are carried over through the model's calibration, so the default decisions do not move).
+    # are carried over through the model's calibration, so the default decisions do not move). A policy that names
+    # thresholds on one side only (review or reject) gets the built-in ones on the other on its own scale: on the
+    # calibrated scale those fire at least as early as the built-in policy's, but for review at toxicity 0.65.
     scale: Literal["calibrated", "raw"] = "calibrated"
     # Word lists (service/scoring/word_lists.py): a suspect word sends a comment to review, a banned word rejects it;
     # matched through look-alike letters, stand-ins and spacing. "word*" matches its longer forms too.
     suspect_words: list[str] = Field(default_factory=list, max_length=5000)
     banned_words: list[str] = Field(default_factory=list, max_length=5000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _built_in_thresholds_on_their_scale(cls, data: Any) -> Any:
+        """A policy that sets no thresholds (word lists only, the language rule only) keeps the built-in ones on the
+        raw scale they were chosen on. Read on the calibrated scale, built-in review at toxicity 0.65 is raw 0.78:
+        comments that the built-in policy sends to review (calibrated 0.47 and up) were allowed."""
+        if isinstance(data, dict) and not {"review", "reject", "scale"} & data.keys():
+            return {**data, "scale": "raw"}
+        return data
 
     @field_validator("review", "reject")
     @classmethod
@@ -357,7 +369,7 @@ class Settings(ComputeSettings):
         default_factory=lambda: ["personal attack", "hate", "harassment", "spam", "off-topic", "fine in context"]
     )
 
-    default_policy: PolicySettings = Field(default_factory=lambda: PolicySettings(scale="raw"))
+    default_policy: PolicySettings = Field(default_factory=PolicySettings)
     # Per-tenant overrides as JSON: {"tenant": {"review": {...}, "reject": {...}}}
     policies: dict[str, PolicySettings] = Field(default_factory=dict)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.config import PolicySettings
+from service.config import PolicySettings, Settings
 from service.model.calibration import CALIBRATION_FILE, Calibration, strictly_increasing
 from service.model.labels import ATTRIBUTES
 from service.scoring.policy import Policy
@@ -42,6 +42,20 @@ def test_carried_over_thresholds_make_the_same_decisions(scores: list[float]) ->
         {a: calibration.score(a, v) for a, v in raw.items()}
     )
     assert before.decision == after.decision
+
+
+@pytest.mark.parametrize(
+    "site", [{"banned_words": ["scam"]}, {"suspect_words": ["fraud"], "unsupported_language": "reject"}, {}]
+)
+def test_a_policy_that_sets_no_thresholds_keeps_the_built_in_decisions(site: dict[str, object]) -> None:
+    """Word lists alone must not move the built-in thresholds onto the calibrated scale, where review at toxicity
+    0.65 allows what the built-in policy reviews."""
+    calibration = step_map()
+    built_in = Policy.from_settings(Settings().default_policy, calibration)
+    sites = Policy.from_settings(PolicySettings.model_validate(site), calibration)
+    assert PolicySettings.model_validate(site).scale == "raw"
+    assert (sites.review, sites.reject) == (built_in.review, built_in.reject)
+    assert PolicySettings.model_validate({**site, "review": {"toxicity": 0.8}}).scale == "calibrated"
 
 
 def test_a_sites_own_thresholds_are_taken_on_the_calibrated_scale() -> None:
