@@ -24,12 +24,18 @@ MAX_DEFAULT_STREAMS = 4  # measured on 2 cores only; past a few streams, batches
 # than moderato-v4's, each was moved so that it sends held-out civil comments to review (or rejects them) no more
 # often than moderato-v4's did (model card, "Built-in thresholds"). moderato-v9's severe output was retrained, and
 # `moderato retune-severe` moved its review threshold to the same civil load (a reject threshold is never lowered).
+# Insult, threat and identity attack review where the shipped calibration reads 0.8 (2026-12-05): the built-in
+# policy holds at least what a Perspective-era rule at 0.8 on each holds. At raw 0.79 / 0.55 / 0.75 they read 0.84 /
+# 0.88 / 0.91, and threats the API scored 0.88 ("The judge should be hanged from a lamppost.") were allowed: held
+# written clear cases 96.4 % -> 100 %, held-out civil comments held 4.9 % -> 5.1 %, real comments 4.78 % -> 4.88 %
+# (model_cards/moderato-v10/README.md, "The built-in review thresholds"). tests/unit/test_calibration.py keeps
+# them at or below 0.8 through any refit.
 DEFAULT_REVIEW = {
     "toxicity": 0.65,
     "severe_toxicity": 0.54,
-    "insult": 0.79,
-    "threat": 0.55,
-    "identity_attack": 0.75,
+    "insult": 0.751,
+    "threat": 0.335,
+    "identity_attack": 0.538,
     "obscene": 0.7,
 }
 DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.95}

@@ -76,6 +76,7 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("You👏are👏a👏worthless👏idiot.", "You are a worthless idiot."),  # one unknown word to the tokenizer
         ("You are a 💩.", "You are a pile of poo."),  # an emoji in a noun's place, read by its name
         ("You id-iot, what a st.upid take.", "You idiot, what a stupid take."),  # one separator inside a word
+        ("What a mo-ron, you lo-ser.", "What a moron, you loser."),  # cut into two words never side by side
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:
@@ -85,6 +86,24 @@ def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfu
     assert seen.scores["toxicity"] > 0.7
     for attribute in ("toxicity", "insult"):
         assert hidden.scores[attribute] >= seen.scores[attribute]
+
+
+def test_the_built_in_policy_holds_plain_threats(predictor: Predictor) -> None:
+    """Threats the API scored 0.88 on Perspective's scale were allowed by the built-in policy, whose threat review
+    then sat at 0.88 on that scale (service/config.py, DEFAULT_REVIEW)."""
+    from service.config import Settings
+    from service.model.calibration import Calibration
+    from service.scoring.policy import Policy
+
+    calibration = Calibration.load(SHIPPED_MODEL)
+    policy = Policy.from_settings(Settings().default_policy, calibration)
+    threats = [
+        "I hope somebody blows up the council building with them in it.",
+        "The judge should be hanged from a lamppost.",
+        "I'll cut your tongue out.",
+    ]
+    for text, prediction in zip(threats, predictor.predict([t.lower() for t in threats]), strict=True):
+        assert policy.decide(calibration.scores(prediction.scores)).decision.value != "allow", text
 
 
 def test_the_antisemitic_echo_is_read_for_what_it_says(predictor: Predictor) -> None:

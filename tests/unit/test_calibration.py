@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.config import PolicySettings, Settings
+from service.config import DEFAULT_MODEL_DIR, PolicySettings, Settings
 from service.model.calibration import CALIBRATION_FILE, Calibration, strictly_increasing
 from service.model.labels import ATTRIBUTES
 from service.scoring.policy import Policy
@@ -75,6 +75,14 @@ def test_a_map_that_is_not_strictly_increasing_is_refused(tmp_path: Path, body: 
     (tmp_path / CALIBRATION_FILE).write_text(json.dumps(body))
     with pytest.raises(ValueError):
         Calibration.load(tmp_path)
+
+
+def test_the_built_in_policy_reviews_what_a_perspective_era_rule_at_0_8_holds() -> None:
+    """Built-in review on insult, threat and identity attack, carried to the scale the API answers, fires at 0.8 or
+    below: threats the API scored 0.88 were allowed while the built-in threat review sat at 0.88."""
+    built_in = Policy.from_settings(Settings().default_policy, Calibration.load(DEFAULT_MODEL_DIR))
+    for attribute in ("insult", "threat", "identity_attack", "severe_toxicity"):
+        assert built_in.review[attribute] <= 0.8, attribute
 
 
 def test_the_shipped_calibration_loads_and_round_trips(tmp_path: Path) -> None:
