@@ -34,17 +34,19 @@ Word by word, only where a word shows the trick:
 - words joined by symbols instead of spaces ("you👏are👏an👏idiot", "you×idiot") or by a letter of another script that
   looks like no Latin one ("youツidiot") are read apart; an emoji in the place of a noun after "a", "you" or "your"
   ("you're a 🐷") is read by its name ("pig face").
-- a word cut by one separator is joined where the join is a word and its pieces are not ("id-iot", "st.upid");
+- a word cut by one separator is joined where the join is a word and its pieces are not ("id-iot", "st.upid"), or
+  where its pieces are words never written side by side ("mo-ron", "lo-ser");
 - a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros").
 
-Also known misses (bench/RESULTS.md): a word cut into two common words ("mo-ron", "lo-ser"), and Cyrillic or Greek
+Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
+"use-less", "your-self"), and Cyrillic or Greek
 letters chosen for their shape but not listed as confusables ("уσυ αяє"), which language detection holds for review
 instead.
 
-On 8,787 real comments (UCC and ARC posts), 1.1 % are read a second time this way, many of them obfuscated for real
-("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"), others hyphenated compounds joined into the same word
-("on-line"); finding them costs about 0.1 ms a comment here, and the model's time for those comments did not move
-beyond the machine's noise (bench/obfuscation.py, 2026-12-05).
+On 8,787 real comments (UCC and ARC posts), 2.1 % are read a second time this way, some of them obfuscated for real
+("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"), most hyphenated compounds joined into the same word
+("on-line", "home-schooled"); finding them costs about 0.1 ms a comment here, and the model's time for those comments
+rose 0.99-1.11x across three runs, inside the machine's noise (bench/obfuscation.py, 2026-12-05).
 
 Text arrives normalised (service/scoring/normalise.py: NFKC and case folding), so full-width, circled and
 mathematical letters are already plain.
@@ -131,9 +133,15 @@ _EMOJI_SLOT = re.compile(
 # the rarer piece (``wordsegment``'s counts): "idiot" against "iot", "shit" against "sh"; not "right-wing" or
 # "long-term", whose pieces are far more common words than their join. On 8,787 real comments this reads 47 (0.5 %)
 # a second time ("on-line", "home-schoolers", "tax-payers": the same words); of 38 insults and threats cut by a
-# hyphen it joins 30 ("lo-ser", "mo-ron" and "dumb-ass" stay cut: their pieces are common words).
+# hyphen it joins 30. Pieces that are common words themselves ("mo-ron", "lo-ser", "dumb-ass") are joined too when
+# the two never stand side by side as words (no count among ``wordsegment``'s bigrams: "right wing" and "long term"
+# have one) and the join is at least JOIN_UNSEEN_AT times as common as the rarer piece, which keeps prefixes on rarer
+# words ("self-made", "pro-life") cut. That rule reads 91 more of the 8,787 a second time, all the same words
+# ("home-schooled", "short-sighted", "non-sense"), and joins 92 of bench/obfuscation.py's 110 cut clear cases fully
+# (63 before).
 _CUT_WORD = re.compile(r"(?P<head>[a-z]{2,})[-.*_](?P<tail>[a-z]{2,})")
 JOIN_AT = 0.5
+JOIN_UNSEEN_AT = 0.05
 # The "echo": a name in triple parentheses ("(((soros)))") marks its bearer as Jewish, an antisemitic code (ADL's
 # hate symbol database). A reader who knows it reads "jewish soros"; the model never learned it, and read
 # "(((conservatives))) are enemies of whites!" at identity attack 0.50 (allowed), "jewish conservatives..." at 0.98.
@@ -201,7 +209,12 @@ def _joined(head: str, tail: str) -> str | None:
     """``head + tail`` when that reads as one word rather than two (``_CUT_WORD``)."""
     counts = _segmenter().unigrams
     joined = counts.get(head + tail, 0)
-    return head + tail if joined and joined >= JOIN_AT * min(counts.get(head, 0), counts.get(tail, 0)) else None
+    rarer = min(counts.get(head, 0), counts.get(tail, 0))
+    if joined and joined >= JOIN_AT * rarer:
+        return head + tail
+    if joined and joined >= JOIN_UNSEEN_AT * rarer and f"{head} {tail}" not in _bigrams():
+        return head + tail
+    return None
 
 
 def _joiner(match: re.Match[str]) -> str:
@@ -224,6 +237,14 @@ def _segmenter() -> Any:
     segmenter.unigrams.update(segmenter.parse(segmenter.UNIGRAMS_FILENAME))
     segmenter.total, segmenter.limit = segmenter.TOTAL, segmenter.LIMIT
     return segmenter
+
+
+@cache
+def _bigrams() -> dict[str, float]:
+    """``wordsegment``'s bigram counts (258,000 pairs, 0.1 s to read), read only when a cut word's pieces are common
+    words themselves."""
+    segmenter = _segmenter()
+    return cast(dict[str, float], segmenter.parse(segmenter.BIGRAMS_FILENAME))
 
 
 def _spelled_out(match: re.Match[str]) -> str:

@@ -55,6 +55,7 @@ def _plain(text: str) -> str | None:
         ("What a 🐀!", "what a rat!"),
         ("you 🤡🤡", "you clown face clown face"),
         ("You id-iot, what a st.upid mor*on", "you idiot, what a stupid moron"),  # one separator inside a word
+        ("what a mo-ron, a lo-ser and a dumb-ass", "what a moron, a loser and a dumbass"),  # pieces that are words
         ("(((Soros))) controls the media", "jewish soros controls the media"),  # the antisemitic "echo"
         ("The ((( bankers ))) own it all", "the jewish bankers own it all"),
     ],
@@ -82,7 +83,8 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "lol 😂😂, great game 🏈🔥 and a ★ rating",  # emoji that are reactions, not in a noun's place
         "Wait…what? Naïve, café, Zoë — x² and Москва",  # punctuation between words, Latin accents, other scripts
         "so sad :((( and (((((LISTEN PLEASE))))) ((maybe))",  # frowns and shouting are not the echo
-        "Right-wing, long-term, co-op and re-elect; see example.com, end.then",  # compounds of common words
+        "Right-wing, long-term and re-elect; see example.com, end.then",  # compounds of common words
+        "A self-made, pro-life well-known x-ray of the long-term, ex-wife",  # words side by side, or prefixes
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
