@@ -36,7 +36,8 @@ Word by word, only where a word shows the trick:
   ("you're a 🐷") is read by its name ("pig face").
 - a word cut by one separator is joined where the join is a word and its pieces are not ("id-iot", "st.upid"), or
   where its pieces are words never written side by side ("mo-ron", "lo-ser");
-- a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros").
+- a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros"); so is
+  the middle finger ("🖕" fuck you).
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
 "use-less", "your-self"), and Cyrillic or Greek
@@ -148,6 +149,9 @@ JOIN_UNSEEN_AT = 0.05
 # The plain words change nothing in a harmless sentence ("(((bernie))) wins the primary": 0.08 either way). Exactly
 # three on each side: ":(((" and "(((((listen please)))))" are not it.
 _ECHO = re.compile(r"(?<!\()\({3}(?!\()\s*(?P<name>[^()]{1,60}?)\s*(?<!\))\){3}(?!\))")
+# The middle finger is an obscenity drawn, not a noun: read as what it says ("🖕" fuck you, "🖕 off" fuck off). The
+# model read every emoji as a symbol it never learned: "🖕 you" toxicity 0.21 and "🖕🖕🖕" 0.05, both allowed.
+_MIDDLE_FINGER = re.compile(r"\U0001f595[\U0001f3fb-\U0001f3ff]?(?:\s*(?P<object>you|u|ya|yourself|off)\b)?")
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
@@ -272,6 +276,8 @@ def plain_reading(text: str) -> str | None:
     if not _SUSPECT.search(text):
         return None
     plain = _ECHO.sub(lambda m: "jewish " + m["name"], as_displayed(text))
+    if "\U0001f595" in plain:
+        plain = " ".join(_MIDDLE_FINGER.sub(lambda m: f" fuck {m['object'] or 'you'} ", plain).split())
     plain = _BOXED.sub(_symbol_letters, plain)
     plain = _INDICATORS.sub(_symbol_letters, plain)
     plain = _PARENTHESIZED.sub(lambda m: m[0][1::3], plain)

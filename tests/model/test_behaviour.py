@@ -77,6 +77,7 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("You are a 💩.", "You are a pile of poo."),  # an emoji in a noun's place, read by its name
         ("You id-iot, what a st.upid take.", "You idiot, what a stupid take."),  # one separator inside a word
         ("What a mo-ron, you lo-ser.", "What a moron, you loser."),  # cut into two words never side by side
+        ("🖕 you, hogg", "fuck you, hogg"),  # the middle finger, an obscenity drawn
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:

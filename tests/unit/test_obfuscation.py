@@ -58,6 +58,8 @@ def _plain(text: str) -> str | None:
         ("what a mo-ron, a lo-ser and a dumb-ass", "what a moron, a loser and a dumbass"),  # pieces that are words
         ("(((Soros))) controls the media", "jewish soros controls the media"),  # the antisemitic "echo"
         ("The ((( bankers ))) own it all", "the jewish bankers own it all"),
+        ("🖕🏻🖕🏻 hogg", "fuck you fuck you hogg"),  # the middle finger, read as what it says
+        ("hogg🖕off", "hogg fuck off"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
