@@ -3,9 +3,10 @@
 Sets: the held-out civil comments the calibration never fitted on (service/training/calibration.py ``civil_rows``),
 the hand-written clear cases (service/training/clear_cases.py), real comments (UCC's Globe and Mail validation comments
 and ARC's posts, bench/obfuscation.py's set), and per attribute the held-out rows where raters agree it is there
-(``clear_positive_rows``). Each is scored once by the shipped model with its calibration, as serving reads text
-(normalised), and decided by the built-in policy and by the variant: the built-in one with the review thresholds
-given on the command line, on the raw scale the built-in ones are written in.
+(``clear_positive_rows``), and comments that name an identity group, harmless and toxic apart (the evaluation's
+identity templates, the identity sets' dev rows). Each is scored once by the shipped model with its calibration, as
+serving reads text (normalised), and decided by the built-in policy and by the variant: the built-in one with the
+review thresholds given on the command line, on the raw scale the built-in ones are written in.
 
     python -m bench.built_in_policy --data ../shared/data --review insult=0.79 threat=0.55 identity_attack=0.75
 
@@ -27,8 +28,9 @@ from service.scoring.normalise import normalise
 from service.scoring.policy import Policy
 from service.training.calibration import civil_rows, clear_positive_rows
 from service.training.clear_cases import CLEAR_CASES
-from service.training.data import toxicity_examples
+from service.training.data import ToxicityExample, split_toxicity, toxicity_examples
 from service.training.evaluate import predict_all
+from service.training.identity import EVAL2_NEUTRAL, EVAL2_TOXIC, EVAL_NEUTRAL, EVAL_TOXIC, templated
 
 
 def sets(data: Path) -> dict[str, list[str]]:
@@ -38,7 +40,20 @@ def sets(data: Path) -> dict[str, list[str]]:
         "written clear cases": [text for texts in CLEAR_CASES.values() for text in texts],
         "real comments (UCC, ARC)": real_comments(data),
     }
-    return out | {f"rows raters agree: {a}": rows for a, rows in clear_positive_rows(examples).items()}
+    out |= {f"rows raters agree: {a}": rows for a, rows in clear_positive_rows(examples).items()}
+    return out | naming_an_identity(examples)
+
+
+def naming_an_identity(examples: dict[str, list[ToxicityExample]]) -> dict[str, list[str]]:
+    """Comments that name an identity group, harmless and toxic apart: the evaluation's identity templates (worded
+    apart from training) and the dev rows of the identity sets (Wikipedia comments, ToxiGen) that name a group."""
+    harmless = [t.text for t in templated(EVAL_NEUTRAL + EVAL2_NEUTRAL, ())]
+    toxic = [t.text for t in templated((), EVAL_TOXIC + EVAL2_TOXIC)]
+    for source in ("wiki_identity", "toxigen"):
+        for ex in split_toxicity(examples[source])[1]:
+            if ex.subgroups:
+                (toxic if ex.targets[0] >= 0.5 else harmless).append(ex.text)
+    return {"naming an identity, harmless": harmless, "naming an identity, toxic": toxic}
 
 
 def variant(overrides: list[str]) -> PolicySettings:
