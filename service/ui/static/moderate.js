@@ -803,7 +803,9 @@ async function loadPolicy() {
   $("policy-version").textContent = r.data.source === "settings"
     ? "In force: the starting policy from the settings (version 0)."
     : `In force: version ${r.data.version}, saved by ${r.data.by} on ${new Date(r.data.at * 1000).toLocaleString()}: ${r.data.note}`;
-  const box = (kind, name) => el("input", { type: "number", min: "0", max: "1", step: "0.01", name: `${kind}.${name}`,
+  // step "any": a threshold is as precise as it was written (the built-in ones have three places, 0.751), and a step
+  // it does not fit makes the browser refuse the whole form without a word
+  const box = (kind, name) => el("input", { type: "number", min: "0", max: "1", step: "any", name: `${kind}.${name}`,
     "aria-label": `${kind} at, ${label(name)}`, value: p[kind][name] ?? "" });
   $("policy-thresholds").replaceChildren(...data.attributes.map((name) => el("tr", {},
     el("th", { scope: "row", text: label(name) }), el("td", {}, box("review", name)), el("td", {}, box("reject", name)))));
