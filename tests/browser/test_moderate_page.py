@@ -352,6 +352,31 @@ def test_a_decided_comment_is_found_and_reversed_with_a_reason(browser: Any, ser
     page.screenshot(path=str(artifacts / "decided.png"), full_page=True)
 
 
+def test_a_slow_answer_for_the_filter_before_does_not_replace_the_list_shown(browser: Any, server: str) -> None:
+    """The decided view asks for rejected comments when it opens; a moderator who switches to approved at once must
+    not see the rejected list arrive late and replace the approved one under the approved heading."""
+    clear_queue(server)
+    seed(server, [("race1", RUDE[3])], thread="race")
+    approve = {"decision": "approve", "reason": "on the argument"}
+    assert httpx.post(f"{server}/v1/comments/race1/decision", json=approve, headers=auth("mk1"), timeout=10).is_success
+    page = sign_in(browser, server, "mk1")
+    held: list[Any] = []
+    page.route("**/v1/decided/rejected*", lambda route: held.append(route))  # its answer is held back
+    page.goto(f"{server}/moderate#decided")
+    for _ in range(200):  # the handler runs while Playwright waits, not while Python sleeps
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the decided view did not ask for its first list"
+    page.locator("#decided-which").select_option("approved")
+    page.locator("#decided-rows tr[data-id='race1']").wait_for()
+    with page.expect_response("**/v1/decided/rejected*"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the late answer has been handled
+    assert page.locator("#decided-rows tr[data-id='race1']").is_visible()
+    page.unroute("**/v1/decided/rejected*")
+
+
 def test_p_opens_the_authors_drawer_and_a_suspension_holds_their_next_comment(
     browser: Any, server: str, artifacts: Path
 ) -> None:

@@ -255,9 +255,19 @@ function showUnsure(count) {
   note.textContent = count ? `${count} more lean that way but the model is unsure of them: not shown.` : "";
 }
 
+// A list asked for again before its last answer came back (another tab, filter or page): only the newest answer is
+// shown. A slow older one would otherwise replace it, and one list would show under another's name.
+const newestAsk = {};
+function ask(list) {
+  const mine = (newestAsk[list] = (newestAsk[list] || 0) + 1);
+  return () => newestAsk[list] === mine;
+}
+
 async function loadQueue() {
+  const current = ask("queue");
   try {
     const r = await api("GET", queuePath());
+    if (!current()) return;
     if (!r.ok) return notice("Could not load the queue: " + errorText(r));
     showItems(r.data.items, r.data.next_cursor);
     showUnsure(r.data.unsure || 0);
@@ -631,8 +641,10 @@ async function loadAudit(more = false) {
   const q = new URLSearchParams({ limit: "50" });
   for (const [k, v] of new FormData($("audit-filters"))) if (v) q.set(k, v);
   if (more && auditCursor) q.set("cursor", auditCursor);
+  const current = ask("audit");
   let r;
   try { r = await api("GET", "/v1/audit?" + q); } catch (_) { return notice("The server cannot be reached."); }
+  if (!current()) return;
   if (!r.ok) return notice("Could not load the audit log: " + errorText(r));
   const rows = r.data.items.map((e) => {
     let scores = {};
@@ -773,7 +785,9 @@ async function runSearch(more = false) {
   if (form.until) q.set("until", String(new Date(form.until + "T00:00").getTime() / 1000 + 86400));
   if (more && searchCursor) q.set("cursor", searchCursor);
   let r;
+  const current = ask("search");
   try { r = await api("GET", "/v1/search?" + q); } catch (_) { return notice("The server cannot be reached."); }
+  if (!current()) return;
   if (!r.ok) return notice("No search: " + errorText(r));
   notice("");
   const rows = r.data.items.map((c) => el("tr", { "data-id": c.id },
@@ -868,8 +882,10 @@ async function loadDecided(more = false) {
   const q = new URLSearchParams({ limit: "50" });
   if (form.thread) q.set("thread", form.thread);
   if (more && decidedCursor) q.set("cursor", decidedCursor);
+  const current = ask("decided");
   let r;
   try { r = await api("GET", `/v1/decided/${form.view}?` + q); } catch (_) { return notice("The server cannot be reached."); }
+  if (!current()) return;
   if (!r.ok) return notice("Could not load decided comments: " + errorText(r));
   const rows = r.data.items.map((c) => {
     const reason = el("input", { type: "text", size: "18", "aria-label": "reason to reverse " + c.id, placeholder: "reason (required)" });
