@@ -20,7 +20,7 @@ from service import redis_keys as keys
 from service.config import Settings
 from service.moderation.labels import tenant_labels
 from service.moderation.records import registered_tenants
-from service.redis_client import FAILURES, text_map
+from service.redis_client import FAILURES, stop_if_cancelled, text_map
 from service.training.gate import GateOptions
 from service.training.learning import BudgetSpent, LearnOptions, NotEnoughLabels, learn_for_tenant
 
@@ -63,6 +63,9 @@ async def learn_on_schedule(redis: Any, settings: Settings) -> None:
     """Until cancelled: every learn_every_s, each due tenant's job in turn."""
     holder = f"{socket.gethostname()}-{os.getpid()}"
     while True:
+        # a cancellation redis-py swallowed mid-command reads as "Redis unreachable": without this the loop went on
+        # logging that every period, and the worker it runs beside never exited on SIGTERM (a test hung on it)
+        stop_if_cancelled()
         await asyncio.sleep(settings.learn_every_s)
         try:
             tenants = await registered_tenants(redis)

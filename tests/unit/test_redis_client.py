@@ -39,3 +39,35 @@ async def test_a_forever_loop_stops_even_when_an_await_swallows_its_cancellation
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=2.0)
     assert turns == 1 and swallowed == 1
+
+
+async def test_the_learn_schedule_stops_when_a_redis_read_swallows_its_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The learn job's schedule beside a worker reads the tenants each period; a cancellation redis-py turns into a
+    connection error there was taken for "Redis unreachable", the loop went on, and the worker never exited on
+    SIGTERM (a test of the scheduled job hung on it)."""
+    from types import SimpleNamespace
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from service.training import schedule
+
+    reads = 0
+
+    async def tenants_read_as_redis_py_may(redis: object) -> list[str]:
+        nonlocal reads
+        reads += 1
+        if reads > 1:  # once: without the check, the test then fails on wait_for's timeout instead of hanging
+            await asyncio.sleep(10)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+        raise RedisConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(schedule, "registered_tenants", tenants_read_as_redis_py_may)
+    task = asyncio.create_task(schedule.learn_on_schedule(None, SimpleNamespace(learn_every_s=0.001)))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=2.0)
+    assert reads == 1
