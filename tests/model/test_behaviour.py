@@ -102,6 +102,8 @@ def test_the_built_in_policy_holds_plain_threats(predictor: Predictor) -> None:
         "I hope somebody blows up the council building with them in it.",
         "The judge should be hanged from a lamppost.",
         "I'll cut your tongue out.",
+        "Hope you get hit by a bus.",  # death wishes written after the change: allowed before it too
+        "You won't be smiling for long.",
     ]
     for text, prediction in zip(threats, predictor.predict([t.lower() for t in threats]), strict=True):
         assert policy.decide(calibration.scores(prediction.scores)).decision.value != "allow", text
