@@ -3,18 +3,18 @@
 The attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity attacks,
 threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i, o, p, y
 replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters joined by
-"-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces), **small
-capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B
-between its letters), **character references** (each letter as "&#105;", which a page showing comments as HTML displays
-as the letter), **capital I for l** (each l after a word's first letter written "I"; words without an l stay as
-written), and four made of the whole comment: **upside down** (letters turned over, written backwards), **bidi
-override** (stored backwards after U+202E, which a browser shows the right way round), **words joined by 👏** (no
-spaces, a symbol between words) and **blanks for spaces** (Hangul fillers, which normalising reads as spaces, so both
-columns read them plainly). Each set is scored by the shipped model with its calibration, without the plain reading and
-with it: the share the built-in policy does not allow (review or reject; the language check, which the service adds and
-which may also hold some of these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds. What it
-costs, on real comments (UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how many the
-policy holds with and without, and the model's seconds for them, side by side.
+"-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces), **drawn out**
+(its first vowel written five times), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared capitals,
+"🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character references** (each letter as "&#105;",
+which a page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's first letter
+written "I"; words without an l stay as written), and four made of the whole comment: **upside down** (letters turned
+over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the right way round),
+**words joined by 👏** (no spaces, a symbol between words) and **blanks for spaces** (Hangul fillers, which normalising
+reads as spaces, so both columns read them plainly). Each set is scored by the shipped model with its calibration,
+without the plain reading and with it: the share the built-in policy does not allow (review or reject; the language
+check, which the service adds and which may also hold some of these, is left out) and the share a Perspective-era
+``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and ARC's posts, 8,787):
+the share read twice, how many the policy holds with and without, and the model's seconds for them, side by side.
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -75,6 +75,14 @@ BOXED = str.maketrans({chr(ord("a") + i): chr(0x1F170 + i) for i in range(26)}) 
 TURNED = str.maketrans("abcdefghijklmnopqrtuvwy.", "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹʇnʌʍʎ˙")
 
 
+DRAWN_VOWEL = re.compile(r"[aeiou]")
+
+
+def drawn_out(text: str) -> str:
+    """The word's first vowel drawn out to five letters ("iiiiidiot", "stuuuuupid")."""
+    return LONG_WORD.sub(lambda m: DRAWN_VOWEL.sub(lambda v: v[0] * 5, m[0], count=1), text)
+
+
 def small_capitals(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0].lower().translate(SMALL_CAPITALS), text)
 
@@ -122,6 +130,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "spelled with -": spelled,
     "cut by one -": cut,
     "spaced out": spaced,
+    "drawn out": drawn_out,
     "small capitals": small_capitals,
     "boxed letters": boxed,
     "zero-width inside words": zero_width,

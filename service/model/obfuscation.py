@@ -37,14 +37,15 @@ Word by word, only where a word shows the trick:
 - a word cut by one separator is joined where the join is a word and its pieces are not ("id-iot", "st.upid"), or
   where its pieces are words never written side by side ("mo-ron", "lo-ser");
 - a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros"); so is
-  the middle finger ("🖕" fuck you).
+  the middle finger ("🖕" fuck you);
+- a drawn-out letter is read once or twice, whichever makes the commoner word ("retaaaaard": "retard").
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
 "use-less", "your-self"), and Cyrillic or Greek
 letters chosen for their shape but not listed as confusables ("уσυ αяє"), which language detection holds for review
 instead.
 
-On 8,787 real comments (UCC and ARC posts), 2.1 % are read a second time this way, some of them obfuscated for real
+On 8,787 real comments (UCC and ARC posts), 2.5 % are read a second time this way, some of them obfuscated for real
 ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"), most hyphenated compounds joined into the same word
 ("on-line", "home-schooled"); finding them costs about 0.1 ms a comment here, and the model's time for those comments
 rose 0.99-1.11x across three runs, inside the machine's noise (bench/obfuscation.py, 2026-12-05).
@@ -57,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import re
 import unicodedata
 from functools import cache
@@ -152,10 +154,17 @@ _ECHO = re.compile(r"(?<!\()\({3}(?!\()\s*(?P<name>[^()]{1,60}?)\s*(?<!\))\){3}(
 # The middle finger is an obscenity drawn, not a noun: read as what it says ("🖕" fuck you, "🖕 off" fuck off). The
 # model read every emoji as a symbol it never learned: "🖕 you" toxicity 0.21 and "🖕🖕🖕" 0.05, both allowed.
 _MIDDLE_FINGER = re.compile(r"\U0001f595[\U0001f3fb-\U0001f3ff]?(?:\s*(?P<object>you|u|ya|yourself|off)\b)?")
+# A letter drawn out ("retaaaaard", "iiiidiooooot"): the tokenizer reads most such words, but not all ("ur such a
+# retaaaaard" was allowed at 0.47). Each run of three or more is read as one letter or two, whichever spelling is the
+# commonest word (``wordsegment``'s counts); a word no spelling makes is left as written, and so is one letter alone
+# ("iii", a numeral). It reads 34 more of bench/obfuscation.py's 8,787 real comments a second time ("hmmm", "soooo",
+# "suuure"); clear cases with a vowel drawn out, held 91.8 % -> 100 %.
+_DRAWN_OUT = re.compile(r"([a-z])\1{2,}")
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
     r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
+    r"|(?P<run>[a-z])(?P=run){2}"
 )
 
 
@@ -202,11 +211,32 @@ def _plain_core(core: str) -> str:
         core = "".join(c for c in core if unicodedata.category(c) != "Cf")  # zero-width marks inside a Latin word
     if _LEET_WORD.search(core):
         core = core.translate(_LEET_TABLE)
+    if _DRAWN_OUT.search(core) and len({c for c in core if c.isalpha()}) > 1:  # not "iii" (a numeral) or "zzz"
+        core = _drawn_in(core)
     if _SPELLED.fullmatch(core):
         core = "".join(c for c in core if c.isalpha())
     elif cut := _CUT_WORD.fullmatch(core):
         core = _joined(cut["head"], cut["tail"]) or core
     return INITIALS.get(core, core)
+
+
+def _drawn_in(core: str) -> str:
+    """``core`` with each drawn-out letter written once or twice, as the commonest word; ``core`` if none is a word."""
+    runs = list(_DRAWN_OUT.finditer(core))
+    if len(runs) > 4:  # 2 ** runs spellings: past a few, it is not a word
+        return core
+    counts = _segmenter().unigrams
+    best, best_count = core, 0.0
+    for lengths in itertools.product((1, 2), repeat=len(runs)):
+        spelling, at = [], 0
+        for run, length in zip(runs, lengths, strict=True):
+            spelling += [core[at : run.start()], run[1] * length]
+            at = run.end()
+        candidate = "".join(spelling) + core[at:]
+        word = candidate.strip(".,!?;:'\"")
+        if counts.get(word, 0) > best_count:
+            best, best_count = candidate, counts[word]
+    return best
 
 
 def _joined(head: str, tail: str) -> str | None:

@@ -78,6 +78,7 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("You id-iot, what a st.upid take.", "You idiot, what a stupid take."),  # one separator inside a word
         ("What a mo-ron, you lo-ser.", "What a moron, you loser."),  # cut into two words never side by side
         ("🖕 you, hogg", "fuck you, hogg"),  # the middle finger, an obscenity drawn
+        ("Ur such a retaaaaard.", "Ur such a retard."),  # a drawn-out letter
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:

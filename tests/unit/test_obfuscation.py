@@ -60,6 +60,8 @@ def _plain(text: str) -> str | None:
         ("The ((( bankers ))) own it all", "the jewish bankers own it all"),
         ("🖕🏻🖕🏻 hogg", "fuck you fuck you hogg"),  # the middle finger, read as what it says
         ("hogg🖕off", "hogg fuck off"),
+        ("ur such a retaaaaard", "ur such a retard"),  # a drawn-out letter, read once or twice: the commoner word
+        ("you are an iiiidiooooot, suuure", "you are an idiot, sure"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -87,6 +89,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "so sad :((( and (((((LISTEN PLEASE))))) ((maybe))",  # frowns and shouting are not the echo
         "Right-wing, long-term and re-elect; see example.com, end.then",  # compounds of common words
         "A self-made, pro-life well-known x-ray of the long-term, ex-wife",  # words side by side, or prefixes
+        "See www.example.com/aaa-bbb",  # a link's letters stay as written
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
