@@ -41,9 +41,8 @@ Word by word, only where a word shows the trick:
 - a drawn-out letter is read once or twice, whichever makes the commoner word ("retaaaaard": "retard").
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
-"use-less", "your-self"), and Cyrillic or Greek
-letters chosen for their shape but not listed as confusables ("уσυ αяє"), which language detection holds for review
-instead.
+"use-less", "your-self"), and Cyrillic or Greek letters chosen for their shape but not listed as confusables ("уσυ
+αяє"), which language detection holds for review instead.
 
 On 8,787 real comments (UCC and ARC posts), 2.5 % are read a second time this way, some of them obfuscated for real
 ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"), most hyphenated compounds joined into the same word
