@@ -72,8 +72,9 @@ def main() -> None:
     parser.add_argument("--review", nargs="*", default=[], help="attribute=raw threshold, for the variant")
     args = parser.parse_args()
     predictor, calibration = Predictor(args.model), Calibration.load(args.model)
+    proposed = variant(args.review)
     built_in = Policy.from_settings(Settings().default_policy, calibration)
-    other = Policy.from_settings(variant(args.review), calibration)
+    other = Policy.from_settings(proposed, calibration)
     rows = []
     for name, texts in sets(args.data).items():
         predictions = predict_all(predictor, [normalise(t).text for t in texts])
@@ -86,7 +87,7 @@ def main() -> None:
         rows.append({"set": name, "comments": len(texts), "built_in": held(built_in), "variant": held(other)})
     print_table(rows)
     print(f"built-in review, calibrated: {built_in.review}\nvariant review, calibrated: {other.review}")
-    extra = {"model": predictor.version, "variant_review_raw": dict(variant(args.review).review)}
+    extra = {"model": predictor.version, "variant_review_raw": dict(proposed.review)}
     print(write_result("built_in_policy", rows, extra))
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import print_table, write_result
-from service.config import DEFAULT_MODEL_DIR, PolicySettings
+from service.config import DEFAULT_MODEL_DIR, Settings
 from service.contract import Decision
 from service.model import predict
 from service.model.calibration import Calibration
@@ -158,7 +158,7 @@ class Reader:
     def __init__(self, model: Path) -> None:
         self.predictor = Predictor(model)
         self.calibration = Calibration.load(model)
-        self.policy = Policy.from_settings(PolicySettings(), self.calibration)
+        self.policy = Policy.from_settings(Settings().default_policy, self.calibration)
         self.plain_picks = predict._plain_picks
 
     def read(self, texts: list[str], plain: bool) -> tuple[list[dict[str, float]], float]:

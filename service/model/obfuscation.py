@@ -231,10 +231,9 @@ def _drawn_in(core: str) -> str:
         for run, length in zip(runs, lengths, strict=True):
             spelling += [core[at : run.start()], run[1] * length]
             at = run.end()
-        candidate = "".join(spelling) + core[at:]
-        word = candidate.strip(".,!?;:'\"")
-        if counts.get(word, 0) > best_count:
-            best, best_count = candidate, counts[word]
+        candidate = "".join(spelling) + core[at:]  # a word's core: its punctuation is already cut off (_WORD)
+        if counts.get(candidate, 0) > best_count:
+            best, best_count = candidate, counts[candidate]
     return best
 
 
