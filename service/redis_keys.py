@@ -47,9 +47,10 @@ def tenant_pattern(tenant: str) -> str:
 
 # --- asynchronous ingest, review and feedback ---
 
-# The one key without a tenant: the set of tenant names that have ever queued a comment, so workers know which
-# streams to read. It holds names only, never comment data.
+# The keys without a tenant hold names only, never comment data: the set of tenant names that have ever queued a
+# comment, so workers know which streams to read, and the set of one-time repairs of stored data that are done.
 TENANTS = f"{PREFIX}:registry:tenants"
+MIGRATIONS = f"{PREFIX}:registry:migrations"
 
 INGEST_GROUP = "workers"  # consumer group on every ingest stream
 
@@ -192,6 +193,14 @@ def search_pending(tenant: str) -> str:
 def policy(tenant: str) -> str:
     """Hash: the tenant's saved policy (version, policy JSON, by, at, note); absent: the settings' policy."""
     return _key(tenant, "policy")
+
+
+SAVED_POLICIES = f"{PREFIX}:{{*}}:policy"  # every tenant's saved policy, as a SCAN pattern
+
+
+def tenant_of(key: str) -> str:
+    """The tenant a key belongs to (the hash tag between its braces)."""
+    return key[key.index("{") + 1 : key.index("}")]
 
 
 def policy_history(tenant: str) -> str:

@@ -14,11 +14,12 @@ import redis.asyncio as aioredis
 from service.config import Settings
 from service.heap import freeze_startup_heap
 from service.metrics import Metrics
+from service.moderation.policies import repair_former_fills
 from service.moderation.queues import ReviewQueues
 from service.moderation.records import Records
 from service.moderation.search import SearchIndex
 from service.moderation.worker import Worker, build_worker, install_signal_handlers
-from service.redis_client import connect
+from service.redis_client import FAILURES, connect
 from service.scoring.batcher import MicroBatcher
 from service.scoring.factory import build_scorer
 from service.scoring.scorer import ModelRunner, Scorer
@@ -45,6 +46,7 @@ class Runtime:
         if not settings.redis_url:
             raise ValueError("the runtime needs settings.redis_url (the CLI starts the embedded Redis and sets it)")
         redis = await connect(settings.redis_url, settings)
+        await _repair_stored_data(redis)
         if runner is None:
             from service.scoring.model_runner import PredictorRunner
 
@@ -72,6 +74,14 @@ class Runtime:
     async def close(self) -> None:
         await self.batcher.close()  # in-flight batches finish and answer before we go
         await self.redis.aclose()
+
+
+async def _repair_stored_data(redis: aioredis.Redis) -> None:
+    """One-time repairs of what older versions stored; Redis out of reach, the next start tries again."""
+    try:
+        await repair_former_fills(redis)
+    except FAILURES as exc:
+        log.warning("stored policies not checked for repair (%s); the next start tries again", type(exc).__name__)
 
 
 async def run_worker_process(settings: Settings, *, name: str | None, burst: bool) -> Worker:

@@ -8,11 +8,15 @@
   force and under the proposed one, from their stored scores and words, and counts the decisions that move, with
   examples of each move. Flood counts, authors' standings and moderators' decisions are left out: it compares the
   two policies, nothing else.
+- A policy saved before 2026-12-05 with no thresholds of its own holds the built-in ones on the wrong scale; the
+  first start after the upgrade saves it again with them on the right one, as a new audited version
+  (``repair_former_fills``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any, cast
 
@@ -24,8 +28,26 @@ from service.errors import Conflict
 from service.redis_client import text, text_map
 from service.scoring.policy import Policy
 
+log = logging.getLogger(__name__)
+
 EXAMPLES = 3  # comments shown for each kind of move
 PREVIEW_DEFAULT = 10_000
+
+# Before 2026-12-05 a policy saved with no thresholds of its own (word lists only, the language rule only) was stored
+# with the built-in thresholds on the *calibrated* scale, where they are less strict than the built-in policy (review
+# at toxicity 0.65 is raw 0.78, against the built-in raw 0.65: comments the built-in policy reviews were allowed).
+# These are the fills such a save was stored with (severe toxicity's review threshold moved on 2026-12-04). Nobody
+# chose them: a site that wanted them would have sent them, on the scale named with them.
+FORMER_FILL_REVIEW = {"toxicity": 0.65, "insult": 0.79, "threat": 0.55, "identity_attack": 0.75, "obscene": 0.7}
+FORMER_FILL_SEVERE_REVIEW = (0.42, 0.54)
+FORMER_FILL_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.95}
+REPAIR = "policy-fill-scale"  # its name among the done repairs (keys.MIGRATIONS)
+REPAIR_ACTOR = "moderato"
+REPAIR_NOTE = (
+    "repaired on upgrade: this policy was saved without thresholds of its own, and the built-in ones it was given "
+    "were read on the calibrated scale, less strict than the built-in policy; they are now read on the raw scale "
+    "they were written for (word lists and the language rule unchanged)"
+)
 
 # KEYS: policy hash, history stream, audit stream. ARGV: expected version ('' = any), policy JSON, by, now, note.
 # Returns the new version, or {'conflict', current version}.
@@ -75,6 +97,60 @@ async def save(
             code="policy_changed",
         )
     return int(version)
+
+
+def is_former_fill(policy: PolicySettings) -> bool:
+    """Whether a saved policy holds the built-in thresholds as a thresholds-free save stored them before 2026-12-05."""
+    review = dict(policy.review)
+    severe = review.pop("severe_toxicity", None)
+    return (
+        policy.scale == "calibrated"
+        and review == FORMER_FILL_REVIEW
+        and severe in FORMER_FILL_SEVERE_REVIEW
+        and policy.reject == FORMER_FILL_REJECT
+    )
+
+
+def with_built_in_thresholds(policy: PolicySettings) -> PolicySettings:
+    """The same policy with no thresholds of its own: the built-in ones, on their raw scale."""
+    return PolicySettings.model_validate(policy.model_dump(exclude={"review", "reject", "scale"}))
+
+
+async def repair_former_fills(redis: aioredis.Redis) -> list[str]:
+    """Save, as a new audited version, every tenant's policy that still holds a former fill (``is_former_fill``) with
+    the built-in thresholds on their raw scale; once per Redis (keys.MIGRATIONS), so later starts skip the scan.
+    Returns the tenants repaired. A save in between wins (the repair names the version it read)."""
+    if await redis.sismember(keys.MIGRATIONS, REPAIR):
+        return []
+    repaired = []
+    async for key in redis.scan_iter(match=keys.SAVED_POLICIES, count=1000):
+        tenant = keys.tenant_of(text(key))
+        current = await saved(redis, tenant)
+        stored = _readable(current.get("policy", ""))
+        if stored is None or not is_former_fill(stored):
+            continue
+        try:
+            version = await save(
+                redis,
+                tenant,
+                with_built_in_thresholds(stored),
+                by=REPAIR_ACTOR,
+                note=REPAIR_NOTE,
+                expected_version=int(current["version"]),
+            )
+        except Conflict:
+            continue  # an admin saved meanwhile: theirs stands
+        log.warning("policy of %s repaired (version %d): %s", tenant, version, REPAIR_NOTE)
+        repaired.append(tenant)
+    await redis.sadd(keys.MIGRATIONS, REPAIR)
+    return repaired
+
+
+def _readable(stored: str) -> PolicySettings | None:
+    try:
+        return PolicySettings.model_validate_json(stored) if stored else None
+    except ValueError:
+        return None  # one that does not read is left as it is (live_policy keeps the last good one in force)
 
 
 async def history(redis: aioredis.Redis, tenant: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -9,6 +9,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service import redis_keys as keys
+from service.config import DEFAULT_REJECT, DEFAULT_REVIEW, PolicySettings
+from service.moderation.policies import FORMER_FILL_REJECT, FORMER_FILL_REVIEW, REPAIR_ACTOR, SAVE
+from service.scoring.policy import Policy
 from tests.conftest import auth
 from tests.utils.processes import wait_for
 
@@ -69,3 +73,43 @@ def test_a_saved_policy_is_previewed_versioned_audited_and_live_on_every_replica
     assert [(e["actor"], e["reason"]) for e in audit] == [("admin-1", "crypto spam wave")]
     history = one.get("/v1/policy/history", headers=auth("ak-a")).json()["items"]
     assert [(v["version"], v["policy"]["banned_words"]) for v in history] == [(1, ["scam"])]
+
+
+OVERLOOKED = "You're not an idiot, you just missed the second paragraph."  # built-in: review (raw toxicity 0.82)
+
+
+def _save_as_before(redis_client: Any, tenant: str, policy: PolicySettings) -> None:
+    """A policy saved the way /v1/policy stored it before 2026-12-05 (the same script)."""
+    redis_client.eval(
+        SAVE, 3, keys.policy(tenant), keys.policy_history(tenant), keys.audit(tenant), "",
+        policy.model_dump_json(), "admin-1", f"{time.time():.3f}", "block scams",
+    )  # fmt: skip
+
+
+def test_a_policy_saved_with_the_built_in_thresholds_on_the_wrong_scale_is_repaired_once_on_start(
+    make_client: Callable[..., TestClient], redis_client: Any
+) -> None:
+    """Saved with word lists alone before the fix, a policy held the built-in thresholds on the calibrated scale,
+    less strict than the built-in policy: the first start saves it again on the raw scale, audited; a policy an
+    admin set on the calibrated scale on purpose is left as it is."""
+    words = {"banned_words": ["scam"], "unsupported_language": "reject"}
+    fill = PolicySettings(
+        review={**FORMER_FILL_REVIEW, "severe_toxicity": 0.54}, reject=FORMER_FILL_REJECT, scale="calibrated", **words
+    )
+    _save_as_before(redis_client, "tenant-a", fill)
+    chosen = fill.model_copy(update={"review": {**fill.review, "toxicity": 0.66}})
+    _save_as_before(redis_client, "tenant-b", chosen)
+    assert Policy.from_settings(fill).decide({"toxicity": 0.63, "insult": 0.73}).decision == "allow"  # as it read
+
+    client = make_client()
+    now = client.get("/v1/policy", headers=auth("mk-a")).json()
+    assert (now["version"], now["by"], now["policy"]["scale"]) == (2, REPAIR_ACTOR, "raw")
+    assert now["policy"]["review"] == DEFAULT_REVIEW and now["policy"]["reject"] == DEFAULT_REJECT
+    assert {k: now["policy"][k] for k in words} == words
+    assert _analyze(client, OVERLOOKED)["decision"] == "review"
+    audit = client.get("/v1/audit", params={"action": "policy_changed"}, headers=auth("mk-a")).json()["items"]
+    assert [e["actor"] for e in audit][:2] == [REPAIR_ACTOR, "admin-1"]
+    assert client.get("/v1/policy", headers=auth("mk-b")).json()["version"] == 1  # chosen: untouched
+
+    _save_as_before(redis_client, "tenant-b", fill)  # were one stored now, the repair has run: it stays
+    assert make_client().get("/v1/policy", headers=auth("mk-b")).json()["policy"]["scale"] == "calibrated"
