@@ -139,6 +139,17 @@ def decided(tenant: str, view: str) -> str:
     return _key(tenant, "decided", view)
 
 
+def label_tally(tenant: str) -> str:
+    """Hash: each comment in the approved and rejected views -> its label as the admin's counts read it
+    ('SOURCE:TOXIC', '' when a person did not decide it), brought up to date by moderation/labels.py."""
+    return _key(tenant, "label-tally")
+
+
+def label_tally_at(tenant: str) -> str:
+    """String: when the label tally was last brought up to date (epoch seconds)."""
+    return _key(tenant, "label-tally-at")
+
+
 def decision_counts(tenant: str) -> str:
     """Hash of decisions taken, 'ACTOR_KIND:ACTION' -> count (model:allow, moderator:reject, admin:escalate...)."""
     return _key(tenant, "decisions")

@@ -209,10 +209,10 @@ return 'ok'
 """
 
 
-# KEYS: comment, claim, erased ids, audit, events, recently scored, search pending, coral ids, then every review
-# queue and decided view. ARGV: comment id, now, actor, reason, thread key prefix, author comments prefix, queue key
-# prefix, how many of the KEYS are review queues, '1' to keep a comment waiting in a queue (retention). Erasing takes
-# the comment out of everything that names it and deletes its record (text, author, scores, decision): the audit
+# KEYS: comment, claim, erased ids, audit, events, recently scored, search pending, coral ids, label tally, then every
+# review queue and decided view. ARGV: comment id, now, actor, reason, thread key prefix, author comments prefix, queue
+# key prefix, how many of the KEYS are review queues, '1' to keep a comment waiting in a queue (retention). Erasing
+# takes the comment out of everything that names it and deletes its record (text, author, scores, decision): the audit
 # keeps that it was decided and erased, never its words. Returns 'erased', 'already' (erased before: nothing left to
 # do), 'waiting' (kept: a moderator has yet to see it) or 'not_found'.
 ERASE = (
@@ -228,10 +228,11 @@ local thread = redis.call('HGET', KEYS[1], 'thread_id')
 local author = redis.call('HGET', KEYS[1], 'author_id')
 local coral = redis.call('HGET', KEYS[1], 'coral_id')
 local queued = false
-for i = 9, #KEYS do
-  if redis.call('ZREM', KEYS[i], id) == 1 and i <= 8 + tonumber(ARGV[8]) then queued = true end
+for i = 10, #KEYS do
+  if redis.call('ZREM', KEYS[i], id) == 1 and i <= 9 + tonumber(ARGV[8]) then queued = true end
 end
 redis.call('ZREM', KEYS[6], id)
+redis.call('HDEL', KEYS[9], id)
 if thread and thread ~= '' then redis.call('ZREM', ARGV[5] .. thread, id) end
 if author and author ~= '' then redis.call('ZREM', ARGV[6] .. author, id) end
 if coral and coral ~= '' then redis.call('HDEL', KEYS[8], coral) end
@@ -380,6 +381,7 @@ class Records:
                     keys.recently_scored(tenant),
                     keys.search_pending(tenant),
                     keys.coral_ids(tenant),
+                    keys.label_tally(tenant),
                     *(keys.queue(tenant, name) for name in QUEUES),
                     *(keys.decided(tenant, view) for view in DECIDED_VIEWS),
                 ],

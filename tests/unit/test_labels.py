@@ -127,3 +127,70 @@ def test_the_admins_counts_agree_with_the_labels_on_a_real_redis(redis_client: A
     assert counts == expected
     assert counts["moderator"] == {"labels": 2, "toxic": 1} and counts["reversal"] == {"labels": 1, "toxic": 0}
     assert counts["report"] == {"labels": 1, "toxic": 1} and counts["suggestscore"]["labels"] == 1
+
+
+def test_the_admins_counts_follow_changes_reading_only_what_changed(redis_client: Any, redis_server: Any) -> None:
+    """After a first count, the counts follow new decisions, a report on a decided comment (a label's source changes
+    with no new decision) and an erasure, exactly as ``tenant_labels`` does, and a second count reads the records of
+    the comments that changed, not every decided one (Redis's own command counts)."""
+    import asyncio
+    import time
+
+    import redis.asyncio as aioredis
+
+    from service import redis_keys as keys
+    from service.moderation.labels import label_counts, tenant_labels
+    from service.moderation.records import Records
+
+    def decide(comment_id: str, at: float, **fields: str) -> None:
+        fields = record(id=comment_id, status="decided", decided_at=f"{at:.3f}", **fields)
+        redis_client.hset(keys.comment("site", comment_id), mapping=fields)
+        view = "rejected" if fields["decision"] == "reject" else "approved"
+        redis_client.zrem(keys.decided("site", "approved" if view == "rejected" else "rejected"), comment_id)
+        redis_client.zadd(keys.decided("site", view), {comment_id: at})
+
+    long_ago = time.time() - 86_400
+    for n in range(300):
+        decide(f"old-{n}", long_ago + n, decision="reject" if n % 3 else "approve")
+
+    def hmgets() -> int:
+        stats = redis_client.info("commandstats")
+        return int(stats.get("cmdstat_hmget", {}).get("calls", 0))
+
+    async def counted() -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], int]:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            redis_client.config_resetstat()
+            counts = await label_counts(client, "site")
+            reads = hmgets()
+            expected: dict[str, dict[str, int]] = {}
+            for label in await tenant_labels(client, "site"):
+                row = expected.setdefault(label.source, {"labels": 0, "toxic": 0})
+                row["labels"] += 1
+                row["toxic"] += label.toxic
+            return counts, expected, reads
+        finally:
+            await client.aclose()
+
+    async def report_and_erase() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            records = Records(client, max_backlog=1000)
+            await records.report("site", "old-1", "spam", 1.0)
+            await records.erase("site", "old-2", actor="ana")
+        finally:
+            await client.aclose()
+
+    first, expected, reads = asyncio.run(counted())
+    assert first == expected == {"moderator": {"labels": 300, "toxic": 200}} and reads == 300
+
+    now = time.time()
+    decide("new-1", now)
+    decide("old-0", now, decision="reject", reversed="1")  # approved long ago, reversed now
+    asyncio.run(report_and_erase())
+    assert not redis_client.hexists(keys.label_tally("site"), "old-2")  # erasure leaves no trace of it in the tally
+    second, expected, reads = asyncio.run(counted())
+    assert second == expected
+    assert second["report"] == {"labels": 1, "toxic": 1} and second["reversal"] == {"labels": 1, "toxic": 1}
+    assert second["moderator"]["labels"] == 300 - 3 + 1  # old-0 reversed, old-1 reported, old-2 erased; new-1
+    assert reads == 3  # new-1, old-0 and old-1 read again; not the other 297
