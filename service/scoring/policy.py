@@ -80,4 +80,11 @@ class Policy:
 
 
 def _crossed(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
-    return [f"{name} >= {limit:.2f}" for name, limit in thresholds.items() if scores.get(name, 0.0) >= limit]
+    return [f"{name} >= {_written(limit)}" for name, limit in thresholds.items() if scores.get(name, 0.0) >= limit]
+
+
+def _written(limit: float) -> str:
+    """A threshold as it is, to four places and at least two ("0.80", "0.4695"). Rounded to two, a built-in threshold
+    carried over the calibration read as what it is not: raw 0.85 on threat is 0.9985, shown as "threat >= 1.00",
+    a score no comment reaches; insult's 0.7992 as "insult >= 0.80", above the 0.7995 it had fired on."""
+    return f"{limit:.4f}".rstrip("0").ljust(4, "0")

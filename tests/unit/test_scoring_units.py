@@ -60,6 +60,15 @@ def test_policy_rejects_before_review_and_explains() -> None:
         Policy.from_settings(PolicySettings(review={"rudeness": 0.5}))
 
 
+def test_a_reason_gives_the_threshold_as_it_is() -> None:
+    """Carried over the calibration, built-in thresholds have four places: rounded to two, raw threat 0.85 read
+    "threat >= 1.00" and an insult threshold of 0.7992 read "insult >= 0.80" on a comment that scored 0.7995."""
+    policy = Policy.from_settings(PolicySettings(review={"insult": 0.7992, "toxicity": 1.0}, reject={"threat": 0.9985}))
+    assert policy.decide({"insult": 0.7995}).reasons == ["insult >= 0.7992"]
+    assert policy.decide({"threat": 0.999}).reasons == ["threat >= 0.9985"]
+    assert policy.decide({"toxicity": 1.0}).reasons == ["toxicity >= 1.00"]
+
+
 def test_keyring_parses_hashes_and_looks_up() -> None:
     ring = KeyRing.parse("k1=site-a:platform, k2=site-a:moderator:alice\n# comment\nk3=site-b:admin")
     assert len(ring) == 3
