@@ -545,6 +545,9 @@ def _traced_encoder(encoder: torch.nn.Module, bf16: bool) -> Any:
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore", TracerWarning)
+        # tracing reads every attribute of the module, transformers' deprecated is_gradient_checkpointing among them:
+        # its FutureWarning was logged at each start, about a property Moderato never uses
+        warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(_LastHiddenState(encoder).eval(), (ids, mask), check_trace=False)
         return torch.jit.freeze(traced)
 
