@@ -38,7 +38,12 @@ DEFAULT_REVIEW = {
     "identity_attack": 0.538,
     "obscene": 0.7,
 }
-DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85, "identity_attack": 0.95}
+# No built-in rejection on identity attack alone (2026-12-05): the model reads short comments that stand up for a group
+# as attacks on it ("Trans people deserve safety.", "Say no to bisexual hate."), so rejecting at raw 0.95 removed 16 %
+# of them with no one looking, where review shows them to a person. Of the rows raters agree are identity attacks,
+# 47 of 93 were rejected and 29 reviewed; now 25 rejected (by severe toxicity) and 51 reviewed: none more allowed
+# (model_cards/moderato-v10/README.md, "The built-in reject thresholds").
+DEFAULT_REJECT = {"severe_toxicity": 0.85, "threat": 0.85}
 
 # Stance label frequencies expected for comments under their own article (agree, disagree, discuss, unrelated). The
 # off-topic share is chosen on dev by `moderato choose-stance-prior` (service/training/stance_prior.py; the report is

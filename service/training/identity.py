@@ -104,6 +104,19 @@ EVAL2_TOXIC = (
     "Send every {x} person back where they came from, they are a plague.",
 )
 
+# A third, harmless only: comments that stand up for a group, short, in the words attacks on it use ("hate",
+# "deserve", "rights"). moderato-v10 read many as attacks on the group ("Trans people deserve safety." identity attack
+# and toxicity near 1.0) and the built-in policy of 2026-12-05 rejected 16 % of them unseen (model card, "The built-in
+# reject thresholds"). Worded apart from the training templates; evaluation only.
+EVAL_ADVOCACY = (
+    "Justice for {x} people.",
+    "Support {x} rights.",
+    "Say no to {x} hate.",
+    "{X} people deserve safety.",
+    "{X} voices matter.",
+    "Respect {x} people.",
+)
+
 
 @dataclass(frozen=True)
 class TemplateSentence:

@@ -110,6 +110,24 @@ def test_the_built_in_policy_holds_plain_threats(predictor: Predictor) -> None:
         assert policy.decide(calibration.scores(prediction.scores)).decision.value != "allow", text
 
 
+def test_the_built_in_policy_removes_few_comments_that_stand_up_for_a_group_unseen(predictor: Predictor) -> None:
+    """The model reads many short comments that stand up for a group as attacks on it ("Trans people deserve
+    safety."): with a built-in rejection on identity attack, 16 % of them were removed with no one looking (2.5 %
+    since, by severe toxicity; the rest held for review, where a person sees them). A clear identity attack is still
+    held."""
+    from service.config import Settings
+    from service.model.calibration import Calibration
+    from service.scoring.policy import Policy
+    from service.training.identity import EVAL_ADVOCACY, templated
+
+    calibration = Calibration.load(SHIPPED_MODEL)
+    policy = Policy.from_settings(Settings().default_policy, calibration)
+    texts = [t.text.lower() for t in templated(EVAL_ADVOCACY, ())] + ["all arabs are savages."]
+    decisions = [policy.decide(calibration.scores(p.scores)).decision.value for p in predictor.predict(texts)]
+    assert decisions.pop() != "allow"
+    assert decisions.count("reject") / len(decisions) <= 0.05
+
+
 def test_the_antisemitic_echo_is_read_for_what_it_says(predictor: Predictor) -> None:
     """A name in triple parentheses marks it as Jewish: the sentence is scored as a reader who knows the code reads
     it (moderato-v10 alone: identity attack 0.50, allowed), and a harmless sentence stays harmless."""
