@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
+
+from service.redis_server import EmbeddedRedis
 from service.system import git_commit, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,3 +43,32 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("-|-".join("-" * w for w in widths))
     for r in rows:
         print(" | ".join(str(r[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+@asynccontextmanager
+async def embedded_redis() -> AsyncIterator[aioredis.Redis]:
+    """A client on a fresh real redis-server, started as `moderato serve` starts its embedded one, in a temporary
+    folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        server = EmbeddedRedis(Path(folder) / "redis").start()
+        redis = aioredis.from_url(server.url)
+        try:
+            yield redis
+        finally:
+            await redis.aclose()
+            server.stop()
+
+
+SizedRun = Callable[[list[int], int], Coroutine[Any, Any, list[dict[str, Any]]]]  # (sizes, repeats) -> table rows
+
+
+def main_over_sizes(doc: str, name: str, run: SizedRun, extra: dict[str, Any]) -> None:
+    """A bench over a tenant growing to ``--sizes`` stored comments, ``--repeats`` timings each: prints its table
+    and writes it as ``name``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rows = asyncio.run(run(args.sizes, args.repeats))
+    print_table(rows)
+    print(write_result(name, rows, {**extra, "repeats": args.repeats}))

@@ -10,21 +10,14 @@ Run: `python -m bench.erasure` (`--sizes 10000 100000 300000 --repeats 5`).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
-from bench.common import print_table, write_result
+from bench.common import embedded_redis, main_over_sizes
 from service import redis_keys as keys
 from service.moderation.erasure import erase_author, index_authors
 from service.moderation.records import IncomingComment, Records
-from service.redis_server import EmbeddedRedis
 
 TENANT = "bench"
 AUTHORS = 1000
@@ -54,44 +47,28 @@ async def _erase_ms(records: Records, authors: list[str]) -> list[float]:
 
 async def run(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        server = EmbeddedRedis(Path(folder) / "redis").start()
-        redis = aioredis.from_url(server.url)
-        try:
-            records = Records(redis, max_backlog=10**9)
-            stored, next_author = 0, 0
-            for size in sizes:
-                await _fill(records, stored, size)
-                stored = size
-                held = int(await redis.xlen(keys.ingest(TENANT)))
-                authors = [f"a{next_author + i}" for i in range(2 * repeats)]
-                next_author += 2 * repeats
-                await redis.delete(keys.authors_indexed(TENANT))  # as a tenant no worker has indexed yet
-                scan = await _erase_ms(records, authors[:repeats])
-                await index_authors(redis, TENANT)
-                index = await _erase_ms(records, authors[repeats:])
-                dbsize = int(await redis.dbsize())
-                rows.append({
-                    "comments stored": held, "keys in redis": dbsize, "the author's comments": held // AUTHORS,
-                    "erase an author, scan: median ms": round(statistics.median(scan), 1),
-                    "index: median ms": round(statistics.median(index), 1),
-                    "ratio": round(statistics.median(scan) / statistics.median(index), 1),
-                })  # fmt: skip
-        finally:
-            await redis.aclose()
-            server.stop()
+    async with embedded_redis() as redis:
+        records = Records(redis, max_backlog=10**9)
+        stored, next_author = 0, 0
+        for size in sizes:
+            await _fill(records, stored, size)
+            stored = size
+            held = int(await redis.xlen(keys.ingest(TENANT)))
+            authors = [f"a{next_author + i}" for i in range(2 * repeats)]
+            next_author += 2 * repeats
+            await redis.delete(keys.authors_indexed(TENANT))  # as a tenant no worker has indexed yet
+            scan = await _erase_ms(records, authors[:repeats])
+            await index_authors(redis, TENANT)
+            index = await _erase_ms(records, authors[repeats:])
+            dbsize = int(await redis.dbsize())
+            rows.append({
+                "comments stored": held, "keys in redis": dbsize, "the author's comments": held // AUTHORS,
+                "erase an author, scan: median ms": round(statistics.median(scan), 1),
+                "index: median ms": round(statistics.median(index), 1),
+                "ratio": round(statistics.median(scan) / statistics.median(index), 1),
+            })  # fmt: skip
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    rows = asyncio.run(run(args.sizes, args.repeats))
-    print_table(rows)
-    print(write_result("erasure", rows, {"authors": AUTHORS, "repeats": args.repeats}))
-
-
 if __name__ == "__main__":
-    main()
+    main_over_sizes(__doc__, "erasure", run, {"authors": AUTHORS})

@@ -10,20 +10,15 @@ Run: `python -m bench.label_counts` (`--sizes 10000 100000 300000 --repeats 5`).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from bench.common import print_table, write_result
+from bench.common import embedded_redis, main_over_sizes
 from service import redis_keys as keys
 from service.moderation.labels import label_counts
-from service.redis_server import EmbeddedRedis
 
 TENANT = "bench"
 PER_PIPELINE = 5000
@@ -58,40 +53,24 @@ async def _count_s(redis: aioredis.Redis) -> float:
 
 async def run(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        server = EmbeddedRedis(Path(folder) / "redis").start()
-        redis = aioredis.from_url(server.url)
-        try:
-            for size in sizes:
-                await redis.flushall()
-                await _decide(redis, 0, size, ago_s=86_400)  # the tenant's history: decided before today
-                full = await _count_s(redis)
-                later = []
-                for r in range(repeats):
-                    await _decide(redis, size + r * NEW_DECISIONS, size + (r + 1) * NEW_DECISIONS)
-                    later.append(await _count_s(redis))
-                counted = await label_counts(redis, TENANT)
-                assert counted["moderator"]["labels"] == size + repeats * NEW_DECISIONS, counted
-                rows.append({
-                    "decided comments": size, "full count: s": round(full, 3),
-                    f"after {NEW_DECISIONS} decisions: median s": round(statistics.median(later), 3),
-                    "ratio": round(full / statistics.median(later), 1),
-                })  # fmt: skip
-        finally:
-            await redis.aclose()
-            server.stop()
+    async with embedded_redis() as redis:
+        for size in sizes:
+            await redis.flushall()
+            await _decide(redis, 0, size, ago_s=86_400)  # the tenant's history: decided before today
+            full = await _count_s(redis)
+            later = []
+            for r in range(repeats):
+                await _decide(redis, size + r * NEW_DECISIONS, size + (r + 1) * NEW_DECISIONS)
+                later.append(await _count_s(redis))
+            counted = await label_counts(redis, TENANT)
+            assert counted["moderator"]["labels"] == size + repeats * NEW_DECISIONS, counted
+            rows.append({
+                "decided comments": size, "full count: s": round(full, 3),
+                f"after {NEW_DECISIONS} decisions: median s": round(statistics.median(later), 3),
+                "ratio": round(full / statistics.median(later), 1),
+            })  # fmt: skip
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    rows = asyncio.run(run(args.sizes, args.repeats))
-    print_table(rows)
-    print(write_result("label_counts", rows, {"new_decisions": NEW_DECISIONS, "repeats": args.repeats}))
-
-
 if __name__ == "__main__":
-    main()
+    main_over_sizes(__doc__, "label_counts", run, {"new_decisions": NEW_DECISIONS})
