@@ -20,6 +20,7 @@ from tqdm import tqdm
 from service.model.checkpoint import load_model, load_tokenizer, save_model
 from service.model.network import ModeratoNet
 from service.training import calibration
+from service.training.data import ToxicityExample
 from service.training.schedules import warmup_times_linear_decay
 from service.training.train import (
     TOXICITY_WEIGHTS,
@@ -62,6 +63,8 @@ class HeadTuningOptions:
     checkpoint_every: int = 100
     limit_per_source: int | None = None
     weights: dict[str, float] = field(default_factory=lambda: dict(HEAD_TUNING_WEIGHTS))
+    # more training sources beside the base mix, drawn by their ``weights`` (bench/head_sources.py measures some)
+    extra_sources: dict[str, list[ToxicityExample]] = field(default_factory=dict)
 
 
 def tuned_heads(net: ModeratoNet) -> list[nn.Module]:
@@ -86,7 +89,8 @@ def tune_heads(opts: HeadTuningOptions) -> Path:
     torch.manual_seed(opts.seed)
     net, config = load_model(opts.start)
     tokenizer = load_tokenizer()
-    sampler = Sampler(toxicity_train_pools(opts.data, opts.limit_per_source), opts.weights, opts.seed)
+    pools = {**toxicity_train_pools(opts.data, opts.limit_per_source), **opts.extra_sources}
+    sampler = Sampler(pools, opts.weights, opts.seed)
     params = freeze_all_but_heads(net)
     optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_times_linear_decay(opts.warmup_steps, opts.steps))
