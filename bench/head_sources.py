@@ -11,9 +11,12 @@ threat templates' evaluation set and the probes read here. Each arm is read on t
 (``evaluate(..., toxicity_only=True)``) and, for decisions, the built-in raw thresholds with identity attack rejected
 at 0.95 (the policy before 2026-12-05), uncalibrated. Nothing here is shipped: it measures a mix for the next retune.
 
-    python -m bench.head_sources --data ../shared/data   # ~15 min here (bf16), both arms
+    python -m bench.head_sources --data ../shared/data   # ~7 min here (bf16), both arms
+    python -m bench.head_sources --data ../shared/data --shares support_templates=0.015 wish_templates=0.015 \
+        idiom_templates=0.01 --result head_sources_half
 
-Writes bench/results/head_sources.json; the arms' folders go to a temporary folder (``--work`` to keep them).
+Writes bench/results/head_sources.json (or ``--result``); the arms' folders go to a temporary folder (``--work`` to
+keep them).
 """
 
 from __future__ import annotations
@@ -113,10 +116,11 @@ def sources() -> dict[str, list[ToxicityExample]]:
     return {"support_templates": support, "wish_templates": wishes, "idiom_templates": idioms}
 
 
-def train_arm(data: Path, out: Path, with_sources: bool) -> None:
+def train_arm(data: Path, out: Path, shares: dict[str, float] | None) -> None:
+    """moderato-v8's head recipe; with ``shares``, the three sources drawn that often."""
     opts = head_tuning.HeadTuningOptions(data=data, start=START, out=out, version=out.name)
-    if with_sources:
-        opts = replace(opts, weights={**opts.weights, **SHARES}, extra_sources=sources())
+    if shares:
+        opts = replace(opts, weights={**opts.weights, **shares}, extra_sources=sources())
     head_tuning.tune_heads(opts)
 
 
@@ -151,17 +155,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=None, help="keep the arms' model folders here")
+    parser.add_argument("--shares", nargs="*", default=[], help="source=share, in place of SHARES' (e.g. a sweep)")
+    parser.add_argument("--result", default="head_sources", help="the name of the results file")
     args = parser.parse_args()
+    shares = {**SHARES, **{k: float(v) for k, _, v in (item.partition("=") for item in args.shares)}}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     work = args.work or Path(tempfile.mkdtemp(prefix="moderato-head-sources-"))
     arms = {"control (moderato-v8's recipe)": work / "control", "with the three sources": work / "sources"}
-    for folder, with_sources in zip(arms.values(), (False, True), strict=True):
-        train_arm(args.data, folder, with_sources)
+    for folder, arm_shares in zip(arms.values(), (None, shares), strict=True):
+        train_arm(args.data, folder, arm_shares)
     read = {name: read_arm(args.data, folder) for name, folder in arms.items()}
     measures = next(iter(read.values()))
     rows = [{"measure": key, **{name: values[key] for name, values in read.items()}} for key in measures]
     print_table(rows)
-    print(write_result("head_sources", rows, {"shares": SHARES, "start": str(START.relative_to(PROJECT_ROOT))}))
+    print(write_result(args.result, rows, {"shares": shares, "start": str(START.relative_to(PROJECT_ROOT))}))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 
