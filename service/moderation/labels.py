@@ -112,9 +112,12 @@ def suggestion_labels(tenant: str, entry_id: str, entry: dict[str, str]) -> list
     ]
 
 
+LABEL_VIEWS = ("approved", "rejected")  # the decided views that hold people's decisions
+
+
 async def _decided_id_chunks(redis: aioredis.Redis, tenant: str) -> AsyncIterator[list[str]]:
     """The ids of the comments people decided, oldest first per view, READ_CHUNK at a time (one pipeline each)."""
-    for view in ("approved", "rejected"):
+    for view in LABEL_VIEWS:
         ids = [text(i) for i in cast(list[bytes], await redis.zrange(keys.decided(tenant, view), 0, -1))]
         for start in range(0, len(ids), READ_CHUNK):
             yield ids[start : start + READ_CHUNK]
@@ -147,7 +150,6 @@ async def tenant_labels(redis: aioredis.Redis, tenant: str) -> list[Label]:
 
 
 COUNTED_FIELDS = ("id", "decided_by", "decision", "reversed", "reports", "decided_at")
-LABEL_VIEWS = ("approved", "rejected")  # the decided views that hold people's decisions
 # Comments decided up to this long before the last count are read again: another replica's clock may lag this one's.
 TALLY_OVERLAP_S = 120.0
 
@@ -193,9 +195,7 @@ async def _bring_tally_up_to_date(redis: aioredis.Redis, tenant: str) -> None:
         await _tally(redis, tenant, sorted(changed))
     in_views = sum([await redis.zcard(keys.decided(tenant, view)) for view in LABEL_VIEWS])
     if last is None or in_views != await redis.hlen(tally):
-        decided: set[str] = set()
-        for view in LABEL_VIEWS:
-            decided |= _texts(await redis.zrange(keys.decided(tenant, view), 0, -1))
+        decided = {comment_id async for ids in _decided_id_chunks(redis, tenant) for comment_id in ids}
         known = _texts(await redis.hkeys(tally))
         gone = sorted(known - decided)
         for start in range(0, len(gone), READ_CHUNK):
