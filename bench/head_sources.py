@@ -14,6 +14,7 @@ at 0.95 (the policy before 2026-12-05), uncalibrated. Nothing here is shipped: i
     python -m bench.head_sources --data ../shared/data   # ~7 min here (bf16), both arms
     python -m bench.head_sources --data ../shared/data --shares support_templates=0.015 wish_templates=0.015 \
         idiom_templates=0.01 --result head_sources_half
+    python -m bench.head_sources --data ../shared/data --shares contrast_templates=0.03 --result head_sources_contrast
 
 Writes bench/results/head_sources.json (or ``--result``); the arms' folders go to a temporary folder (``--work`` to
 keep them).
@@ -73,7 +74,15 @@ IDIOMS = (
     "I could strangle a coffee right now, what a morning.", "Our quiz team got slaughtered last night.",
     "Time to pull the plug on this project.",
 )  # fmt: skip
-SHARES = {"support_templates": 0.03, "wish_templates": 0.03, "idiom_templates": 0.02}
+# Attacks on the same groups in the support sentences' own words, so that what the head learns from support is the
+# meaning (respect, belonging) and not the words "deserve" or "rights": the fourth source, off unless --shares sets it.
+CONTRAST = (
+    "{X} people don't deserve the same rights as us.", "{X} people do not belong in this town.",
+    "Hatred of {x} people is well earned.", "{X} people deserve no respect at all.",
+    "Keep {x} people away from our kids.", "No {x} people should be allowed on our street.",
+    "Stop protecting {x} people, they are the problem.", "{X} workers are lazy and have no rights here.",
+)  # fmt: skip
+SHARES = {"support_templates": 0.03, "wish_templates": 0.03, "idiom_templates": 0.02, "contrast_templates": 0.0}
 PROBES = {
     "wishes of harm": ["Hope you get cancer.", "I hope your plane crashes.", "Nobody would miss you if you were gone."],
     "idioms": ["Kill the bill, not the messenger.", "Hang in there, everyone.", "This commute is killing me."],
@@ -113,7 +122,21 @@ def sources() -> dict[str, list[ToxicityExample]]:
         wishes.append(ToxicityExample(text, "wish_templates", list(wish_targets), [span]))
     wishes += [ToxicityExample(_sentence(f, k), "wish_templates", _clean(), []) for f, k in product(WISH_FRAMES, KIND)]
     idioms = [ToxicityExample(text, "idiom_templates", _clean(), []) for text in IDIOMS]
-    return {"support_templates": support, "wish_templates": wishes, "idiom_templates": idioms}
+    attack_targets = [float("nan")] * len(ATTRIBUTES)
+    for name, value in (("toxicity", 1.0), ("identity_attack", 1.0), ("threat", 0.0), ("obscene", 0.0)):
+        attack_targets[ATTRIBUTES.index(name)] = value
+    contrast = [
+        ToxicityExample(
+            t.replace("{X}", f[0].upper() + f[1:]).replace("{x}", f), "contrast_templates", list(attack_targets)
+        )
+        for t, f in product(CONTRAST, forms)
+    ]
+    return {
+        "support_templates": support,
+        "wish_templates": wishes,
+        "idiom_templates": idioms,
+        "contrast_templates": contrast,
+    }
 
 
 def train_arm(data: Path, out: Path, shares: dict[str, float] | None) -> None:
