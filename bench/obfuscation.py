@@ -4,7 +4,8 @@ The attacks are made from the hand-written clear cases (service/training/clear_c
 threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i, o, p, y
 replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters joined by
 "-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces), **drawn out**
-(its first vowel written five times), **small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared capitals,
+(its first vowel written five times), **vowels dropped** (the vowels after its first letter left out, "stpd"),
+**small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared capitals,
 "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character references** (each letter as "&#105;",
 which a page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's first letter
 written "I"; words without an l stay as written), and four made of the whole comment: **upside down** (letters turned
@@ -83,6 +84,11 @@ def drawn_out(text: str) -> str:
     return LONG_WORD.sub(lambda m: DRAWN_VOWEL.sub(lambda v: v[0] * 5, m[0], count=1), text)
 
 
+def vowels_dropped(text: str) -> str:
+    """The vowels after the word's first letter left out ("stpd", "mrn")."""
+    return LONG_WORD.sub(lambda m: m[0][0] + DRAWN_VOWEL.sub("", m[0][1:]), text)
+
+
 def small_capitals(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0].lower().translate(SMALL_CAPITALS), text)
 
@@ -131,6 +137,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "cut by one -": cut,
     "spaced out": spaced,
     "drawn out": drawn_out,
+    "vowels dropped": vowels_dropped,
     "small capitals": small_capitals,
     "boxed letters": boxed,
     "zero-width inside words": zero_width,

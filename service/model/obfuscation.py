@@ -38,7 +38,9 @@ Word by word, only where a word shows the trick:
   where its pieces are words never written side by side ("mo-ron", "lo-ser");
 - a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros"); so is
   the middle finger ("🖕" fuck you);
-- a drawn-out letter is read once or twice, whichever makes the commoner word ("retaaaaard": "retard").
+- a drawn-out letter is read once or twice, whichever makes the commoner word ("retaaaaard": "retard");
+- a listed profanity or insult with its vowels dropped ("fck", "dck", "stpd") is read as the word, and a few words
+  that stand in for others ("unalive" kill, "fkn") as the word they avoid.
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
 "use-less", "your-self"), and Cyrillic or Greek letters chosen for their shape but not listed as confusables ("уσυ
@@ -144,6 +146,31 @@ _EMOJI_SLOT = re.compile(
 _CUT_WORD = re.compile(r"(?P<head>[a-z]{2,})[-.*_](?P<tail>[a-z]{2,})")
 JOIN_AT = 0.5
 JOIN_UNSEEN_AT = 0.05
+# Abuse with its vowels dropped ("fck you", "what a dck", "stpd mrn"): the model read "fck you" at toxicity 0.61 and
+# "what a dck" at 0.29 (both allowed) against 0.98 and 0.94 spelled out. A word of this list written as its skeleton
+# (its first letter and the consonants after it) is read as the word, unless the skeleton is a word or an
+# abbreviation of its own: the word must be at least SKELETON_AT times as common as the skeleton (``wordsegment``'s
+# counts), which reads "fck" (540 times rarer than "fuck"), "sht", "dck", "btch", "stpd", and leaves "cnt" (count),
+# "lsr" (laser), "scm", "twt" and "idt" ("I don't think") as written.
+VOWELLESS_OF = (
+    "fuck", "fucking", "fucker", "motherfucker", "shit", "bitch", "dick", "dickhead", "cunt", "asshole", "bastard",
+    "idiot", "stupid", "moron", "loser", "retard", "faggot", "nigger", "whore", "slut", "dumb", "dumbass", "kill",
+    "pathetic", "worthless", "scum", "trash", "prick", "twat", "wanker", "jerk", "piss", "crap",
+)  # fmt: skip
+SKELETON_AT = 10
+# Words that stand for another in evasive writing, read as the word they avoid: "unalive yourself" (toxicity 0.36,
+# allowed; "kill yourself" is rejected) and the shorthand spellings of "fucking" that keep a vowel.
+SHORTHAND = {
+    "unalive": "kill", "unalived": "killed", "unaliving": "killing", "fkn": "fucking", "fking": "fucking",
+    "fkin": "fucking", "fcking": "fucking", "fuk": "fuck", "fukin": "fucking", "fuking": "fucking",
+}  # fmt: skip
+
+
+def _skeleton(word: str) -> str:
+    return word[0] + re.sub("[aeiou]", "", word[1:])
+
+
+_SKELETONS = {_skeleton(word): word for word in VOWELLESS_OF if _skeleton(word) != word}
 # The "echo": a name in triple parentheses ("(((soros)))") marks its bearer as Jewish, an antisemitic code (ADL's
 # hate symbol database). A reader who knows it reads "jewish soros"; the model never learned it, and read
 # "(((conservatives))) are enemies of whites!" at identity attack 0.50 (allowed), "jewish conservatives..." at 0.98.
@@ -162,7 +189,9 @@ _DRAWN_OUT = re.compile(r"([a-z])\1{2,}")
 # Anything any rule could rewrite: most comments have none, and are passed over in one search.
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
-    r"|\b(?:" + "|".join(INITIALS) + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
+    r"|\b(?:"
+    + "|".join([*INITIALS, *SHORTHAND, *_SKELETONS])
+    + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
     r"|(?P<run>[a-z])(?P=run){2}"
 )
 
@@ -216,7 +245,16 @@ def _plain_core(core: str) -> str:
         core = "".join(c for c in core if c.isalpha())
     elif cut := _CUT_WORD.fullmatch(core):
         core = _joined(cut["head"], cut["tail"]) or core
-    return INITIALS.get(core, core)
+    return INITIALS.get(core) or SHORTHAND.get(core) or _vowels_restored(core) or core
+
+
+def _vowels_restored(core: str) -> str | None:
+    """The listed word ``core`` is the skeleton of (``VOWELLESS_OF``), or None."""
+    word = _SKELETONS.get(core)
+    if word is None:
+        return None
+    counts = _segmenter().unigrams
+    return word if counts.get(word, 0) >= SKELETON_AT * counts.get(core, 0) else None
 
 
 def _drawn_in(core: str) -> str:

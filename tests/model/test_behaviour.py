@@ -79,6 +79,8 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("What a mo-ron, you lo-ser.", "What a moron, you loser."),  # cut into two words never side by side
         ("🖕 you, hogg", "fuck you, hogg"),  # the middle finger, an obscenity drawn
         ("Ur such a retaaaaard.", "Ur such a retard."),  # a drawn-out letter
+        ("Fck you, what a dck.", "Fuck you, what a dick."),  # the vowels dropped
+        ("Just unalive yourself, you fkn loser.", "Just kill yourself, you fucking loser."),  # stand-ins
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:

@@ -62,6 +62,9 @@ def _plain(text: str) -> str | None:
         ("hogg🖕off", "hogg fuck off"),
         ("ur such a retaaaaard", "ur such a retard"),  # a drawn-out letter, read once or twice: the commoner word
         ("you are an iiiidiooooot, suuure", "you are an idiot, sure"),
+        ("Fck you, what a dck", "fuck you, what a dick"),  # the vowels dropped from a listed word
+        ("go fck yourself you stpd mrn", "go fuck yourself you stupid moron"),
+        ("Just unalive yourself, you fkn loser", "just kill yourself, you fucking loser"),  # a word's stand-in
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -90,6 +93,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "Right-wing, long-term and re-elect; see example.com, end.then",  # compounds of common words
         "A self-made, pro-life well-known x-ray of the long-term, ex-wife",  # words side by side, or prefixes
         "See www.example.com/aaa-bbb",  # a link's letters stay as written
+        "The cnt column, idt so; a lsr scan and the twt thread",  # skeletons that are abbreviations of their own
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
