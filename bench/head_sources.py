@@ -15,6 +15,8 @@ at 0.95 (the policy before 2026-12-05), uncalibrated. Nothing here is shipped: i
     python -m bench.head_sources --data ../shared/data --shares support_templates=0.015 wish_templates=0.015 \
         idiom_templates=0.01 --result head_sources_half
     python -m bench.head_sources --data ../shared/data --shares contrast_templates=0.03 --result head_sources_contrast
+    python -m bench.head_sources --data ../shared/data --shares support_templates=0 wish_templates=0 idiom_templates=0 \
+        hate_code_templates=0.02 --result head_sources_hate_codes
 
 Writes bench/results/head_sources.json (or ``--result``); the arms' folders go to a temporary folder (``--work`` to
 keep them).
@@ -37,7 +39,7 @@ from service.config import PROJECT_ROOT, PolicySettings
 from service.model.labels import ATTRIBUTES, SPAN_INDEX
 from service.model.predict import Predictor
 from service.scoring.policy import Policy
-from service.training import head_tuning
+from service.training import hate_codes, head_tuning
 from service.training.clear_cases import CLEAR_CASES
 from service.training.data import ToxicityExample
 from service.training.evaluate import evaluate, predict_all
@@ -82,7 +84,13 @@ CONTRAST = (
     "Keep {x} people away from our kids.", "No {x} people should be allowed on our street.",
     "Stop protecting {x} people, they are the problem.", "{X} workers are lazy and have no rights here.",
 )  # fmt: skip
-SHARES = {"support_templates": 0.03, "wish_templates": 0.03, "idiom_templates": 0.02, "contrast_templates": 0.0}
+SHARES = {
+    "support_templates": 0.03,
+    "wish_templates": 0.03,
+    "idiom_templates": 0.02,
+    "contrast_templates": 0.0,
+    "hate_code_templates": 0.0,  # service/training/hate_codes.py: Nazi glorification and denial, with clean twins
+}
 PROBES = {
     "wishes of harm": ["Hope you get cancer.", "I hope your plane crashes.", "Nobody would miss you if you were gone."],
     "idioms": ["Kill the bill, not the messenger.", "Hang in there, everyone.", "This commute is killing me."],
@@ -131,7 +139,15 @@ def sources() -> dict[str, list[ToxicityExample]]:
         )
         for t, f in product(CONTRAST, forms)
     ]
+    hate_targets = [float("nan")] * len(ATTRIBUTES)
+    for name, value in (("toxicity", 1.0), ("identity_attack", 1.0), ("obscene", 0.0)):
+        hate_targets[ATTRIBUTES.index(name)] = value
+    hateful = [
+        ToxicityExample(text, "hate_code_templates", list(hate_targets), None) for text in hate_codes.TRAIN_HATEFUL
+    ]
+    hateful += [ToxicityExample(text, "hate_code_templates", _clean(), []) for text in hate_codes.TRAIN_TWINS]
     return {
+        "hate_code_templates": hateful,
         "support_templates": support,
         "wish_templates": wishes,
         "idiom_templates": idioms,
@@ -164,6 +180,8 @@ def read_arm(data: Path, folder: Path) -> dict[str, Any]:
     }  # fmt: skip
     return {
         "support (EVAL_ADVOCACY): allow / review / reject": decisions([t.text for t in templated(EVAL_ADVOCACY, ())]),
+        "hate codes, held out (12): allow / review / reject": decisions(list(hate_codes.EVAL_HATEFUL)),
+        "their clean twins, held out (12): allow / review / reject": decisions(list(hate_codes.EVAL_TWINS)),
         "written clear cases: allow / review / reject": decisions([t for ts in CLEAR_CASES.values() for t in ts]),
         "mean toxicity AUC": metrics["toxicity"]["mean_toxicity_auc"],
         **{f"toxicity AUC {s}": tox[s]["toxicity"]["auc"] for s in ("civil", "ucc", "wiki_identity", "toxigen")},
