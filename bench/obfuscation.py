@@ -41,6 +41,7 @@ from service.model import predict
 from service.model.calibration import Calibration
 from service.model.obfuscation import plain_reading
 from service.model.predict import Predictor
+from service.scoring.language import detect
 from service.scoring.normalise import normalise
 from service.scoring.policy import Policy
 from service.training.clear_cases import CLEAR_CASES
@@ -150,6 +151,21 @@ ATTACKS: dict[str, Callable[[str], str]] = {
 }
 
 
+# English comments whose insult is borrowed from another language (service/model/loanwords.py), written for this
+# bench. A comment the language check takes for another language is held anyway; these are read as English or not
+# (printed below), and the rows are the model's reading of them.
+BORROWED = (
+    "The author is a hijo de puta.", "Shut up, pendejo, nobody asked you.", "What a cabrón this mayor is.",
+    "This whole article is mierda.", "Vaffanculo, editor.", "The councillor is a total stronzo.",
+    "You are a coglione if you believe this.", "Typical connard move from the reporter.", "Putain, what a stupid take.",
+    "The senator is a fils de pute and everyone knows it.", "This article is scheisse.", "You absolute arschloch.",
+    "Nice try, hurensohn.", "What a wichser this columnist is.", "Go away, kurwa.", "cyka blyat, learn to read.",
+    "The editor is a mudak.", "Shut up you madarchod.", "Only a chutiya would write this.", "Putang ina, what a joke.",
+    "The reporter is a filho da puta.", "Caralho, this is the dumbest thing I've read.", "Fick dich, author.",
+    "Another pinche liar in office.",
+)  # fmt: skip
+
+
 def real_comments(data: Path) -> list[str]:
     with gzip.open(data / "toxicity" / "ucc_val.csv.gz", "rt", encoding="utf-8") as f:
         texts = [row["text"] for row in csv.DictReader(f)]
@@ -203,6 +219,17 @@ def main() -> None:
                 "toxicity_at_0.8": f"{_share(without):.1%} -> {_share(with_plain):.1%}",
             }
         )
+    without, _ = reader.read(list(BORROWED), plain=False)
+    with_plain, _ = reader.read(list(BORROWED), plain=True)
+    table.append(
+        {
+            "set": "borrowed abuse in English",
+            "comments": len(BORROWED),
+            "held_by_policy": f"{reader.held(without):.1%} -> {reader.held(with_plain):.1%}",
+            "toxicity_at_0.8": f"{_share(without):.1%} -> {_share(with_plain):.1%}",
+        }
+    )
+    read_as_english = sum(detect(normalise(t).text).supported for t in BORROWED)
     real = real_comments(args.data)
     normalised = [normalise(t).text for t in real]
     started = time.perf_counter()
@@ -234,6 +261,8 @@ def main() -> None:
         "real_comment_seconds": {"without": runs[False], "with": runs[True]},
         "rewrite_us_per_comment": round(words_us, 1),
     }
+    print(f"borrowed abuse read as English by the language check: {read_as_english} of {len(BORROWED)}")
+    extra["borrowed_read_as_english"] = read_as_english
     print(f"wrote {write_result('obfuscation', table, extra)}")
 
 

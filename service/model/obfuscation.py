@@ -40,7 +40,9 @@ Word by word, only where a word shows the trick:
   the middle finger ("🖕" fuck you);
 - a drawn-out letter is read once or twice, whichever makes the commoner word ("retaaaaard": "retard");
 - a listed profanity or insult with its vowels dropped ("fck", "dck", "stpd") is read as the word, and a few words
-  that stand in for others ("unalive" kill, "fkn") as the word they avoid.
+  that stand in for others ("unalive" kill, "fkn") as the word they avoid;
+- last, abuse borrowed from another language inside an English comment is read in English ("hijo de puta": son of a
+  bitch; service/model/loanwords.py).
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
 "use-less", "your-self"), and Cyrillic or Greek letters chosen for their shape but not listed as confusables ("уσυ
@@ -64,6 +66,8 @@ import re
 import unicodedata
 from functools import cache
 from typing import Any, cast
+
+from service.model.loanwords import glossed
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 _LEET_TABLE = str.maketrans(LEET)
@@ -338,9 +342,13 @@ def _symbol_letters(match: re.Match[str]) -> str:
 
 
 def plain_reading(text: str) -> str | None:
-    """``text`` as a reader sees through its obfuscation, or None when nothing in it is obfuscated."""
-    if not _SUSPECT.search(text):
-        return None
+    """``text`` as a reader sees through its obfuscation, with abuse borrowed from another language read in English
+    (service/model/loanwords.py); None when there is nothing of either."""
+    plain = glossed(_undisguised(text) if _SUSPECT.search(text) else text)
+    return None if plain == text else plain
+
+
+def _undisguised(text: str) -> str:
     plain = _ECHO.sub(lambda m: "jewish " + m["name"], as_displayed(text))
     if "\U0001f595" in plain:
         plain = " ".join(_MIDDLE_FINGER.sub(lambda m: f" fuck {m['object'] or 'you'} ", plain).split())
@@ -350,8 +358,7 @@ def plain_reading(text: str) -> str | None:
     plain = _EMOJI_SLOT.sub(_emoji_word, plain)
     plain = _JOIN_RUN.sub(_joiner, plain)
     plain = _SPACED.sub(_spelled_out, plain)
-    plain = _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], plain)
-    return None if plain == text else plain
+    return _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], plain)
 
 
 def _reference_letter(match: re.Match[str]) -> str:

@@ -81,6 +81,8 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("Ur such a retaaaaard.", "Ur such a retard."),  # a drawn-out letter
         ("Fck you, what a dck.", "Fuck you, what a dick."),  # the vowels dropped
         ("Just unalive yourself, you fkn loser.", "Just kill yourself, you fucking loser."),  # stand-ins
+        ("The author is a hijo de puta.", "The author is a son of a bitch."),  # borrowed from another language
+        ("Vaffanculo, editor.", "Fuck you, editor."),
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:
