@@ -163,10 +163,12 @@ VOWELLESS_OF = (
 )  # fmt: skip
 SKELETON_AT = 10
 # Words that stand for another in evasive writing, read as the word they avoid: "unalive yourself" (toxicity 0.36,
-# allowed; "kill yourself" is rejected) and the shorthand spellings of "fucking" that keep a vowel.
+# allowed; "kill yourself" is rejected), the shorthand spellings of "fucking" that keep a vowel, and spellings the
+# model read as milder than the word ("fvck you" 0.53, "what a biatch" 0.44, "you azzhole" 0.60: allowed).
 SHORTHAND = {
     "unalive": "kill", "unalived": "killed", "unaliving": "killing", "fkn": "fucking", "fking": "fucking",
-    "fkin": "fucking", "fcking": "fucking", "fuk": "fuck", "fukin": "fucking", "fuking": "fucking",
+    "fkin": "fucking", "fcking": "fucking", "fuk": "fuck", "fukin": "fucking", "fuking": "fucking", "fvck": "fuck",
+    "fvcking": "fucking", "biatch": "bitch", "azzhole": "asshole",
 }  # fmt: skip
 
 

@@ -65,6 +65,7 @@ def _plain(text: str) -> str | None:
         ("Fck you, what a dck", "fuck you, what a dick"),  # the vowels dropped from a listed word
         ("go fck yourself you stpd mrn", "go fuck yourself you stupid moron"),
         ("Just unalive yourself, you fkn loser", "just kill yourself, you fucking loser"),  # a word's stand-in
+        ("fvck you, biatch", "fuck you, bitch"),
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
