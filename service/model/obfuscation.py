@@ -30,7 +30,8 @@ Word by word, only where a word shows the trick:
   (the Unicode bidi algorithm, from the ``python-bidi`` package); upside-down text ("noʎ sǝʇɐɥ ǝuoʎɹǝʌǝ", letters
   turned over and written backwards) is turned upright when it uses two of the turned letters nothing else writes;
 - a capital I inside a lower-case word, which most fonts draw as an l ("kiII yourself"), is read as an l (normalising
-  keeps that capital alone: service/scoring/normalise.py).
+  keeps that capital alone: service/scoring/normalise.py); so is one opening a word in mid-sentence, where the l
+  makes a word SKELETON_AT times as common ("you Ioser"; "Iran" stays).
 - words joined by symbols instead of spaces ("you👏are👏an👏idiot", "you×idiot") or by a letter of another script that
   looks like no Latin one ("youツidiot") are read apart; an emoji in the place of a noun after "a", "you" or "your"
   ("you're a 🐷") is read by its name ("pig face").
@@ -198,7 +199,7 @@ _SUSPECT = re.compile(
     r"|\b(?:"
     + "|".join([*INITIALS, *SHORTHAND, *_SKELETONS])
     + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
-    r"|(?P<run>[a-z])(?P=run){2}"
+    r"|(?P<run>[a-z])(?P=run){2}|\bI[a-z]{2}"
 )
 
 
@@ -236,6 +237,8 @@ def lookalike_table() -> dict[int, str]:
 def _plain_core(core: str) -> str:
     if _LINK.search(core):
         return core
+    if core[:1] == "I" and core[1:].isalpha() and core[1:].islower():  # kept by normalising: "you Ioser"
+        core = _first_l(core)
     similar = lookalikes()
     letters = [c for c in core if c.isalpha() or c in similar]  # 🅐 and 🇦 are symbols that show a letter
     latin = core.translate(lookalike_table())
@@ -261,6 +264,14 @@ def _vowels_restored(core: str) -> str | None:
         return None
     counts = _segmenter().unigrams
     return word if counts.get(word, 0) >= SKELETON_AT * counts.get(core, 0) else None
+
+
+def _first_l(core: str) -> str:
+    """A word opened by a capital I, as "l..." where that is a word at least SKELETON_AT times as common as "i..."
+    ("Ioser": loser); otherwise as written ("Iran", "Indeed")."""
+    counts = _segmenter().unigrams
+    as_l, as_i = "l" + core[1:], "i" + core[1:]
+    return as_l if counts.get(as_l, 0) >= SKELETON_AT * max(counts.get(as_i, 0), 1) else core
 
 
 def _drawn_in(core: str) -> str:

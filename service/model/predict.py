@@ -47,7 +47,8 @@ SECOND_LOOK_GATE = 0.8
 # plain-2: fancy text, overrides, upside down, references, capital I; plain-3: words joined by symbols, an emoji for a
 # noun; plain-4: spelled-out words cut apart; plain-5: the antisemitic echo, a word cut by one separator; plain-6: a
 # word cut into two words, the middle finger; plain-7: drawn-out letters; plain-8: vowels dropped, stand-ins, abuse
-# borrowed from another language (service/model/loanwords.py); symbols: each symbol a token of its own
+# borrowed from another language (service/model/loanwords.py), a capital I opening a word in mid-sentence ("you
+# Ioser"); symbols: each symbol a token of its own
 # (service/model/checkpoint.py).
 READINGS = "windows+second-look+plain-8+symbols"
 

@@ -4,9 +4,9 @@ Normalising is NFKC (folds look-alike letters such as 𝐢𝐝𝐢𝐨𝐭), cas
 show as a blank count as whitespace). The model reads the normalised text, so identical comments typed differently
 share one cache entry; spans found in the normalised text are mapped back to each caller's own text.
 
-One letter keeps its case: a capital I inside a lower-case word ("kiII", "MusIim"), which in most fonts is an l, and
-which the plain reading (service/model/obfuscation.py) reads as one. The model's tokenizer lower-cases, so the
-comment's own reading does not change.
+One letter keeps its case: a capital I inside a lower-case word ("kiII", "MusIim") or opening one in mid-sentence
+("you Ioser"), which in most fonts is an l, and which the plain reading (service/model/obfuscation.py) reads as
+one. The model's tokenizer lower-cases, so the comment's own reading does not change.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 # A word whose capitals, but for a first one, are I's after a lower-case letter: "kiII", "aIways", "fooI", "MusIims";
 # not "IKEA", "III" or "I". Names and missing spaces match too ("McIntosh", "andI": 8 of 8,787 real comments), which
-# costs them one more reading, nothing else.
-_CAPITAL_I_FOR_L = re.compile(r"\b(?:[a-z]|[A-HJ-Z](?=[a-z]))[a-z]*I[a-zI]*\b")
+# costs them one more reading, nothing else. Also a capital I opening a lower-case word in mid-sentence ("you Ioser",
+# "a Iiar"), which the plain reading reads as an l only where that makes a far commoner word ("Iran" stays).
+_CAPITAL_I_FOR_L = re.compile(r"\b(?:[a-z]|[A-HJ-Z](?=[a-z]))[a-z]*I[a-zI]*\b|(?<=[a-z,] )I(?=[a-z]{2,}\b)")
 # Characters that show as a blank though Unicode does not call them whitespace: the Hangul fillers and the braille
 # blank. Written between words they hid "you are a worthless idiot" as one unknown word (toxicity 0.07, allowed), and
 # alone they made a comment that shows nothing. They are read as spaces.

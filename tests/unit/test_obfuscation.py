@@ -66,6 +66,7 @@ def _plain(text: str) -> str | None:
         ("go fck yourself you stpd mrn", "go fuck yourself you stupid moron"),
         ("Just unalive yourself, you fkn loser", "just kill yourself, you fucking loser"),  # a word's stand-in
         ("fvck you, biatch", "fuck you, bitch"),
+        ("You Ioser, what a Iiar", "you loser, what a liar"),  # a capital I opening a word in mid-sentence
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -95,6 +96,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "A self-made, pro-life well-known x-ray of the long-term, ex-wife",  # words side by side, or prefixes
         "See www.example.com/aaa-bbb",  # a link's letters stay as written
         "The cnt column, idt so; a lsr scan and the twt thread",  # skeletons that are abbreviations of their own
+        "Flights to Iran and Iowa, Indeed Ian said Its late",  # words opened by a capital I that are not an l
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:

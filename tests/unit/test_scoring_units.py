@@ -22,6 +22,8 @@ def test_normalise_keeps_a_capital_i_inside_a_lower_case_word_alone() -> None:
     assert normalise("Go kiII yourself").text == "go kiII yourself"
     assert normalise("IKEA, III, I and It").text == "ikea, iii, i and it"
     assert normalise("MusIims").text == "musIims"
+    # opening a lower-case word in mid-sentence ("you Ioser"); a sentence's first word is case-folded as before
+    assert normalise("Ioser. You Ioser, Indeed").text == "ioser. you Ioser, Indeed"
 
 
 def test_characters_that_show_as_a_blank_are_read_as_spaces() -> None:
