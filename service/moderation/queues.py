@@ -16,11 +16,13 @@ from service.config import Settings
 from service.contract import ACTIONS, DECIDED_VIEWS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
 from service.model.labels import UNSURE, counted_stance
+from service.model.obfuscation import plain_reading
 from service.moderation.authors import COUNTERS, standing_of
 from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
 from service.redis_client import ReplicatedScript, text, text_map
+from service.scoring.normalise import normalise
 
 MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
 
@@ -328,9 +330,13 @@ def parse_result(record: dict[str, str]) -> dict[str, Any] | None:
 
 def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed_by: str | None) -> dict[str, Any]:
     result = parse_result(record) or {}
+    text = record.get("text", "")
     return {
         "id": comment_id,
-        "text": record.get("text", ""),
+        "text": text,
+        # what the model also read, where the comment disguises or borrows its words ("fck you": "fuck you"), so a
+        # moderator sees why a comment that looks harmless was held; null where the text is read as written
+        "read_as": plain_reading(normalise(text).text) if text else None,
         "thread_id": record.get("thread_id"),
         "article_id": record.get("article_id"),
         "author_id": record.get("author_id"),

@@ -90,6 +90,24 @@ def test_flagged_comments_show_their_spans_and_the_keyboard_approves_one(
     page.context.close()
 
 
+def test_a_disguised_comment_shows_what_it_was_read_as(browser: Any, server: str) -> None:
+    """The plain reading (service/model/obfuscation.py) is shown beside a held comment that disguises or borrows its
+    words, so a moderator sees why it was held; a comment read as written shows none."""
+    clear_queue(server)
+    seed(
+        server,
+        [("d1", "Fck you, what a dck."), ("d2", "The author is a hijo de puta."), ("d3", RUDE[2])],
+        thread="disguised",
+    )
+    page = sign_in(browser, server, "mk1")
+    for cid in ("d1", "d2", "d3"):
+        page.wait_for_selector(f"li.item[data-id='{cid}']")
+    assert page.locator("li.item[data-id='d1'] .read-as").inner_text() == "read as: fuck you, what a dick."
+    assert "son of a bitch" in page.locator("li.item[data-id='d2'] .read-as").inner_text()
+    assert page.locator("li.item[data-id='d3'] .read-as").count() == 0
+    page.context.close()
+
+
 def test_new_flagged_comments_appear_without_a_reload_and_bulk_rejects_them(browser: Any, server: str) -> None:
     clear_queue(server)
     page = sign_in(browser, server, "mk1")

@@ -166,7 +166,8 @@ function renderItem(item) {
       a.standing ? el("span", { class: "badge warn", text: a.standing }) : null);
   }
   const li = el("li", { class: "item", tabindex: "-1", "data-id": item.id, "data-priority": String(item.priority) },
-    head, markedText(item.text, item.spans), meta,
+    head, markedText(item.text, item.spans),
+    item.read_as ? el("p", { class: "read-as", text: "read as: " + item.read_as }) : null, meta,
     el("div", { class: "facts" }, scoreBars(item.scores),
       el("div", {},
         el("p", { class: "stance", text: stanceText(item) }),
