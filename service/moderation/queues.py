@@ -330,13 +330,9 @@ def parse_result(record: dict[str, str]) -> dict[str, Any] | None:
 
 def queue_item(comment_id: str, priority: float, record: dict[str, str], claimed_by: str | None) -> dict[str, Any]:
     result = parse_result(record) or {}
-    text = record.get("text", "")
     return {
         "id": comment_id,
-        "text": text,
-        # what the model also read, where the comment disguises or borrows its words ("fck you": "fuck you"), so a
-        # moderator sees why a comment that looks harmless was held; null where the text is read as written
-        "read_as": plain_reading(normalise(text).text) if text else None,
+        "text": record.get("text", ""),
         "thread_id": record.get("thread_id"),
         "article_id": record.get("article_id"),
         "author_id": record.get("author_id"),
@@ -373,7 +369,9 @@ async def claimed_items(
 
 async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each item with what a moderator weighs beside the text: its author's record (comments, flagged, rejected,
-    standing) and its article's title. Two pipelined reads per page, whatever its length."""
+    standing), its article's title, and what the model also read where the comment disguises or borrows its words
+    ("fck you": "fuck you"; null where it is read as written), so a moderator sees why a harmless-looking comment was
+    held. Two pipelined reads per page, whatever its length; the reading only for the items shown."""
     async with redis.pipeline(transaction=False) as pipe:
         for item in items:
             pipe.hgetall(keys.author(tenant, item["author_id"] or "-"))
@@ -389,6 +387,7 @@ async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str,
             else None
         )
         item["article_title"] = text(title) if title else None
+        item["read_as"] = plain_reading(normalise(item["text"]).text) if item["text"] else None
     return items
 
 
