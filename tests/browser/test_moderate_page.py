@@ -96,15 +96,15 @@ def test_a_disguised_comment_shows_what_it_was_read_as(browser: Any, server: str
     clear_queue(server)
     seed(
         server,
-        [("d1", "Fck you, what a dck."), ("d2", "The author is a hijo de puta."), ("d3", RUDE[2])],
+        [("dg1", "Fck you, what a dck."), ("dg2", "The author is a hijo de puta."), ("dg3", RUDE[2])],
         thread="disguised",
     )
     page = sign_in(browser, server, "mk1")
-    for cid in ("d1", "d2", "d3"):
+    for cid in ("dg1", "dg2", "dg3"):
         page.wait_for_selector(f"li.item[data-id='{cid}']")
-    assert page.locator("li.item[data-id='d1'] .read-as").inner_text() == "read as: fuck you, what a dick."
-    assert "son of a bitch" in page.locator("li.item[data-id='d2'] .read-as").inner_text()
-    assert page.locator("li.item[data-id='d3'] .read-as").count() == 0
+    assert page.locator("li.item[data-id='dg1'] .read-as").inner_text() == "read as: fuck you, what a dick."
+    assert "son of a bitch" in page.locator("li.item[data-id='dg2'] .read-as").inner_text()
+    assert page.locator("li.item[data-id='dg3'] .read-as").count() == 0
     page.context.close()
 
 
