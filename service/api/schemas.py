@@ -268,8 +268,8 @@ class QueueItem(BaseModel):
     read_as: str | None = Field(
         default=None,
         description="the comment as the model also read it where it disguises or borrows its words (look-alike "
-        "letters, leet, spaced or cut words, vowels dropped, abuse in another language: \"fck you\" is read as "
-        "\"fuck you\"); the worse of the two readings is scored. Null where the text is read as written",
+        'letters, leet, spaced or cut words, vowels dropped, abuse in another language: "fck you" is read as '
+        '"fuck you"); the worse of the two readings is scored. Null where the text is read as written',
     )
     thread_id: str | None = None
     article_id: str | None = None

@@ -42,7 +42,16 @@ MAX_WINDOWS = 24
 # UCC and 0.014 on Toxic Spans (blunt civil sentences read alone score higher); at 0.8, 0.002 and 0.005, and a threat
 # or an insult padded with civil sentences (their words read 0.86-0.88) is still read; at 0.9 it is not.
 SECOND_LOOK_GATE = 0.8
-# Names the readings a text is scored by (its windows, the second look, the plain reading of obfuscated text): part
+# Below that gate, from IDENTITY_LOOK_GATE up, the sentence is also read alone but lifts identity attack only: an
+# attack on a group padded with civil sentences ("I agree with most of this article... Jews are vermin. The map was
+# helpful too, thanks.") read toxicity 0.02 and was allowed, its sentence reading 0.46 on the token head. Lifting
+# every attribute there cost toxicity AUC (blunt civil sentences read alone), and the threat output read short civil
+# sentences alone as threats ("good luck in building your career" 0.64); identity attack alone held padded identity
+# attacks 40 % -> 80 % for 3 more of 3,000 real comments held and dev identity-attack AUC 0.739 -> 0.741
+# (bench/identity_look.py, bench/RESULTS.md).
+IDENTITY_LOOK_GATE = 0.5
+_IDENTITY_ATTACK = ATTRIBUTES.index("identity_attack")
+# Names the readings a text is scored by (its windows, the second looks, the plain reading of obfuscated text): part
 # of the cache key (service/scoring/model_runner.py), so an answer cached before a reading was added is not served.
 # plain-2: fancy text, overrides, upside down, references, capital I; plain-3: words joined by symbols, an emoji for a
 # noun; plain-4: spelled-out words cut apart; plain-5: the antisemitic echo, a word cut by one separator; plain-6: a
@@ -50,7 +59,7 @@ SECOND_LOOK_GATE = 0.8
 # borrowed from another language (service/model/loanwords.py), a capital I opening a word in mid-sentence ("you
 # Ioser"); symbols: each symbol a token of its own
 # (service/model/checkpoint.py).
-READINGS = "windows+second-look+plain-8+symbols"
+READINGS = "windows+second-look+identity-look+plain-8+symbols"
 
 
 @dataclass(frozen=True)
@@ -429,7 +438,9 @@ class Predictor:
     def _merge(self, texts: list[str], windows: list[_Window]) -> list[_Reading]:
         scores, tokens, openings = self._gather(len(texts), windows)
         sentences = [sentence_scores(text, tokens[i]) for i, text in enumerate(texts)]
-        self._look_again(_second_look_picks(texts, sentences) + _plain_picks(texts), scores)
+        self._look_again(
+            _second_look_picks(texts, sentences) + _plain_picks(texts), scores, _identity_look_picks(texts, sentences)
+        )
         incomplete = {w.owner for w in windows if not w.last_read}
         return [
             _Reading(
@@ -444,9 +455,15 @@ class Predictor:
             for i, text in enumerate(texts)
         ]
 
-    def _look_again(self, picks: list[tuple[int, str]], scores: list[np.ndarray]) -> None:
+    def _look_again(
+        self,
+        picks: list[tuple[int, str]],
+        scores: list[np.ndarray],
+        identity_picks: list[tuple[int, str]] | None = None,
+    ) -> None:
         """Score more readings of some texts, (text index, what to read), each as one more window: the worst
-        reading wins. Two kinds: the second look (``_second_look_picks``) and the plain reading (``_plain_picks``).
+        reading wins. Two kinds: the second look (``_second_look_picks``) and the plain reading (``_plain_picks``);
+        ``identity_picks`` (``_identity_look_picks``) lift identity attack alone, read in the same batch.
 
         The second look: a window's scores read its pooled states, so one abusive sentence among civil ones is
         diluted: "I will find you and I will kill you." scored threat 0.99 alone, 0.36 between four civil sentences
@@ -454,13 +471,16 @@ class Predictor:
         head finds most toxic is read alone, so padding abuse with filler no longer hides it. The plain reading:
         obfuscated abuse ("p1ec3 0f sh1t", "іdіоt") written as a reader sees it (service/model/obfuscation.py).
         """
-        if not picks:
+        identity_picks = identity_picks or []
+        if not picks and not identity_picks:
             return
-        alone = list(dict.fromkeys(text for _, text in picks))
+        alone = list(dict.fromkeys(text for _, text in [*picks, *identity_picks]))
         looked, _, _ = self._gather(len(alone), self._read(alone))
         by_text = dict(zip(alone, looked, strict=True))
         for i, text in picks:
             scores[i] = np.maximum(scores[i], by_text[text])
+        for i, text in identity_picks:
+            scores[i][_IDENTITY_ATTACK] = max(scores[i][_IDENTITY_ATTACK], by_text[text][_IDENTITY_ATTACK])
 
 
 def _second_look_picks(
@@ -474,6 +494,21 @@ def _second_look_picks(
             continue
         start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
         if by_attribute["toxicity"] >= SECOND_LOOK_GATE:
+            picks.append((i, text[start:end]))
+    return picks
+
+
+def _identity_look_picks(
+    texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]]
+) -> list[tuple[int, str]]:
+    """The sentence to read alone for identity attack, by text index: the most toxic by the token head, in a text of
+    several sentences, from IDENTITY_LOOK_GATE up to SECOND_LOOK_GATE (above it the second look reads it whole)."""
+    picks = []
+    for i, text in enumerate(texts):
+        if len(sentences[i]) < 2:
+            continue
+        start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
+        if IDENTITY_LOOK_GATE <= by_attribute["toxicity"] < SECOND_LOOK_GATE:
             picks.append((i, text[start:end]))
     return picks
 

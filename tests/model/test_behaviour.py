@@ -132,6 +132,27 @@ def test_the_built_in_policy_removes_few_comments_that_stand_up_for_a_group_unse
     assert decisions.count("reject") / len(decisions) <= 0.05
 
 
+def test_an_identity_attack_padded_with_civil_sentences_is_still_read(
+    predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its sentence is read alone for identity attack (predict.IDENTITY_LOOK_GATE): without that, the padding hid it
+    (identity attack 0.39, under the built-in review threshold 0.538); a harmless sentence naming a group stays low."""
+    from service.model import predict
+
+    attack = (
+        "thanks for covering the school board meeting. gypsies are thieves, every one of them. see you all at the "
+        "next one."
+    )
+    harmless = (
+        "thanks for covering the school board meeting. my neighbours are roma and they run the best bakery in town. "
+        "see you all at the next one."
+    )
+    read, kind = predictor.predict([attack, harmless])
+    assert read.scores["identity_attack"] >= 0.9 and kind.scores["identity_attack"] < 0.3
+    monkeypatch.setattr(predict, "IDENTITY_LOOK_GATE", 1.01)
+    assert predictor.predict([attack])[0].scores["identity_attack"] < 0.538
+
+
 def test_the_antisemitic_echo_is_read_for_what_it_says(predictor: Predictor) -> None:
     """A name in triple parentheses marks it as Jewish: the sentence is scored as a reader who knows the code reads
     it (moderato-v10 alone: identity attack 0.50, allowed), and a harmless sentence stays harmless."""
