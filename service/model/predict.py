@@ -486,29 +486,29 @@ class Predictor:
 def _second_look_picks(
     texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]]
 ) -> list[tuple[int, str]]:
-    """The sentence to read alone, by text index: the most toxic by the token head, in a text of several sentences,
-    where it reaches SECOND_LOOK_GATE."""
-    picks = []
-    for i, text in enumerate(texts):
-        if len(sentences[i]) < 2:
-            continue
-        start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
-        if by_attribute["toxicity"] >= SECOND_LOOK_GATE:
-            picks.append((i, text[start:end]))
-    return picks
+    """The sentence to read alone, by text index, where the token head gives it SECOND_LOOK_GATE."""
+    return _top_sentences(texts, sentences, SECOND_LOOK_GATE, math.inf)
 
 
 def _identity_look_picks(
     texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]]
 ) -> list[tuple[int, str]]:
-    """The sentence to read alone for identity attack, by text index: the most toxic by the token head, in a text of
-    several sentences, from IDENTITY_LOOK_GATE up to SECOND_LOOK_GATE (above it the second look reads it whole)."""
+    """The sentence to read alone for identity attack, by text index: from IDENTITY_LOOK_GATE up to SECOND_LOOK_GATE
+    (above it the second look reads it for every attribute)."""
+    return _top_sentences(texts, sentences, IDENTITY_LOOK_GATE, SECOND_LOOK_GATE)
+
+
+def _top_sentences(
+    texts: list[str], sentences: list[list[tuple[int, int, dict[str, float]]]], low: float, high: float
+) -> list[tuple[int, str]]:
+    """By text index, the sentence the token head finds most toxic, in a text of several sentences, where the head
+    gives it at least ``low`` and less than ``high``."""
     picks = []
     for i, text in enumerate(texts):
         if len(sentences[i]) < 2:
             continue
         start, end, by_attribute = max(sentences[i], key=lambda s: s[2]["toxicity"])
-        if IDENTITY_LOOK_GATE <= by_attribute["toxicity"] < SECOND_LOOK_GATE:
+        if low <= by_attribute["toxicity"] < high:
             picks.append((i, text[start:end]))
     return picks
 
