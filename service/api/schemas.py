@@ -59,6 +59,13 @@ class AnalyzeRequest(RequestModel):
     store: StrictBool = True
 
 
+READ_AS = (
+    "the comment as the model also read it where it disguises or borrows its words (look-alike letters, leet, spaced "
+    'or cut words, vowels dropped, abuse in another language: "fck you" is read as "fuck you"), normalised; the worse '
+    "of the two readings is scored. Absent or null where the text is read as written"
+)
+
+
 class SpanOut(BaseModel):
     start: int
     end: int
@@ -93,6 +100,7 @@ class ResultOut(BaseModel):
     stance_to_parent: StanceOut | None = None
     language: str  # ISO 639-1: detected (or as declared); the model reads English only
     warnings: list[str] = []
+    read_as: str | None = Field(default=None, description=READ_AS)
 
 
 class ErrorBody(BaseModel):
@@ -265,12 +273,7 @@ class QueueItem(BaseModel):
 
     id: str
     text: str
-    read_as: str | None = Field(
-        default=None,
-        description="the comment as the model also read it where it disguises or borrows its words (look-alike "
-        'letters, leet, spaced or cut words, vowels dropped, abuse in another language: "fck you" is read as '
-        '"fuck you"); the worse of the two readings is scored. Null where the text is read as written',
-    )
+    read_as: str | None = Field(default=None, description=READ_AS)
     thread_id: str | None = None
     article_id: str | None = None
     article_title: str | None = None

@@ -136,6 +136,16 @@ def test_repeat_is_answered_from_cache_with_spans_mapped_to_each_text(client: Te
     assert "moderato_cache_hits_total 2.0" in metrics
 
 
+def test_a_disguised_comment_says_what_it_was_also_read_as(client: TestClient) -> None:
+    """The plain reading is in the answer (``read_as``), cached or not; a comment read as written has none."""
+    comments = [{"id": "d", "text": "Fck you, what a dck."}, {"id": "p", "text": "Fuck you, what a dick."}]
+    for _ in range(2):
+        disguised, plain = analyze(client, comments).json()["results"]
+        assert disguised["read_as"] == "fuck you, what a dick." and "read_as" not in plain
+        assert disguised["decision"] == plain["decision"] != "allow"
+    assert disguised["cached"]
+
+
 def test_concurrent_requests_match_one_by_one(client: TestClient) -> None:
     texts = [
         f"Comment number {i}: " + ("the council is wrong " * (i % 5)) + ("you idiots" if i % 3 == 0 else "")
