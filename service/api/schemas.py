@@ -416,6 +416,7 @@ class ThreadComment(BaseModel):
     author_name: str | None = None
     article_id: str | None = None
     text: str
+    read_as: str | None = Field(default=None, description=READ_AS)
     status: str
     decision: str | None = None
     queue: str | None = None  # the review queue it waits in, if any: a moderator can act on it

@@ -16,13 +16,12 @@ from service.config import Settings
 from service.contract import ACTIONS, DECIDED_VIEWS, ID_PATTERN, QUEUES, Queue
 from service.errors import Conflict, InvalidInput, NotFound
 from service.model.labels import UNSURE, counted_stance
-from service.model.obfuscation import plain_reading
 from service.moderation.authors import COUNTERS, standing_of
 from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
 from service.redis_client import ReplicatedScript, text, text_map
-from service.scoring.normalise import normalise
+from service.scoring.scorer import read_as
 
 MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
 
@@ -387,7 +386,7 @@ async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str,
             else None
         )
         item["article_title"] = text(title) if title else None
-        item["read_as"] = plain_reading(normalise(item["text"]).text) if item["text"] else None
+        item["read_as"] = read_as(item["text"])
     return items
 
 

@@ -11,6 +11,7 @@ from service import redis_keys as keys
 from service.model.labels import UNSURE, counted_stance
 from service.moderation.records import Records
 from service.redis_client import text
+from service.scoring.scorer import read_as
 
 MAX_COMMENTS = 2000  # one listing's most comments
 
@@ -49,6 +50,7 @@ def _comment(comment_id: str, row: dict[str, str]) -> dict[str, Any]:
         "author_name": row.get("author_name"),
         "article_id": row.get("article_id"),
         "text": row.get("text", ""),
+        "read_as": read_as(row.get("text", "")),
         "status": row.get("status", "queued"),
         "decision": row.get("decision") or result.get("decision"),
         "queue": row.get("queue") or None,

@@ -344,6 +344,12 @@ class Scorer:
         return None if result.complete else "text_unread: the model's windows ended before the text did"
 
 
+def read_as(text: str) -> str | None:
+    """A caller's text as the model also reads it where it disguises or borrows its words (``plain_reading``), for a
+    moderator or a client to see why it was held; None where it is read as written."""
+    return plain_reading(normalise(text).text) if text else None
+
+
 def answered_by(scorer: Scorer, tenant: str, outcomes: list[Outcome]) -> str:
     """The model version a request's answers came from (the tenant's, as the request began)."""
     return next((o.model for o in outcomes if isinstance(o, ScoredComment)), scorer.models.current(tenant).version)

@@ -105,6 +105,10 @@ def test_a_disguised_comment_shows_what_it_was_read_as(browser: Any, server: str
     assert page.locator("li.item[data-id='dg1'] .read-as").inner_text() == "read as: fuck you, what a dick."
     assert "son of a bitch" in page.locator("li.item[data-id='dg2'] .read-as").inner_text()
     assert page.locator("li.item[data-id='dg3'] .read-as").count() == 0
+    page.goto(f"{server}/moderate#thread=disguised")  # the thread view shows it too
+    page.wait_for_selector("#thread-comments li.item[data-id='dg1'] .read-as")
+    assert "fuck you, what a dick." in page.locator("#thread-comments li.item[data-id='dg1'] .read-as").inner_text()
+    assert page.locator("#thread-comments li.item[data-id='dg3'] .read-as").count() == 0
     page.context.close()
 
 

@@ -554,6 +554,7 @@ function drawThreadComments() {
         el("span", { class: "badge" + (c.queue ? " warn" : ""), text: status }),
         worst && c.id === worst.id ? el("span", { class: "badge worst", text: "most toxic in thread" }) : null),
       markedText(c.text, c.spans),
+      c.read_as ? el("p", { class: "read-as", text: "read as: " + c.read_as }) : null,
       el("div", { class: "facts" }, scoreBars(c.scores),
         el("div", {},
           el("p", { class: "stance", text: stanceText(c) }),
