@@ -5,7 +5,8 @@ threats and severe abuse), each word of four letters or more rewritten: **look-a
 replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters joined by
 "-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces), **drawn out**
 (its first vowel written five times), **vowels dropped** (the vowels after its first letter left out, "stpd"),
-**small capitals** ("ɪᴅɪᴏᴛ"), **boxed letters** (negative squared capitals,
+**small capitals** ("ɪᴅɪᴏᴛ"), **faux Cyrillic** (every letter of the comment as a text generator draws it from
+Greek and Cyrillic letters and symbols, "ι∂ισт"), **boxed letters** (negative squared capitals,
 "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character references** (each letter as "&#105;",
 which a page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's first letter
 written "I"; words without an l stay as written), and four made of the whole comment: **upside down** (letters turned
@@ -90,6 +91,15 @@ def vowels_dropped(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0][0] + DRAWN_VOWEL.sub("", m[0][1:]), text)
 
 
+FAUX_CYRILLIC = str.maketrans("abcdefghijklmnopqrstuvwxyz", "αв¢∂єƒgнιנкℓмиσρqяѕтυνωχуz")
+
+
+def faux_cyrillic(text: str) -> str:
+    """Every letter of the comment as a "faux Cyrillic" text generator writes it (Greek and Cyrillic letters and
+    symbols chosen for their shape: "уσυ αяє αи ι∂ισт")."""
+    return text.lower().translate(FAUX_CYRILLIC)
+
+
 def small_capitals(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0].lower().translate(SMALL_CAPITALS), text)
 
@@ -140,6 +150,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "drawn out": drawn_out,
     "vowels dropped": vowels_dropped,
     "small capitals": small_capitals,
+    "faux Cyrillic": faux_cyrillic,
     "boxed letters": boxed,
     "zero-width inside words": zero_width,
     "character references": references,

@@ -20,6 +20,9 @@ Word by word, only where a word shows the trick:
   run, with a lone "a" or "i" before them ("you are a s t u p i d m o r o n"): a run of five letters or more is cut
   into its likeliest words ("a stupid moron", "a liar"; word counts of the ``wordsegment`` package);
 - abuse written as its initials is spelled out ("kys" kill yourself, "stfu", "gtfo", "foad");
+- "faux Cyrillic" ("уσυ αяє αи ι∂ισт": Greek and Cyrillic letters and symbols drawn for their shape) is read as the
+  letters it draws, where no language writes so: a word mixing Greek and Cyrillic, or holding a symbol, or a
+  comment that is mostly Latin words; Russian and Greek text stays as written;
 - letters of "fancy text" that Unicode does not list as confusables are read as the letter they show: small capitals
   ("ɪᴅɪᴏᴛ"), negative circled and squared letters ("🅘🅓🅘🅞🅣", "🅸🅳🅸🅾🆃"), regional indicator letters ("🇮​🇩​🇮​🇴​🇹"), and
   parenthesized ones ("⒤⒟⒤⒪⒯", which NFKC makes "(i)(d)(i)(o)(t)"); invisible format characters inside such a word
@@ -46,8 +49,8 @@ Word by word, only where a word shows the trick:
   bitch; service/model/loanwords.py).
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
-"use-less", "your-self"), and Cyrillic or Greek letters chosen for their shape but not listed as confusables ("уσυ
-αяє"), which language detection holds for review instead.
+"use-less", "your-self"), and a lone word of Greek or Cyrillic letters drawn for their shape in a comment that is
+not mostly Latin words.
 
 On 8,787 real comments (UCC and ARC posts), 2.5 % are read a second time this way, some of them obfuscated for real
 ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"), most hyphenated compounds joined into the same word
@@ -106,6 +109,20 @@ _INVISIBLE = "[\u00ad\u200b-\u200d\u2060\ufeff]"  # soft hyphen, zero-width spac
 _INDICATORS = re.compile(f"(?:[\U0001f1e6-\U0001f1ff]{_INVISIBLE}+){{2,}}[\U0001f1e6-\U0001f1ff]{_INVISIBLE}*")
 # Fancy-text stand-ins with no name to find them by ("ʏᴏᴜʀsᴇʟғ": Cyrillic ғ for a small-capital F).
 _FANCY_EXTRA = {"ғ": "f", "ǫ": "q"}
+# "Faux Cyrillic" generators ("уσυ αяє αи ι∂ισт") also take Greek and Cyrillic letters, and symbols, for their shape
+# alone, letters Unicode does not list as confusables ("you are an ιδιοτ" was allowed, toxicity 0.48). These are read
+# as the letter they are drawn for only where no language writes them so: in a word that mixes Greek and Cyrillic
+# letters or holds one of the symbols, or in a comment whose words are mostly Latin. "Москва и Ελλάδα" and "нет, это
+# не так" stay as written (language detection holds them).
+_FAUX = {
+    "в": "b", "∂": "d", "δ": "d", "є": "e", "ƒ": "f", "¢": "c", "н": "h", "נ": "j", "к": "k", "κ": "k", "и": "n",
+    "η": "n", "я": "r", "т": "t", "τ": "t", "ω": "w", "χ": "x", "м": "m",
+}  # fmt: skip
+_FAUX_TABLE = str.maketrans(_FAUX)
+_FAUX_SYMBOLS = frozenset("∂ƒ¢נ")
+# ∂ and ¢ against a letter ("stupi∂", "¢rap"): symbols, which the word pass would cut off as punctuation ("50¢" stays)
+_FAUX_SYMBOL = re.compile(r"(?<=[^\W\d_])[∂¢]|[∂¢](?=[^\W\d_])")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
 # Letters written as numeric character references ("&#107;&#105;&#108;&#108;"): a page that shows comments as HTML
 # shows "kill". Only references to Latin letters are read (named ones such as "&amp;" spell punctuation).
 _NUMERIC_REFERENCE = re.compile(r"&#(?:\d{1,7}|x[0-9a-f]{1,6});")
@@ -234,12 +251,15 @@ def lookalike_table() -> dict[int, str]:
     return str.maketrans(lookalikes())
 
 
-def _plain_core(core: str) -> str:
+def _plain_core(core: str, faux_level: int = 0) -> str:
     if _LINK.search(core):
         return core
+    similar = lookalikes()
+    if any(c in _FAUX for c in core) and _drawn_for_shape(core, faux_level):
+        faux = core.translate(_FAUX_TABLE)  # kept only where every letter then is Latin or looks it ("москва" stays)
+        core = faux if all(c.isascii() or c in similar for c in faux) else core
     if core[:1] == "I" and core[1:].isalpha() and core[1:].islower():  # kept by normalising: "you Ioser"
         core = _first_l(core)
-    similar = lookalikes()
     letters = [c for c in core if c.isalpha() or c in similar]  # 🅐 and 🇦 are symbols that show a letter
     latin = core.translate(lookalike_table())
     if any(c in similar for c in letters) and all(c.isascii() or c in similar for c in letters):
@@ -274,6 +294,22 @@ def _first_l(core: str) -> str:
     return as_l if counts.get(as_l, 0) >= SKELETON_AT * max(counts.get(as_i, 0), 1) else core
 
 
+def _drawn_for_shape(core: str, faux_level: int) -> bool:
+    """Whether a word's Greek and Cyrillic letters are drawn for their shape: always where it mixes the two scripts
+    or holds a symbol; Greek alone in a comment of mostly Latin words (``faux_level`` 1); Greek or Cyrillic alone in
+    a comment that holds words of the first kind (2). "I liked visiting Москва" stays Russian."""
+    greek = any("\u0370" <= c <= "\u03ff" for c in core)
+    cyrillic = any("\u0400" <= c <= "\u04ff" for c in core)
+    if (greek and cyrillic) or any(c in _FAUX_SYMBOLS for c in core):
+        return True
+    return (greek and faux_level >= 1) or (cyrillic and faux_level >= 2)
+
+
+def _mostly_latin(text: str) -> bool:
+    words = [w for w in text.split() if any(c.isalpha() for c in w)]
+    return 2 * sum(bool(_LATIN_WORD.fullmatch(w.strip(".,;:!?\"'()"))) for w in words) > len(words)
+
+
 def _drawn_in(core: str) -> str:
     """``core`` with each drawn-out letter written once or twice, as the commonest word; ``core`` if none is a word."""
     runs = list(_DRAWN_OUT.finditer(core))
@@ -306,6 +342,8 @@ def _joined(head: str, tail: str) -> str | None:
 
 def _joiner(match: re.Match[str]) -> str:
     run = match[0]
+    if all(c in _FAUX for c in run):  # a symbol drawn for a letter ("ι∂ισт"): the word pass reads it
+        return run
     if run.isalpha():  # one letter: a joiner only if it is of another script and looks like no Latin letter
         return run if run in lookalikes() or unicodedata.name(run, "LATIN").startswith("LATIN") else " "
     categories = [unicodedata.category(c) for c in run]
@@ -371,7 +409,17 @@ def _undisguised(text: str) -> str:
     plain = _EMOJI_SLOT.sub(_emoji_word, plain)
     plain = _JOIN_RUN.sub(_joiner, plain)
     plain = _SPACED.sub(_spelled_out, plain)
-    return _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"]) + m["trail"], plain)
+    plain = _FAUX_SYMBOL.sub(lambda m: _FAUX[m[0]], plain)
+    # a word no language writes ("уσυ", "ι∂ισт") shows the whole comment is drawn so: its other words are read too
+    faux = any(
+        _drawn_for_shape(word, 0) for word in plain.split() if any(c in _FAUX for c in word) and _has_letters(word)
+    )
+    level = 2 if faux else int(_mostly_latin(plain))
+    return _WORD.sub(lambda m: m["lead"] + _plain_core(m["core"], level) + m["trail"], plain)
+
+
+def _has_letters(word: str) -> bool:
+    return any(c.isalpha() for c in word)
 
 
 def _reference_letter(match: re.Match[str]) -> str:

@@ -83,6 +83,7 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("Just unalive yourself, you fkn loser.", "Just kill yourself, you fucking loser."),  # stand-ins
         ("The author is a hijo de puta.", "The author is a son of a bitch."),  # borrowed from another language
         ("Vaffanculo, editor.", "Fuck you, editor."),
+        ("уσυ αяє α ƒαт ℓσѕєя.", "You are a fat loser."),  # "faux Cyrillic"
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:

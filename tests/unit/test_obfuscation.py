@@ -67,6 +67,8 @@ def _plain(text: str) -> str | None:
         ("Just unalive yourself, you fkn loser", "just kill yourself, you fucking loser"),  # a word's stand-in
         ("fvck you, biatch", "fuck you, bitch"),
         ("You Ioser, what a Iiar", "you loser, what a liar"),  # a capital I opening a word in mid-sentence
+        ("уσυ αяє αи ι∂ισт", "you are an idiot"),  # "faux Cyrillic": Greek and Cyrillic together, a symbol
+        ("you are an ιδιοτ", "you are an idiot"),  # Greek letters drawn for their shape in an English comment
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -97,6 +99,8 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "See www.example.com/aaa-bbb",  # a link's letters stay as written
         "The cnt column, idt so; a lsr scan and the twt thread",  # skeletons that are abbreviations of their own
         "Flights to Iran and Iowa, Indeed Ian said Its late",  # words opened by a capital I that are not an l
+        "нет, это не так",  # Russian stays Russian: its letters are drawn for their shape only beside others
+        "I really liked visiting Москва last year, 50¢ a cup",
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
