@@ -95,8 +95,6 @@ class ScoredComment:
     sentences: list[tuple[int, int, dict[str, float]]] = field(default_factory=list)
     language: str = "en"  # ISO 639-1, as detected (a caller's hint never overrides a confident detection)
     model: str = ""  # the model version that answered (the tenant's served one when the request began)
-    # the comment as the model also read it where it disguises or borrows its words (service/model/obfuscation.py)
-    read_as: str | None = None
 
 
 @dataclass
@@ -333,7 +331,6 @@ class Scorer:
             [(*text.to_raw(start, end), score) for start, end, score in result.sentences],
             language.code,
             served.version,
-            read_as=plain_reading(text.text),
         )
 
     def _unread(self, text: str, result: CachedResult) -> str | None:

@@ -10,7 +10,7 @@ from service.api.schemas import AnalyzeRequest, AnalyzeResponse, ErrorBody, Erro
 from service.errors import TooLarge
 from service.moderation.records import Records, parent_texts_of
 from service.scoring.articles import Article
-from service.scoring.scorer import CommentError, CommentIn, answered_by
+from service.scoring.scorer import CommentError, CommentIn, answered_by, read_as
 
 router = APIRouter(prefix="/v1", tags=["analyze"])
 
@@ -29,11 +29,13 @@ async def analyze(body: AnalyzeRequest, principal: PlatformDep, runtime: Runtime
     comments = [CommentIn(c.id, c.text, c.article_id, parents.get(c.parent_id or "")) for c in body.comments]
     scorer.check_work(comments)
     outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
+    # read_as only here (the worker and the other vendors' shapes never answer it), of the text the model read
+    read = scorer.settings.max_comment_chars
     results: list[ResultOut | ErrorResultOut] = [
         ErrorResultOut(id=o.id, error=ErrorBody(code=o.code, message=o.message, status=comment_error_status(o.code)))
         if isinstance(o, CommentError)
-        else ResultOut.model_validate(o, from_attributes=True)
-        for o in outcomes
+        else ResultOut.model_validate(o, from_attributes=True).model_copy(update={"read_as": read_as(c.text[:read])})
+        for c, o in zip(comments, outcomes, strict=True)
     ]
     return AnalyzeResponse(model=answered_by(scorer, principal.tenant, outcomes), results=results)
 
