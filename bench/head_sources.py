@@ -43,7 +43,7 @@ from service.training import hate_codes, head_tuning
 from service.training.clear_cases import CLEAR_CASES
 from service.training.data import ToxicityExample
 from service.training.evaluate import evaluate, predict_all
-from service.training.identity import EVAL_ADVOCACY, TEMPLATE_FORMS, templated
+from service.training.identity import EVAL_ADVOCACY, TEMPLATE_FORMS, fill, templated
 
 START = PROJECT_ROOT / "model_cards" / "moderato-v4"
 SUPPORT = (
@@ -108,6 +108,11 @@ def _clean() -> list[float]:
     return [0.0] * len(ATTRIBUTES)
 
 
+def _known(**values: float) -> list[float]:
+    """Targets with these attributes known (the rest nan: the loss skips them)."""
+    return [values.get(name, float("nan")) for name in ATTRIBUTES]
+
+
 def _sentence(frame: str, slot: str) -> str:
     text = frame.format(w=slot)
     return text[0].upper() + text[1:]
@@ -115,13 +120,8 @@ def _sentence(frame: str, slot: str) -> str:
 
 def sources() -> dict[str, list[ToxicityExample]]:
     forms = [form for group in TEMPLATE_FORMS.values() for form in group]
-    support = [
-        ToxicityExample(t.replace("{X}", f[0].upper() + f[1:]).replace("{x}", f), "support_templates", _clean(), [])
-        for t, f in product(SUPPORT, forms)
-    ]
-    wish_targets = [float("nan")] * len(ATTRIBUTES)
-    for name, value in (("toxicity", 1.0), ("threat", 1.0), ("identity_attack", 0.0), ("obscene", 0.0)):
-        wish_targets[ATTRIBUTES.index(name)] = value
+    support = [ToxicityExample(fill(t, f), "support_templates", _clean(), []) for t, f in product(SUPPORT, forms)]
+    wish_targets = _known(toxicity=1.0, threat=1.0, identity_attack=0.0, obscene=0.0)
     wishes = []
     for frame, harm in product(WISH_FRAMES, HARM):
         text = _sentence(frame, harm)
@@ -130,18 +130,11 @@ def sources() -> dict[str, list[ToxicityExample]]:
         wishes.append(ToxicityExample(text, "wish_templates", list(wish_targets), [span]))
     wishes += [ToxicityExample(_sentence(f, k), "wish_templates", _clean(), []) for f, k in product(WISH_FRAMES, KIND)]
     idioms = [ToxicityExample(text, "idiom_templates", _clean(), []) for text in IDIOMS]
-    attack_targets = [float("nan")] * len(ATTRIBUTES)
-    for name, value in (("toxicity", 1.0), ("identity_attack", 1.0), ("threat", 0.0), ("obscene", 0.0)):
-        attack_targets[ATTRIBUTES.index(name)] = value
+    attack_targets = _known(toxicity=1.0, identity_attack=1.0, threat=0.0, obscene=0.0)
     contrast = [
-        ToxicityExample(
-            t.replace("{X}", f[0].upper() + f[1:]).replace("{x}", f), "contrast_templates", list(attack_targets)
-        )
-        for t, f in product(CONTRAST, forms)
+        ToxicityExample(fill(t, f), "contrast_templates", list(attack_targets)) for t, f in product(CONTRAST, forms)
     ]
-    hate_targets = [float("nan")] * len(ATTRIBUTES)
-    for name, value in (("toxicity", 1.0), ("identity_attack", 1.0), ("obscene", 0.0)):
-        hate_targets[ATTRIBUTES.index(name)] = value
+    hate_targets = _known(toxicity=1.0, identity_attack=1.0, obscene=0.0)
     hateful = [
         ToxicityExample(text, "hate_code_templates", list(hate_targets), None) for text in hate_codes.TRAIN_HATEFUL
     ]

@@ -125,7 +125,8 @@ class TemplateSentence:
     toxic: bool
 
 
-def _fill(template: str, form: str) -> str:
+def fill(template: str, form: str) -> str:
+    """A template with a group's form in its slot ({x}, or {X} at the start of a sentence)."""
     return template.replace("{X}", form[0].upper() + form[1:]).replace("{x}", form)
 
 
@@ -134,8 +135,8 @@ def templated(neutral: tuple[str, ...], toxic: tuple[str, ...]) -> list[Template
     out = []
     for subgroup, forms in TEMPLATE_FORMS.items():
         for form in forms:
-            out += [TemplateSentence(_fill(t, form), subgroup, False) for t in neutral]
-            out += [TemplateSentence(_fill(t, form), subgroup, True) for t in toxic]
+            out += [TemplateSentence(fill(t, form), subgroup, False) for t in neutral]
+            out += [TemplateSentence(fill(t, form), subgroup, True) for t in toxic]
     return out
 
 
