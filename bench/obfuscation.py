@@ -9,14 +9,17 @@ replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 
 Greek and Cyrillic letters and symbols, "ι∂ισт"), **boxed letters** (negative squared capitals,
 "🅸🅳🅸🅾🆃"), **zero-width inside words** (U+200B between its letters), **character references** (each letter as "&#105;",
 which a page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's first letter
-written "I"; words without an l stay as written), and four made of the whole comment: **upside down** (letters turned
-over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the right way round),
-**words joined by 👏** (no spaces, a symbol between words) and **blanks for spaces** (Hangul fillers, which normalising
-reads as spaces, so both columns read them plainly). Each set is scored by the shipped model with its calibration,
-without the plain reading and with it: the share the built-in policy does not allow (review or reject; the language
-check, which the service adds and which may also hold some of these, is left out) and the share a Perspective-era
-``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and ARC's posts, 8,787):
-the share read twice, how many the policy holds with and without, and the model's seconds for them, side by side.
+written "I"; words without an l stay as written), **Markdown emphasis** ("**idiot**", which a page rendering Markdown
+shows as the word), **letters drawn in strokes** (inner o, a, m, w and u as "()", "/\\", "|\\/|", "\\/\\/", "|_|"),
+and five made of the whole comment: **upside down** (letters turned over, written backwards), **bidi override**
+(stored backwards after U+202E, which a browser shows the right way round), **words joined by 👏** (no spaces, a
+symbol between words), **words run together** (no spaces at all) and **blanks for spaces** (Hangul fillers, which
+normalising reads as spaces, so both columns read them plainly). Each set is scored by the shipped model with its
+calibration, without the plain reading and with it: the share the built-in policy does not allow (review or reject;
+the language check, which the service adds and which may also hold some of these, is left out) and the share a
+Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments (UCC's Globe and Mail comments and
+ARC's posts, 8,787): the share read twice, how many the policy holds with and without, and the model's seconds for
+them, side by side.
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -135,6 +138,22 @@ def blanks(text: str) -> str:
     return text.replace(" ", "\u3164")
 
 
+def emphasis(text: str) -> str:
+    """Each long word in Markdown bold ("**idiot**"), which a page that renders Markdown shows as the word."""
+    return LONG_WORD.sub(lambda m: f"**{m[0]}**", text)
+
+
+def strokes(text: str) -> str:
+    """An inner o, a, m, w or u drawn in ASCII strokes ("cl()wn", "br/\\inless", "|\\/|oron")."""
+    drawn = {"o": "()", "a": "/\\", "m": "|\\/|", "w": "\\/\\/", "u": "|_|"}
+    return LONG_WORD.sub(lambda m: m[0][0] + "".join(drawn.get(c, c) for c in m[0][1:-1]) + m[0][-1], text)
+
+
+def run_together(text: str) -> str:
+    """The whole comment with no spaces ("Theauthorisabrainlessclown.")."""
+    return text.replace(" ", "")
+
+
 def bidi_override(text: str) -> str:
     """Stored backwards behind a right-to-left override: a browser shows it as written."""
     return "\u202e" + text[::-1]
@@ -159,6 +178,9 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "bidi override": bidi_override,
     "words joined by 👏": joined,
     "blanks for spaces": blanks,
+    "Markdown emphasis": emphasis,
+    "letters drawn in strokes": strokes,
+    "words run together": run_together,
 }
 
 

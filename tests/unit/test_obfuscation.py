@@ -69,6 +69,15 @@ def _plain(text: str) -> str | None:
         ("You Ioser, what a Iiar", "you loser, what a liar"),  # a capital I opening a word in mid-sentence
         ("уσυ αяє αи ι∂ισт", "you are an idiot"),  # "faux Cyrillic": Greek and Cyrillic together, a symbol
         ("you are an ιδιοτ", "you are an idiot"),  # Greek letters drawn for their shape in an English comment
+        ("**Somebody** **should** **shoot** the _mayor_.", "somebody should shoot the mayor."),  # Markdown emphasis
+        ("what a ***clown***, f**k ~~this~~ editor", "what a clown, f**k this editor"),  # "f**k" is no emphasis
+        ("The /\\uth()r is a br/\\inless cl()wn", "the author is a brainless clown"),  # letters drawn in strokes
+        ("you |\\/|oron, a \\/\\/hore", "you moron, a whore"),
+        ("Theauthorisabrainlessclown.", "the author is a brainless clown."),  # words run together
+        ("shutup,youignorantidiot", "shutup,you ignorant idiot"),
+        ("Everywordyouwriteprovesyou'reamoron.", "every word you write proves you're a moron."),  # apostrophes kept
+        ("Watchyourback,I'mcomingforyouwithaknife", "watch your back,i'm coming for you with a knife"),
+        ("Wh/\\t an abs()l|_|te f()()l, d|_||\\/|b", "what an absolute fool, dumb"),  # "()" beside another stroke
     ],
 )
 def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
@@ -101,6 +110,11 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "Flights to Iran and Iowa, Indeed Ian said Its late",  # words opened by a capital I that are not an l
         "нет, это не так",  # Russian stays Russian: its letters are drawn for their shape only beside others
         "I really liked visiting Москва last year, 50¢ a cup",
+        "5 * 3 * 2 = 30, my_user_name and snake_case_names, ** footnote, call print() or f(x)",  # no emphasis
+        "Obamacare and the gunowners, see www.itsawonderfullife.com or #hangingoutwithfriends",  # run together: no
+        "Internationalisation, notwithstanding, counterrevolutionaries",  # long words that are words
+        "You shouldn't've, nor the gunowners' superrich friends",  # a contraction; two pieces are not a run
+        "https://www.example.com/politicsandgovernment/itsawonderfullife, @itsawonderfullife",  # links, mentions
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
