@@ -127,3 +127,17 @@ def test_a_calibration_is_named_by_what_it_maps(monkeypatch: pytest.MonkeyPatch)
     assert calibration.fit(raw, targets, fit_mask, agreement).version == first.version
     monkeypatch.setattr(calibration, "fit_agreement", lambda *_: None)  # the finer attributes left unmapped
     assert calibration.fit(raw, targets, fit_mask, agreement).version != first.version
+
+
+def test_toxicity_is_fitted_on_the_fit_half_of_the_unselected_panels_only() -> None:
+    """Toxic Spans' pre-selected posts are measured, never fitted on (calibration.SHARE_FIT_SOURCES): fitted on, they
+    lifted the share a score means on a site's own stream."""
+    from service.training.calibration import fit_half, share_fit_rows
+    from service.training.data import ToxicityExample
+
+    texts = [f"comment number {i}" for i in range(40)]
+    rows = [ToxicityExample(t, source, [0.5]) for t in texts for source in ("civil", "davidson", "ucc")]
+    mask = share_fit_rows(rows)
+    assert not any(m for m, r in zip(mask, rows, strict=True) if r.source == "civil")
+    assert all(m == fit_half(r.text) for m, r in zip(mask, rows, strict=True) if r.source != "civil")
+    assert 0 < mask.sum() < 80  # a half of the other two sources' rows
