@@ -43,8 +43,9 @@ Word by word, only where a word shows the trick:
 - a name in triple parentheses, an antisemitic code ("(((soros)))"), is read as what it says ("jewish soros"); so is
   the middle finger ("🖕" fuck you);
 - a drawn-out letter is read once or twice, whichever makes the commoner word ("retaaaaard": "retard");
-- a listed profanity or insult with its vowels dropped ("fck", "dck", "stpd") is read as the word, and a few words
-  that stand in for others ("unalive" kill, "fkn") as the word they avoid;
+- a listed profanity or insult with its vowels dropped ("fck", "dck", "stpd") or two inner letters swapped ("idoit",
+  "btich") is read as the word, and a few words that stand in for others ("unalive" kill, "fkn") as the word they
+  avoid;
 - Markdown emphasis a page renders is read without its markers ("**shoot** the **mayor**"); letters drawn in ASCII
   strokes are read as the letter ("br/\\inless cl()wn", "|\\/|oron");
 - words run together with no spaces are cut apart where they plainly make three common words or more
@@ -54,8 +55,8 @@ Word by word, only where a word shows the trick:
 
 Also known misses (bench/RESULTS.md): a word cut into two words that are also written side by side ("dim-wit",
 "use-less", "your-self"), a lone word of Greek or Cyrillic letters drawn for their shape in a comment that is
-not mostly Latin words, words run together around a starred word ("youareash*tstain"), inner letters swapped
-("barinless") and words written backwards.
+not mostly Latin words, words run together around a starred word ("youareash*tstain"), inner letters swapped in a
+word the list does not hold ("barinless") and words written backwards.
 
 On 8,787 real comments (UCC and ARC posts), 4.2 % are read a second time this way, some of them obfuscated for real
 ("a$$es", "cr@p", "sh!t", "s t u p i d", "c u n t", "stfu"), most hyphenated compounds joined into the same word
@@ -201,6 +202,18 @@ def _skeleton(word: str) -> str:
 
 
 _SKELETONS = {_skeleton(word): word for word in VOWELLESS_OF if _skeleton(word) != word}
+
+
+def _swaps(word: str) -> set[str]:
+    """``word`` with two neighbouring inner letters swapped ("idoit", "stpuid"), its first and last kept."""
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(1, len(word) - 2)} - {word}
+
+
+# A listed word with two neighbouring inner letters swapped ("idoit", "stpuid", "btich"): readers read it at a glance,
+# the tokenizer cuts it into pieces. Read as the word where the swap is no word of its own at least SKELETON_AT times
+# rarer than it (checked when first met: ``_unswapped``), and but for "cnut": King Cnut and the tide is a figure news
+# comments use.
+_SWAPPED = {swapped: word for word in VOWELLESS_OF for swapped in _swaps(word) if swapped != "cnut"}
 # The "echo": a name in triple parentheses ("(((soros)))") marks its bearer as Jewish, an antisemitic code (ADL's
 # hate symbol database). A reader who knows it reads "jewish soros"; the model never learned it, and read
 # "(((conservatives))) are enemies of whites!" at identity attack 0.50 (allowed), "jewish conservatives..." at 0.98.
@@ -250,7 +263,7 @@ LONG_PIECE_COUNT = 1e4
 _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
     r"|\b(?:"
-    + "|".join([*INITIALS, *SHORTHAND, *_SKELETONS])
+    + "|".join([*INITIALS, *SHORTHAND, *_SKELETONS, *_SWAPPED])
     + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
     r"|(?P<run>[a-z])(?P=run){2}|\bI[a-z]{2}|(?<![\w*~])(?:\*{1,3}|_{1,3}|~~)[^\s*_~]"
     rf"|[a-z]{_STROKE}|{_STROKE}[a-z]|[a-z]\(\)[a-z]"
@@ -311,12 +324,21 @@ def _plain_core(core: str, faux_level: int = 0) -> str:
         core = "".join(c for c in core if c.isalpha())
     elif cut := _CUT_WORD.fullmatch(core):
         core = _joined(cut["head"], cut["tail"]) or core
-    return INITIALS.get(core) or SHORTHAND.get(core) or _vowels_restored(core) or core
+    return INITIALS.get(core) or SHORTHAND.get(core) or _vowels_restored(core) or _unswapped(core) or core
 
 
 def _vowels_restored(core: str) -> str | None:
     """The listed word ``core`` is the skeleton of (``VOWELLESS_OF``), or None."""
     word = _SKELETONS.get(core)
+    if word is None:
+        return None
+    counts = _segmenter().unigrams
+    return word if counts.get(word, 0) >= SKELETON_AT * counts.get(core, 0) else None
+
+
+def _unswapped(core: str) -> str | None:
+    """The listed word ``core`` has two inner letters of swapped (``_SWAPPED``), or None."""
+    word = _SWAPPED.get(core)
     if word is None:
         return None
     counts = _segmenter().unigrams
@@ -441,6 +463,7 @@ def _symbol_letters(match: re.Match[str]) -> str:
     return "".join(c for c in match[0].translate(lookalike_table()) if unicodedata.category(c) != "Cf")
 
 
+@lru_cache(maxsize=1024)  # one comment is read here up to three times: its cost, its batch, its answer's read_as
 def plain_reading(text: str) -> str | None:
     """``text`` as a reader sees through its obfuscation, with abuse borrowed from another language read in English
     (service/model/loanwords.py); None when there is nothing of either."""

@@ -57,10 +57,10 @@ _IDENTITY_ATTACK = ATTRIBUTES.index("identity_attack")
 # noun; plain-4: spelled-out words cut apart; plain-5: the antisemitic echo, a word cut by one separator; plain-6: a
 # word cut into two words, the middle finger; plain-7: drawn-out letters; plain-8: vowels dropped, stand-ins, abuse
 # borrowed from another language (service/model/loanwords.py), a capital I opening a word in mid-sentence ("you
-# Ioser"), "faux Cyrillic"; plain-9: Markdown emphasis, letters drawn in ASCII strokes, words run together; symbols:
-# each symbol a token of its own
+# Ioser"), "faux Cyrillic"; plain-9: Markdown emphasis, letters drawn in ASCII strokes, words run together; plain-10:
+# a listed word with two inner letters swapped; symbols: each symbol a token of its own
 # (service/model/checkpoint.py).
-READINGS = "windows+second-look+identity-look+plain-9+symbols"
+READINGS = "windows+second-look+identity-look+plain-10+symbols"
 
 
 @dataclass(frozen=True)

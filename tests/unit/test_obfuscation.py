@@ -75,6 +75,7 @@ def _plain(text: str) -> str | None:
         ("you |\\/|oron, a \\/\\/hore", "you moron, a whore"),
         ("Theauthorisabrainlessclown.", "the author is a brainless clown."),  # words run together
         ("shutup,youignorantidiot", "shutup,you ignorant idiot"),
+        ("you idoit, what a stpuid btich", "you idiot, what a stupid bitch"),  # a listed word, two letters swapped
         ("Everywordyouwriteprovesyou'reamoron.", "every word you write proves you're a moron."),  # apostrophes kept
         ("Watchyourback,I'mcomingforyouwithaknife", "watch your back,i'm coming for you with a knife"),
         ("Wh/\\t an abs()l|_|te f()()l, d|_||\\/|b", "what an absolute fool, dumb"),  # "()" beside another stroke
@@ -113,6 +114,7 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "5 * 3 * 2 = 30, my_user_name and snake_case_names, ** footnote, call print() or f(x)",  # no emphasis
         "Obamacare and the gunowners, see www.itsawonderfullife.com or #hangingoutwithfriends",  # run together: no
         "Internationalisation, notwithstanding, counterrevolutionaries",  # long words that are words
+        "King Cnut and the tide; a carp in the pond",  # swaps that are words or names of their own
         "You shouldn't've, nor the gunowners' superrich friends",  # a contraction; two pieces are not a run
         "https://www.example.com/politicsandgovernment/itsawonderfullife, @itsawonderfullife",  # links, mentions
     ],
