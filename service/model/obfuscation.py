@@ -211,7 +211,7 @@ def _swaps(word: str) -> set[str]:
 
 # A listed word with two neighbouring inner letters swapped ("idoit", "stpuid", "btich"): readers read it at a glance,
 # the tokenizer cuts it into pieces. Read as the word where the swap is no word of its own at least SKELETON_AT times
-# rarer than it (checked when first met: ``_unswapped``), and but for "cnut": King Cnut and the tide is a figure news
+# rarer than it (checked when first met: ``_listed``), and but for "cnut": King Cnut and the tide is a figure news
 # comments use.
 _SWAPPED = {swapped: word for word in VOWELLESS_OF for swapped in _swaps(word) if swapped != "cnut"}
 # The "echo": a name in triple parentheses ("(((soros)))") marks its bearer as Jewish, an antisemitic code (ADL's
@@ -324,21 +324,13 @@ def _plain_core(core: str, faux_level: int = 0) -> str:
         core = "".join(c for c in core if c.isalpha())
     elif cut := _CUT_WORD.fullmatch(core):
         core = _joined(cut["head"], cut["tail"]) or core
-    return INITIALS.get(core) or SHORTHAND.get(core) or _vowels_restored(core) or _unswapped(core) or core
+    return INITIALS.get(core) or SHORTHAND.get(core) or _listed(core, _SKELETONS) or _listed(core, _SWAPPED) or core
 
 
-def _vowels_restored(core: str) -> str | None:
-    """The listed word ``core`` is the skeleton of (``VOWELLESS_OF``), or None."""
-    word = _SKELETONS.get(core)
-    if word is None:
-        return None
-    counts = _segmenter().unigrams
-    return word if counts.get(word, 0) >= SKELETON_AT * counts.get(core, 0) else None
-
-
-def _unswapped(core: str) -> str | None:
-    """The listed word ``core`` has two inner letters of swapped (``_SWAPPED``), or None."""
-    word = _SWAPPED.get(core)
+def _listed(core: str, spellings: dict[str, str]) -> str | None:
+    """The listed word ``core`` is a spelling of (``_SKELETONS``: its vowels dropped; ``_SWAPPED``: two inner letters
+    swapped), unless that spelling is a word of its own at least a SKELETON_AT-th as common; else None."""
+    word = spellings.get(core)
     if word is None:
         return None
     counts = _segmenter().unigrams
