@@ -4,13 +4,20 @@ comment that (what Perspective's scores meant), by a monotone piecewise-linear m
 The map lives beside the weights (``calibration.json``), written by ``moderato calibrate`` and read by serving. It is
 strictly increasing, so a raw threshold ``t`` and its image ``map(t)`` make the same decisions: the built-in policy
 thresholds, chosen on raw scores, are carried over through it (service/scoring/scorer.py).
+
+One rule reads across attributes: toxicity is at least the calibrated score of each attribute the file names under
+``toxicity_at_least`` where that score reaches its ``from`` (a comment raters almost surely agree is a threat is one
+readers call toxic; the toxicity output, which learned from few threats, read many at 0.5). It lifts toxicity only
+where another attribute's own rule, at the same scale, already holds the comment.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,21 +33,36 @@ class Calibration:
 
     version: str
     knots: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
+    lifts_toxicity: tuple[str, ...] = ()  # the attributes whose calibrated score toxicity is at least...
+    lifts_from: float = 1.0  # ...where that score is this or more
 
     def score(self, attribute: str, raw: float) -> float:
+        """One attribute's map alone (thresholds are carried through it)."""
         if attribute not in self.knots:
             return raw
         xs, ys = self.knots[attribute]
         return float(np.interp(raw, xs, ys))
 
-    def scores(self, raw: dict[str, float]) -> dict[str, float]:
-        return {name: round(self.score(name, value), 4) for name, value in raw.items()}
+    def mapped(self, raw: Mapping[str, float]) -> dict[str, float]:
+        """Every attribute's calibrated score, toxicity lifted (the module docstring), unrounded."""
+        out = {name: self.score(name, value) for name, value in raw.items()}
+        if "toxicity" in out:
+            out["toxicity"] = max(
+                [out["toxicity"], *(out[a] for a in self.lifts_toxicity if out.get(a, 0.0) >= self.lifts_from)]
+            )
+        return out
+
+    def scores(self, raw: Mapping[str, float]) -> dict[str, float]:
+        """``mapped``, as the API answers it (four places)."""
+        return {name: round(value, 4) for name, value in self.mapped(raw).items()}
 
     def to_json(self) -> str:
-        body = {
+        body: dict[str, Any] = {
             "version": self.version,
             "attributes": {a: {"raw": list(x), "calibrated": list(y)} for a, (x, y) in self.knots.items()},
         }
+        if self.lifts_toxicity:
+            body["toxicity_at_least"] = {"attributes": list(self.lifts_toxicity), "from": self.lifts_from}
         return json.dumps(body, indent=1) + "\n"
 
     @classmethod
@@ -58,7 +80,8 @@ class Calibration:
             if any(b <= a for a, b in zip(ys, ys[1:], strict=False)):
                 raise ValueError(f"{path}: the map of {name} must be strictly increasing")
             knots[name] = (xs, ys)
-        return cls(str(raw["version"]), knots)
+        lift = raw.get("toxicity_at_least") or {"attributes": [], "from": 1.0}
+        return cls(str(raw["version"]), knots, tuple(str(a) for a in lift["attributes"]), float(lift["from"]))
 
 
 def strictly_increasing(

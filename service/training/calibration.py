@@ -5,6 +5,8 @@ Toxicity is the share of annotators who would call the comment toxic (Perspectiv
 fitted by isotonic regression on dev rows that record a panel's shares: Davidson et al. (share voting hate or
 offensive) and the Unhealthy Comments Corpus (hostile, the annotators' confidence turned into a share). Civil
 Comments Toxic Spans (share not saying "not toxic") is measured but not fitted on (SHARE_FIT_SOURCES says why).
+Served toxicity is then at least each finer attribute's calibrated score from TOXICITY_LIFT_FROM up
+(TOXICITY_LIFTED_BY; written into calibration.json, service/model/calibration.py).
 
 The finer attributes (severe toxicity, insult, threat, identity attack, obscene) cannot be read that way: the panels
 chose one type per span, or one label per tweet, so a plain insult that some raters typed "insult" and others
@@ -68,6 +70,13 @@ PROPORTION_SOURCES = ("civil", "davidson", "ucc")
 # not what a site's own stream gives it. Fitted with it, scores ran above the panels' share on unselected news
 # comments (UCC +0.10 on average, ARC's civil posts +0.035) and below it at the top, where Davidson's panels agree.
 SHARE_FIT_SOURCES = ("davidson", "ucc")
+# Toxicity is at least each of these attributes' calibrated score where that is TOXICITY_LIFT_FROM or more (the chance
+# raters agree a threat, an insult, an identity attack or severe abuse is there: such a comment is one readers call
+# toxic). The toxicity output learned from few threats and read plain ones at 0.5-0.7 raw ("I'll cut your tongue
+# out."); on the held-out half and civil comments the lift moves no civil comment over 0.5 or 0.7 and pooled ECE by
+# 0.001 (2026-12-05, the model card). Obscenity is left out: swearing is not abuse ("fucking brilliant").
+TOXICITY_LIFTED_BY = ("severe_toxicity", "insult", "threat", "identity_attack")
+TOXICITY_LIFT_FROM = 0.9
 Knots = tuple[tuple[float, ...], tuple[float, ...]]
 CIVIL_BUDGET = 0.008  # the share of the fit half's civil comments a finer attribute may score at 0.7 or above
 # ... and at 0.5 or above: about what moderato-v9's sigmoids gave the attributes that fired most on civil comments
@@ -310,8 +319,17 @@ def fit(raw: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray, agreement: A
         else:
             log.info("%s: %s map%s", name, fitted.kind, "" if fitted.within_budget else ", over the civil budget")
             knots[name] = fitted.knots
+    lifts = tuple(a for a in TOXICITY_LIFTED_BY if a in knots)
+    named = {"knots": knots, "toxicity_at_least": [lifts, TOXICITY_LIFT_FROM]}
     # Named by what it maps, so a change of method on the same rows is a new version (the answer cache keys on it)
-    return Calibration("cal-" + hashlib.sha256(json.dumps(knots, sort_keys=True).encode()).hexdigest()[:8], knots)
+    version = "cal-" + hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
+    return Calibration(version, knots, lifts, TOXICITY_LIFT_FROM)
+
+
+def calibrated_rows(calibration: Calibration, raw: np.ndarray) -> np.ndarray:
+    """Rows x attributes of raw scores, calibrated as served (toxicity lifted), unrounded."""
+    rows = [list(calibration.mapped(dict(zip(ATTRIBUTES, r, strict=True))).values()) for r in raw]
+    return np.array(rows, dtype=float).reshape(-1, len(ATTRIBUTES))
 
 
 def share_fit_rows(rows: list[ToxicityExample]) -> np.ndarray:
@@ -455,7 +473,7 @@ def hold_rates(
         missing = [t for t in dict.fromkeys(texts) if t not in scored]  # the written cases: scored here only
         for t, p in zip(missing, predict_all(predictor, missing), strict=True):
             scored[t] = [p.scores[a] for a in ATTRIBUTES]
-        return np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, scored[t], strict=True)] for t in texts])
+        return calibrated_rows(calibration, np.array([scored[t] for t in texts]).reshape(-1, len(ATTRIBUTES)))
 
     def shares(values: np.ndarray, levels: tuple[float, ...]) -> dict[str, float]:
         return {str(level): round(float((values >= level).mean()), 4) for level in levels} if len(values) else {}
@@ -492,7 +510,7 @@ def calibrate(data: Path, model: Path) -> dict[str, Any]:
     fit_mask = np.array([fit_half(r.text) for r in rows])
     sources = np.array([r.source for r in rows])
     calibration = fit(raw, targets, share_fit_rows(rows), agreement)
-    calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
+    calibrated = calibrated_rows(calibration, raw)
     held = ~fit_mask
     metrics: dict[str, Any] = {
         "model": predictor.version,
@@ -537,7 +555,7 @@ def refit(data: Path, predictor: Predictor, sources: Sources) -> tuple[Calibrati
     agreement.raw = np.array([scored[t] for t in agreement.texts]).reshape(-1, len(ATTRIBUTES))
     fit_mask = np.array([fit_half(r.text) for r in rows], dtype=bool)
     calibration = fit(raw, targets, share_fit_rows(rows), agreement)
-    calibrated = np.array([[calibration.score(a, v) for a, v in zip(ATTRIBUTES, r, strict=True)] for r in raw])
+    calibrated = calibrated_rows(calibration, raw)
     held = ~fit_mask
     a = ATTRIBUTE_INDEX["toxicity"]
     known = held & ~np.isnan(targets[:, a])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +219,7 @@ def _refit(
     changed = ("toxicity",) if candidate.config.toxicity_residual else tuple(fitted.knots)
     knots = {**shipped.knots, **{a: k for a, k in fitted.knots.items() if a in changed}}
     report["refitted"] = sorted(a for a in knots if a in changed)
-    return Calibration(fitted.version, knots), report
+    return replace(fitted, knots=knots), report  # the lift of toxicity kept as fitted
 
 
 def _interval(gold: np.ndarray, scores: np.ndarray) -> list[float] | None:

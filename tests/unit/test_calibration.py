@@ -141,3 +141,33 @@ def test_toxicity_is_fitted_on_the_fit_half_of_the_unselected_panels_only() -> N
     assert not any(m for m, r in zip(mask, rows, strict=True) if r.source == "civil")
     assert all(m == fit_half(r.text) for m, r in zip(mask, rows, strict=True) if r.source != "civil")
     assert 0 < mask.sum() < 80  # a half of the other two sources' rows
+
+
+def test_toxicity_is_at_least_a_finer_attribute_raters_almost_surely_agree_on(tmp_path: Path) -> None:
+    """A comment raters almost surely agree is a threat is one readers call toxic (``toxicity_at_least``); below the
+    floor, or for an attribute not named, toxicity keeps its own map. The rule travels in calibration.json."""
+    from dataclasses import replace
+
+    lifted = replace(step_map(), lifts_toxicity=("threat", "insult"), lifts_from=0.9)
+    identity = replace(lifted, knots={})  # every attribute's map the identity, to read the rule alone
+    assert identity.scores({"toxicity": 0.4, "threat": 0.95, "insult": 0.2})["toxicity"] == 0.95
+    assert identity.scores({"toxicity": 0.4, "threat": 0.85, "insult": 0.92})["toxicity"] == 0.92
+    assert identity.scores({"toxicity": 0.4, "threat": 0.89, "obscene": 0.99})["toxicity"] == 0.4
+    assert identity.scores({"threat": 0.95}) == {"threat": 0.95}  # no toxicity asked for, none made up
+    (tmp_path / CALIBRATION_FILE).write_text(lifted.to_json())
+    assert Calibration.load(tmp_path) == lifted
+    (tmp_path / CALIBRATION_FILE).write_text(step_map().to_json())
+    assert Calibration.load(tmp_path) == step_map()  # a file without the rule: no lift
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores=st.lists(st.floats(0, 1), min_size=len(ATTRIBUTES), max_size=len(ATTRIBUTES)))
+def test_the_shipped_lift_of_toxicity_moves_no_built_in_decision(scores: list[float]) -> None:
+    """The lift raises toxicity only where another attribute's calibrated score is past every built-in review
+    threshold carried onto that scale, so the comment is held either way."""
+    calibration = Calibration.load(SHIPPED)
+    assert calibration is not None and calibration.lifts_toxicity
+    raw = dict(zip(ATTRIBUTES, scores, strict=True))
+    before = Policy.from_settings(PolicySettings(scale="raw")).decide(raw)
+    after = Policy.from_settings(PolicySettings(scale="raw"), calibration).decide(calibration.mapped(raw))
+    assert before.decision == after.decision
