@@ -173,3 +173,20 @@ def test_the_shipped_lift_of_toxicity_moves_no_built_in_decision(scores: list[fl
     raw = dict(zip(ATTRIBUTES, scores, strict=True))
     built_in = Policy.from_settings(PolicySettings(scale="raw"), calibration)  # the same thresholds for both
     assert built_in.decide(calibration.scores(raw)).decision == built_in.decide(unlifted.scores(raw)).decision
+
+
+def test_toxicity_map_is_centred_so_no_run_of_scores_reads_one_value() -> None:
+    """Centred isotonic regression: one knot per isotonic step, at the middle of its run of raw scores, so scores
+    inside a step still rise with the raw score (the stepped map read raw toxicity 0.50-0.67 all as 0.352-0.354)."""
+    from service.training.calibration import centred
+
+    xs = np.array([0.0, 0.2, 0.3, 0.5, 0.6, 0.9])  # isotonic thresholds: three steps of two knots each
+    ys = np.array([0.1, 0.1, 0.4, 0.4, 0.8, 0.8])
+    cx, cy = centred(xs, ys)
+    assert cx.tolist() == pytest.approx([0.1, 0.4, 0.75]) and cy.tolist() == [0.1, 0.4, 0.8]
+    knots = strictly_increasing(cx, cy)
+    inside = np.interp([0.3, 0.4, 0.5], *knots)
+    assert inside[0] < inside[1] < inside[2] and inside[2] - inside[0] > 0.1  # the middle step's scores rise
+    stepped = np.interp([0.3, 0.5], *strictly_increasing(xs, ys))
+    assert stepped[1] - stepped[0] < 0.01  # where the stepped map read nearly one value
+    assert centred(np.array([0.5]), np.array([0.3]))[0].tolist() == [0.5]  # a single knot stays
