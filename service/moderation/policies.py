@@ -118,14 +118,15 @@ def with_built_in_thresholds(policy: PolicySettings) -> PolicySettings:
 
 async def repair_former_fills(redis: aioredis.Redis) -> list[str]:
     """Save, as a new audited version, every tenant's policy that still holds a former fill (``is_former_fill``) with
-    the built-in thresholds on their raw scale; once per Redis that holds a saved policy (keys.MIGRATIONS), so later
-    starts skip the scan. Returns the tenants repaired. A save in between wins (the repair names the version it
-    read)."""
-    if await redis.sismember(keys.MIGRATIONS, REPAIR):
+    the built-in thresholds on their raw scale; once per Redis that holds anything (keys.MIGRATIONS), so later starts
+    skip the scan, which reads the whole keyspace: a store of comments with no saved policy scanned it on every start.
+    An empty store is left empty (nothing to repair, and a store that holds no comment keeps no key at all); this
+    version never writes a former fill, so once scanned stays done. Returns the tenants repaired. A save in between
+    wins (the repair names the version it read)."""
+    if await redis.sismember(keys.MIGRATIONS, REPAIR) or not await redis.dbsize():
         return []
-    repaired, seen = [], False
+    repaired = []
     async for key in redis.scan_iter(match=keys.SAVED_POLICIES, count=1000):
-        seen = True
         tenant = keys.tenant_of(text(key))
         current = await saved(redis, tenant)
         stored = _readable(current.get("policy", ""))
@@ -144,8 +145,7 @@ async def repair_former_fills(redis: aioredis.Redis) -> list[str]:
             continue  # an admin saved meanwhile: theirs stands
         log.warning("policy of %s repaired (version %d): %s", tenant, version, REPAIR_NOTE)
         repaired.append(tenant)
-    if seen:  # with no saved policy there is nothing to mark: a store that holds no comment keeps no key at all
-        await redis.sadd(keys.MIGRATIONS, REPAIR)
+    await redis.sadd(keys.MIGRATIONS, REPAIR)
     return repaired
 
 

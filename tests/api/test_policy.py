@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service import redis_keys as keys
 from service.config import DEFAULT_REJECT, DEFAULT_REVIEW, PolicySettings
-from service.moderation.policies import FORMER_FILL_REJECT, FORMER_FILL_REVIEW, REPAIR_ACTOR, SAVE
+from service.moderation.policies import FORMER_FILL_REJECT, FORMER_FILL_REVIEW, REPAIR, REPAIR_ACTOR, SAVE
 from service.scoring.policy import Policy
 from tests.conftest import auth
 from tests.utils.processes import wait_for
@@ -113,3 +113,17 @@ def test_a_policy_saved_with_the_built_in_thresholds_on_the_wrong_scale_is_repai
 
     _save_as_before(redis_client, "tenant-b", fill)  # were one stored now, the repair has run: it stays
     assert make_client().get("/v1/policy", headers=auth("mk-b")).json()["policy"]["scale"] == "calibrated"
+
+
+def test_the_repair_scans_a_store_of_comments_once_and_leaves_an_empty_store_empty(
+    make_client: Callable[..., TestClient], redis_client: Any
+) -> None:
+    """The repair reads the whole keyspace: a store with comments and no saved policy is scanned on the first start
+    only; a store with nothing in it gets no key from a start."""
+    make_client()
+    assert redis_client.dbsize() == 0
+    client = make_client()
+    assert _analyze(client, CIVIL)["decision"] == "allow"  # a stored comment: the store now holds keys
+    assert not redis_client.sismember(keys.MIGRATIONS, REPAIR)
+    make_client()
+    assert redis_client.sismember(keys.MIGRATIONS, REPAIR)
