@@ -496,7 +496,8 @@ def _common_piece(word: str) -> bool:
 
 def _undisguised(text: str) -> str:
     plain = _ECHO.sub(lambda m: "jewish " + m["name"], as_displayed(text))
-    for _ in range(2):  # twice: "()" beside another stroke ("cl()\\/\\/n") has its letter beside it only then
+    for _ in range(2):  # twice: a stroke with only strokes beside it ("c()\\/\\//\\rd", "|\\/|/\\n") has a letter
+        # beside it only once its neighbours are read
         plain = _STROKE_LETTER.sub(lambda m: _STROKES[m[0]], plain)
     if "\U0001f595" in plain:
         plain = " ".join(_MIDDLE_FINGER.sub(lambda m: f" fuck {m['object'] or 'you'} ", plain).split())
