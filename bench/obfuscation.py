@@ -1,18 +1,18 @@
 """Does obfuscated abuse get through? The plain reading (service/model/obfuscation.py), measured with and without.
 
-The attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity
-attacks, threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i, o,
-p, y replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters
-joined by "-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces),
-**drawn out** (its first vowel written five times), **vowels dropped** (the vowels after its first letter left out,
-"stpd"), **small capitals** ("ɪᴅɪᴏᴛ"), **faux Cyrillic** (every letter of the comment as a text generator draws it
-from Greek and Cyrillic letters and symbols, "ι∂ισт"), **boxed letters** (negative squared capitals, "🅸🅳🅸🅾🆃"),
-**zero-width inside words** (U+200B between its letters), **character references** (each letter as "&#105;", which a
-page showing comments as HTML displays as the letter), **capital I for l** (each l after a word's first letter written
-"I"; words without an l stay as written), **Markdown emphasis** ("**idiot**", which a page rendering Markdown shows as
-the word), **inner letters swapped** (its second and third, "iidot"), **letters drawn in strokes** (inner o, a, m, w
-and u as "()", "/\\", "|\\/|", "\\/\\/", "|_|"), and five made of the whole comment: **upside down** (letters turned
-over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the right way
+The attacks are made from the hand-written clear cases (service/training/clear_cases.py: 110 insults, identity attacks,
+threats and severe abuse), each word of four letters or more rewritten: **look-alikes** (Latin a, c, e, i, o, p, y
+replaced by their Cyrillic twins), **leet** (inner o, i, e, a, s as 0, 1, 3, 4, 5), **spelled** (its letters joined by
+"-"), **cut by one -** (a hyphen in its middle, "id-iot"), **spaced out** (its letters joined by spaces), **drawn out**
+(its first vowel written five times), **vowels dropped** (the vowels after its first letter left out, "stpd"), **small
+capitals** ("ɪᴅɪᴏᴛ"), **faux Cyrillic** (every letter of the comment as a text generator draws it from Greek and
+Cyrillic letters and symbols, "ι∂ισт"), **boxed letters** (negative squared capitals, "🅸🅳🅸🅾🆃"), **zero-width inside
+words** (U+200B between its letters), **character references** (each letter as "&#105;", which a page showing comments
+as HTML displays as the letter), **capital I for l** (each l after a word's first letter written "I"; words without an l
+stay as written), **Markdown emphasis** ("**idiot**", which a page rendering Markdown shows as the word), **inner
+letters swapped** (its second and third, "iidot"), **words reversed** ("toidi"), **letters drawn in strokes** (inner o,
+a, m, w and u as "()", "/\\", "|\\/|", "\\/\\/", "|_|"), and five made of the whole comment: **upside down** (letters
+turned over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the right way
 round), **words joined by 👏** (no spaces, a symbol between words), **words run together** (no spaces at all) and
 **blanks for spaces** (Hangul fillers, which normalising reads as spaces, so both columns read them plainly). Each set
 is scored by the shipped model with its calibration, without the plain reading and with it: the share the built-in
@@ -154,6 +154,10 @@ def swapped(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0][0] + m[0][2] + m[0][1] + m[0][3:], text)
 
 
+def reversed_words(text: str) -> str:
+    return LONG_WORD.sub(lambda m: m[0][::-1], text)
+
+
 def run_together(text: str) -> str:
     """The whole comment with no spaces ("Theauthorisabrainlessclown.")."""
     return text.replace(" ", "")
@@ -187,6 +191,7 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "letters drawn in strokes": strokes,
     "words run together": run_together,
     "inner letters swapped": swapped,
+    "words reversed": reversed_words,
 }
 
 

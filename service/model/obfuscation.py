@@ -79,6 +79,8 @@ from functools import cache, lru_cache
 from typing import Any, cast
 
 from service.model.loanwords import glossed
+from service.model.scrambled import SKELETON_AT, scrambled_spellings, skeleton, swaps, unscrambled
+from service.model.word_counts import bigrams, run_segmenter, segmenter, unigrams
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 _LEET_TABLE = str.maketrans(LEET)
@@ -186,7 +188,6 @@ VOWELLESS_OF = (
     "idiot", "stupid", "moron", "loser", "retard", "faggot", "nigger", "whore", "slut", "dumb", "dumbass", "kill",
     "pathetic", "worthless", "scum", "trash", "prick", "twat", "wanker", "jerk", "piss", "crap",
 )  # fmt: skip
-SKELETON_AT = 10
 # Words that stand for another in evasive writing, read as the word they avoid: "unalive yourself" (toxicity 0.36,
 # allowed; "kill yourself" is rejected), the shorthand spellings of "fucking" that keep a vowel, and spellings the
 # model read as milder than the word ("fvck you" 0.53, "what a biatch" 0.44, "you azzhole" 0.60: allowed).
@@ -197,23 +198,14 @@ SHORTHAND = {
 }  # fmt: skip
 
 
-def _skeleton(word: str) -> str:
-    return word[0] + re.sub("[aeiou]", "", word[1:])
-
-
-_SKELETONS = {_skeleton(word): word for word in VOWELLESS_OF if _skeleton(word) != word}
-
-
-def _swaps(word: str) -> set[str]:
-    """``word`` with two neighbouring inner letters swapped ("idoit", "stpuid"), its first and last kept."""
-    return {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(1, len(word) - 2)} - {word}
+_SKELETONS = {skeleton(word): word for word in VOWELLESS_OF if skeleton(word) != word}
 
 
 # A listed word with two neighbouring inner letters swapped ("idoit", "stpuid", "btich"): readers read it at a glance,
 # the tokenizer cuts it into pieces. Read as the word where the swap is no word of its own at least SKELETON_AT times
 # rarer than it (checked when first met: ``_listed``), and but for "cnut": King Cnut and the tide is a figure news
 # comments use.
-_SWAPPED = {swapped: word for word in VOWELLESS_OF for swapped in _swaps(word) if swapped != "cnut"}
+_SWAPPED = {swapped: word for word in VOWELLESS_OF for swapped in swaps(word) if swapped != "cnut"}
 # The "echo": a name in triple parentheses ("(((soros)))") marks its bearer as Jewish, an antisemitic code (ADL's
 # hate symbol database). A reader who knows it reads "jewish soros"; the model never learned it, and read
 # "(((conservatives))) are enemies of whites!" at identity attack 0.50 (allowed), "jewish conservatives..." at 0.98.
@@ -333,14 +325,14 @@ def _listed(core: str, spellings: dict[str, str]) -> str | None:
     word = spellings.get(core)
     if word is None:
         return None
-    counts = _segmenter().unigrams
+    counts = unigrams()
     return word if counts.get(word, 0) >= SKELETON_AT * counts.get(core, 0) else None
 
 
 def _first_l(core: str) -> str:
     """A word opened by a capital I, as "l..." where that is a word at least SKELETON_AT times as common as "i..."
     ("Ioser": loser); otherwise as written ("Iran", "Indeed")."""
-    counts = _segmenter().unigrams
+    counts = unigrams()
     as_l, as_i = "l" + core[1:], "i" + core[1:]
     return as_l if counts.get(as_l, 0) >= SKELETON_AT * max(counts.get(as_i, 0), 1) else core
 
@@ -366,7 +358,7 @@ def _drawn_in(core: str) -> str:
     runs = list(_DRAWN_OUT.finditer(core))
     if len(runs) > 4:  # 2 ** runs spellings: past a few, it is not a word
         return core
-    counts = _segmenter().unigrams
+    counts = unigrams()
     best, best_count = core, 0.0
     for lengths in itertools.product((1, 2), repeat=len(runs)):
         spelling, at = [], 0
@@ -381,12 +373,12 @@ def _drawn_in(core: str) -> str:
 
 def _joined(head: str, tail: str) -> str | None:
     """``head + tail`` when that reads as one word rather than two (``_CUT_WORD``)."""
-    counts = _segmenter().unigrams
+    counts = unigrams()
     joined = counts.get(head + tail, 0)
     rarer = min(counts.get(head, 0), counts.get(tail, 0))
     if joined and joined >= JOIN_AT * rarer:
         return head + tail
-    if joined and joined >= JOIN_UNSEEN_AT * rarer and f"{head} {tail}" not in _bigrams():
+    if joined and joined >= JOIN_UNSEEN_AT * rarer and f"{head} {tail}" not in bigrams():
         return head + tail
     return None
 
@@ -402,43 +394,10 @@ def _joiner(match: re.Match[str]) -> str:
     return " " if joins else run
 
 
-@cache
-def _segmenter() -> Any:
-    """Word segmentation by unigram counts of the Google web corpus (the ``wordsegment`` package). Its bigrams, which
-    cost twice as much to load, are left out: of the 239 long runs in bench/obfuscation.py's spaced-out clear cases
-    they cut one otherwise ("brain dead" for "braindead")."""
-    import wordsegment
-
-    segmenter = wordsegment.Segmenter()
-    segmenter.unigrams.update(segmenter.parse(segmenter.UNIGRAMS_FILENAME))
-    segmenter.total, segmenter.limit = segmenter.TOTAL, segmenter.LIMIT
-    return segmenter
-
-
-@cache
-def _run_segmenter() -> Any:
-    """``_segmenter``'s unigrams with the bigrams too, for words run together ("are a burden", not "area burden")."""
-    import wordsegment
-
-    words = _segmenter()
-    segmenter = wordsegment.Segmenter()
-    segmenter.unigrams, segmenter.bigrams = words.unigrams, _bigrams()
-    segmenter.total, segmenter.limit = words.total, words.limit
-    return segmenter
-
-
-@cache
-def _bigrams() -> dict[str, float]:
-    """``wordsegment``'s bigram counts (258,000 pairs, 0.1 s to read), read only when a cut word's pieces are common
-    words themselves."""
-    segmenter = _segmenter()
-    return cast(dict[str, float], segmenter.parse(segmenter.BIGRAMS_FILENAME))
-
-
 def _spelled_out(match: re.Match[str]) -> str:
     """Letters spelled out between spaces, joined; a long run cut into the words it spells."""
     letters = match[0].replace(" ", "")
-    return " ".join(_segmenter().segment(letters)) if len(letters) >= SEGMENT_FROM else letters
+    return " ".join(segmenter().segment(letters)) if len(letters) >= SEGMENT_FROM else letters
 
 
 def _emoji_word(match: re.Match[str]) -> str:
@@ -455,6 +414,13 @@ def _symbol_letters(match: re.Match[str]) -> str:
     return "".join(c for c in match[0].translate(lookalike_table()) if unicodedata.category(c) != "Cf")
 
 
+def load_word_lists() -> None:
+    """Read the word counts and spellings the plain reading weighs (about 1 s, 60 MB) now, at load, rather than in
+    the first request whose comment holds a word without a vowel ("why")."""
+    unigrams()
+    scrambled_spellings()
+
+
 @lru_cache(maxsize=1024)  # one comment is read here up to three times: its cost, its batch, its answer's read_as
 def plain_reading(text: str) -> str | None:
     """``text`` as a reader sees through its obfuscation, with abuse borrowed from another language read in English
@@ -462,6 +428,7 @@ def plain_reading(text: str) -> str | None:
     plain = _RUN_TOGETHER.sub(_run_apart, text)  # first, while a capital I in a run is still the pronoun
     if _SUSPECT.search(plain):
         plain = _RUN_TOGETHER.sub(_run_apart, _undisguised(plain))
+    plain = unscrambled(plain) or plain
     plain = glossed(plain)
     return None if plain == text else plain
 
@@ -477,11 +444,11 @@ def _apart(run: str) -> str:
     words, as written."""
     low = run.lower()
     parts = low.split("'")
-    if _segmenter().unigrams.get(low.replace("'", ""), 0) or all(len(p) < RUN_TOGETHER_FROM for p in parts):
+    if unigrams().get(low.replace("'", ""), 0) or all(len(p) < RUN_TOGETHER_FROM for p in parts):
         return run
     if _DRAWN_OUT.search(low):
         return run
-    cut = [_run_segmenter().segment(part) if part else [] for part in parts]
+    cut = [run_segmenter().segment(part) if part else [] for part in parts]
     words = [w for part in cut for w in part]
     endings = [part[0] for part in cut[1:] if part and part[0] in _CONTRACTED]  # "i'm", "you're"
     if len(words) < RUN_TOGETHER_PIECES or not all(_common_piece(w) for w in words if w not in endings):
@@ -490,7 +457,7 @@ def _apart(run: str) -> str:
 
 
 def _common_piece(word: str) -> bool:
-    count = _segmenter().unigrams.get(word, 0)
+    count = unigrams().get(word, 0)
     return count >= (SHORT_PIECE_COUNT if len(word) <= 3 else LONG_PIECE_COUNT) and (len(word) > 1 or word in "ai")
 
 

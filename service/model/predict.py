@@ -27,7 +27,7 @@ from service.model.cross_stance import CrossStance
 from service.model.cross_stance import read_config as read_cross_config
 from service.model.labels import ATTRIBUTES, SPAN_ATTRIBUTES, SPAN_INDEX, STANCES, parent_scores
 from service.model.network import Encoded, ModeratoNet
-from service.model.obfuscation import plain_reading
+from service.model.obfuscation import load_word_lists, plain_reading
 from service.model.stance_confidence import ConfidenceMap, load_maps, stance_confidence
 from service.model.versions import load_heads
 from service.system import bf16_by_default
@@ -58,9 +58,9 @@ _IDENTITY_ATTACK = ATTRIBUTES.index("identity_attack")
 # word cut into two words, the middle finger; plain-7: drawn-out letters; plain-8: vowels dropped, stand-ins, abuse
 # borrowed from another language (service/model/loanwords.py), a capital I opening a word in mid-sentence ("you
 # Ioser"), "faux Cyrillic"; plain-9: Markdown emphasis, letters drawn in ASCII strokes, words run together; plain-10:
-# a listed word with two inner letters swapped; symbols: each symbol a token of its own
-# (service/model/checkpoint.py).
-READINGS = "windows+second-look+identity-look+plain-10+symbols"
+# a listed word with two inner letters swapped; plain-11: whole comments written without vowels or with letters
+# swapped (service/model/scrambled.py); symbols: each symbol a token of its own (service/model/checkpoint.py).
+READINGS = "windows+second-look+identity-look+plain-11+symbols"
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class Predictor:
         cross_article_stance: bool = False,
     ) -> None:
         self.threads = threads or torch.get_num_threads()
+        load_word_lists()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer's truncation state is not safe to share
         self.net: ModeratoNet
         self.net, self.config = load_model(folder)

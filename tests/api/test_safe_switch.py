@@ -90,13 +90,16 @@ def test_the_10620_character_threat_coral_used_to_allow_is_withheld(make_client:
         "ɟlǝsɹnoʎ llᴉʞ oƃ",  # upside down
         "go &#107;&#105;&#108;&#108; yourself",  # numeric character references, as a page showing HTML shows them
         "Go kiII yourself",  # a capital I drawn as an l
+        "Mxcns are vrmn and shld be dprtd.",  # the vowels of every long word dropped
+        "Yuor fmaily wlil be dead by tonihgt.",  # two inner letters of most words swapped
     ],
 )
 def test_disguised_abuse_is_held_on_every_surface(make_client: Callable[..., TestClient], text: str) -> None:
     """Leet, a look-alike letter (Cherokee), spaced-out letters and initials, a bidi override, small capitals, boxed
-    letters, upside-down text, character references and a capital I for an l (service/model/obfuscation.py): each
-    surface holds what it would hold written plainly. Without the plain reading all of these but the small capitals
-    and the upside-down text were allowed by /v1/analyze (those two were held only as an unsupported language)."""
+    letters, upside-down text, character references, a capital I for an l (service/model/obfuscation.py) and whole
+    comments scrambled (service/model/scrambled.py): each surface holds what it would hold written plainly. Without
+    the plain reading all of these but the small capitals and the upside-down text were allowed by /v1/analyze (those
+    two were held only as an unsupported language)."""
     client = _coral_client(make_client)
     (native,) = client.post("/v1/analyze", json={"comments": [{"id": "c", "text": text}]}, headers=auth("pk-a")).json()[
         "results"

@@ -86,6 +86,8 @@ def test_unseen_threats_reach_review_and_their_words_in_friendly_use_do_not(pred
         ("уσυ αяє α ƒαт ℓσѕєя.", "You are a fat loser."),  # "faux Cyrillic"
         ("**You** are a **worthless** **idiot**.", "You are a worthless idiot."),  # Markdown emphasis
         ("Youareaworthlessidiot.", "You are a worthless idiot."),  # words run together
+        ("Mxcns are vrmn and shld be dprtd.", "Mexicans are vermin and should be deported."),  # vowels dropped
+        ("Yuor fmaily wlil be dead by tonihgt.", "Your family will be dead by tonight."),  # letters swapped
     ],
 )
 def test_obfuscated_abuse_reads_as_its_plain_spelling(predictor: Predictor, obfuscated: str, plain: str) -> None:
