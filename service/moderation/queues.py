@@ -21,7 +21,7 @@ from service.moderation.events import EVENT_LUA
 from service.moderation.records import AUTHOR_LUA, WEBHOOK_LUA, Records
 from service.moderation.rules import moderator_payloads, webhook_url
 from service.redis_client import ReplicatedScript, text, text_map
-from service.scoring.scorer import read_as
+from service.scoring.scorer import read_as_many
 
 MAX_SCAN = 2000  # queue entries one listing call examines while applying filters
 
@@ -377,6 +377,7 @@ async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str,
             pipe.hget(keys.article(tenant, item["article_id"] or "-"), "title")
         replies = await pipe.execute()
     now = time.time()
+    readings = await read_as_many([item["text"] for item in items])
     for i, item in enumerate(items):
         record, title = text_map(replies[2 * i]), replies[2 * i + 1]
         standing = standing_of(record, now)
@@ -386,7 +387,7 @@ async def with_context(redis: aioredis.Redis, tenant: str, items: list[dict[str,
             else None
         )
         item["article_title"] = text(title) if title else None
-        item["read_as"] = read_as(item["text"])
+        item["read_as"] = readings[i]
     return items
 
 

@@ -11,7 +11,7 @@ from service import redis_keys as keys
 from service.model.labels import UNSURE, counted_stance
 from service.moderation.records import Records
 from service.redis_client import text
-from service.scoring.scorer import read_as
+from service.scoring.scorer import read_as_many
 
 MAX_COMMENTS = 2000  # one listing's most comments
 
@@ -22,6 +22,8 @@ async def thread_view(records: Records, tenant: str, thread_id: str, *, limit: i
     ids = [text(m) for m in cast(list[bytes], members)]
     rows = await records.get_many(tenant, ids)
     comments = [_comment(cid, row) for cid, row in zip(ids, rows, strict=True) if row]
+    for comment, reading in zip(comments, await read_as_many([c["text"] for c in comments]), strict=True):
+        comment["read_as"] = reading
     article_ids = sorted({c["article_id"] for c in comments if c["article_id"]} | {thread_id})
     async with records.redis.pipeline(transaction=False) as pipe:
         pipe.sismember(keys.premoderated(tenant), thread_id)
@@ -50,7 +52,6 @@ def _comment(comment_id: str, row: dict[str, str]) -> dict[str, Any]:
         "author_name": row.get("author_name"),
         "article_id": row.get("article_id"),
         "text": row.get("text", ""),
-        "read_as": read_as(row.get("text", "")),
         "status": row.get("status", "queued"),
         "decision": row.get("decision") or result.get("decision"),
         "queue": row.get("queue") or None,
