@@ -10,16 +10,17 @@ Cyrillic letters and symbols, "ι∂ισт"), **boxed letters** (negative square
 words** (U+200B between its letters), **character references** (each letter as "&#105;", which a page showing comments
 as HTML displays as the letter), **capital I for l** (each l after a word's first letter written "I"; words without an l
 stay as written), **Markdown emphasis** ("**idiot**", which a page rendering Markdown shows as the word), **inner
-letters swapped** (its second and third, "iidot"), **words reversed** ("toidi"), **letters drawn in strokes** (inner o,
-a, m, w and u as "()", "/\\", "|\\/|", "\\/\\/", "|_|"), and five made of the whole comment: **upside down** (letters
-turned over, written backwards), **bidi override** (stored backwards after U+202E, which a browser shows the right way
-round), **words joined by 👏** (no spaces, a symbol between words), **words run together** (no spaces at all) and
-**blanks for spaces** (Hangul fillers, which normalising reads as spaces, so both columns read them plainly). Each set
-is scored by the shipped model with its calibration, without the plain reading and with it: the share the built-in
-policy does not allow (review or reject; the language check, which the service adds and which may also hold some of
-these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on real comments
-(UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how many the policy holds with and
-without, and the model's seconds for them, side by side.
+letters swapped** (its second and third, "iidot"), **words reversed** ("toidi"), **HTML markup** (its inside in bold,
+"id<b>io</b>t", which a page rendering HTML shows as the word), **BBCode** (the same, "id[b]io[/b]t"), **letters drawn
+in strokes** (inner o, a, m, w and u as "()", "/\\", "|\\/|", "\\/\\/", "|_|"), and five made of the whole comment:
+**upside down** (letters turned over, written backwards), **bidi override** (stored backwards after U+202E, which a
+browser shows the right way round), **words joined by 👏** (no spaces, a symbol between words), **words run together**
+(no spaces at all) and **blanks for spaces** (Hangul fillers, which normalising reads as spaces, so both columns read
+them plainly). Each set is scored by the shipped model with its calibration, without the plain reading and with it: the
+share the built-in policy does not allow (review or reject; the language check, which the service adds and which may
+also hold some of these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on
+real comments (UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how many the policy holds
+with and without, and the model's seconds for them, side by side.
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -154,6 +155,16 @@ def swapped(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0][0] + m[0][2] + m[0][1] + m[0][3:], text)
 
 
+def markup(text: str) -> str:
+    """The inside of each word in bold, as a page rendering HTML shows it ("id<b>io</b>t")."""
+    return LONG_WORD.sub(lambda m: f"{m[0][:2]}<b>{m[0][2:-1]}</b>{m[0][-1]}", text)
+
+
+def bbcode(text: str) -> str:
+    """The same in BBCode, which forums render ("id[b]io[/b]t")."""
+    return LONG_WORD.sub(lambda m: f"{m[0][:2]}[b]{m[0][2:-1]}[/b]{m[0][-1]}", text)
+
+
 def reversed_words(text: str) -> str:
     return LONG_WORD.sub(lambda m: m[0][::-1], text)
 
@@ -192,6 +203,8 @@ ATTACKS: dict[str, Callable[[str], str]] = {
     "words run together": run_together,
     "inner letters swapped": swapped,
     "words reversed": reversed_words,
+    "HTML markup": markup,
+    "BBCode": bbcode,
 }
 
 

@@ -28,7 +28,8 @@ Word by word, only where a word shows the trick:
   parenthesized ones ("⒤⒟⒤⒪⒯", which NFKC makes "(i)(d)(i)(o)(t)"); invisible format characters inside such a word
   ("i\u200bd\u200bi\u200bo\u200bt") are dropped from it;
 - the whole comment is read as it is displayed (``as_displayed``): numeric character references become the
-  letters a page showing comments as HTML displays ("&#105;&#100;&#105;&#111;&#116;" is "idiot"); a bidi override
+  letters a page showing comments as HTML displays ("&#105;&#100;&#105;&#111;&#116;" is "idiot"), and markup the text
+  that page shows ("<b>you</b> are a <i>worth</i>less id<!-- -->iot"; service/model/html_text.py); a bidi override
   (U+202E) makes a browser show "toidi" as "idiot", so text under an override is read in the order a reader sees it
   (the Unicode bidi algorithm, from the ``python-bidi`` package); upside-down text ("noʎ sǝʇɐɥ ǝuoʎɹǝʌǝ", letters
   turned over and written backwards) is turned upright when it uses two of the turned letters nothing else writes;
@@ -78,6 +79,7 @@ import unicodedata
 from functools import cache, lru_cache
 from typing import Any, cast
 
+from service.model.html_text import html_to_text
 from service.model.loanwords import glossed
 from service.model.scrambled import SKELETON_AT, scrambled_spellings, skeleton, swaps, unscrambled
 from service.model.word_counts import bigrams, run_segmenter, segmenter, unigrams
@@ -138,6 +140,17 @@ _NUMERIC_REFERENCE = re.compile(r"&#(?:\d{1,7}|x[0-9a-f]{1,6});")
 # Capital I's after a lower-case letter, which normalising keeps (service/scoring/normalise.py): drawn as an l. Not a
 # pronoun or "III", so text read without normalising (the training commands' readouts) keeps its "I".
 _CAPITAL_I = re.compile(r"(?<=[a-z])I+")
+# A whole HTML tag of the elements comments carry, its attributes written name=value, or an HTML comment ("<b>",
+# "</span>", "<a href=...>", "<!-- x -->"). Not "3 < 5", "<3", "a<b", nor angle brackets that quote a sentence ("<a
+# man who tweets...>", "<sarc off>": 7 of 84,520 comments and posts in the shared sets, read as written).
+_TAGS = (
+    "a|abbr|b|big|blockquote|br|center|cite|code|del|div|em|font|h[1-6]|hr|i|img|ins|li|mark|ol|p|pre|q|s|small"
+    "|span|strike|strong|sub|sup|tt|u|ul"
+)
+_MARKUP = re.compile(rf"<(?:/?(?:{_TAGS})(?:\s[^<>=]+=[^<>]*)?\s*/?|!--.*?--)>")
+# The BBCode tags forums and comment plugins render the same way ("[b]id[/b]iot"), each with its value if any
+# ("[color=red]"); "[sic]", "[1]", "[citation needed]" and "corporation[s]" (a quote's edit) are no tags.
+_BBCODE = re.compile(r"\[/?(?:b|i|u|strike|sup|sub|color|size|font|url|spoiler|highlight)(?:=[^\[\]]{0,80})?\]")
 _OVERRIDE = re.compile("[\u202d\u202e]")  # left-to-right and right-to-left override
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINK = re.compile(r"://|www\.|^@")  # links and @mentions are left as written
@@ -256,7 +269,7 @@ _SUSPECT = re.compile(
     r"[^\x00-\x7f]|[a-z][013457!@$]+[a-z]|\$[a-z]|[a-z](?P<sep>[^\w\s]|_)[a-z](?P=sep)[a-z]|\b(?:[a-z] ){2,}[a-z]\b"
     r"|\b(?:"
     + "|".join([*INITIALS, *SHORTHAND, *_SKELETONS, *_SWAPPED])
-    + r")\b|\([a-z]\)\([a-z]\)|&#|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
+    + r")\b|\([a-z]\)\([a-z]\)|&#|<[a-z/!]|\[/?[a-z]+[=\]]|[a-z]I|\(\(\(|[a-z]{2}[-.*_][a-z]{2}"
     r"|(?P<run>[a-z])(?P=run){2}|\bI[a-z]{2}|(?<![\w*~])(?:\*{1,3}|_{1,3}|~~)[^\s*_~]"
     rf"|[a-z]{_STROKE}|{_STROKE}[a-z]|[a-z]\(\)[a-z]"
 )
@@ -495,11 +508,15 @@ def _reference_letter(match: re.Match[str]) -> str:
 
 
 def as_displayed(text: str) -> str:
-    """Normalised ``text`` as a reader sees it: numeric character references as their characters, a capital I inside
-    a word as the l it shows, runs under a bidi override reordered as a browser shows them, upside-down text turned
-    upright; otherwise ``text`` itself."""
+    """Normalised ``text`` as a reader sees it: numeric character references as their characters, HTML markup and
+    BBCode as the text a page rendering them shows (many comment systems let readers write <b>, <i>, [b] and links),
+    a capital I inside a word as the l it shows, runs under a bidi override reordered as a browser shows them,
+    upside-down text turned upright; otherwise ``text`` itself."""
     if "&#" in text:
         text = _NUMERIC_REFERENCE.sub(_reference_letter, text)
+    if _MARKUP.search(text):
+        text = " ".join(html_to_text(text).split())
+    text = _BBCODE.sub("", text)
     text = _CAPITAL_I.sub(lambda m: "l" * len(m[0]), text)  # "kiII" is "kill"
     text = _EMPHASIS.sub(lambda m: m["body"], text)
     if _OVERRIDE.search(text):

@@ -58,9 +58,10 @@ _IDENTITY_ATTACK = ATTRIBUTES.index("identity_attack")
 # word cut into two words, the middle finger; plain-7: drawn-out letters; plain-8: vowels dropped, stand-ins, abuse
 # borrowed from another language (service/model/loanwords.py), a capital I opening a word in mid-sentence ("you
 # Ioser"), "faux Cyrillic"; plain-9: Markdown emphasis, letters drawn in ASCII strokes, words run together; plain-10:
-# a listed word with two inner letters swapped; plain-11: whole comments written without vowels or with letters
-# swapped (service/model/scrambled.py); symbols: each symbol a token of its own (service/model/checkpoint.py).
-READINGS = "windows+second-look+identity-look+plain-11+symbols"
+# a listed word with two inner letters swapped; plain-11: whole comments written without vowels, with letters
+# swapped or backwards (service/model/scrambled.py); plain-12: HTML markup as a page shows it; symbols: each symbol a
+# token of its own (service/model/checkpoint.py).
+READINGS = "windows+second-look+identity-look+plain-12+symbols"
 
 
 @dataclass(frozen=True)

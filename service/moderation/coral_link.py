@@ -20,9 +20,9 @@ import re
 import redis.asyncio as aioredis
 
 from service import redis_keys as keys
+from service.model.html_text import html_to_text
 from service.moderation.coral_graphql import CoralComment
 from service.redis_client import text
-from service.scoring.html_text import html_to_text
 
 SPACE = re.compile(r"\s+")
 

@@ -92,6 +92,8 @@ def test_the_10620_character_threat_coral_used_to_allow_is_withheld(make_client:
         "Go kiII yourself",  # a capital I drawn as an l
         "Mxcns are vrmn and shld be dprtd.",  # the vowels of every long word dropped
         "Yuor fmaily wlil be dead by tonihgt.",  # two inner letters of most words swapped
+        "<b>You</b> are a <i>worth</i>less <span>id</span>iot",  # markup, as a page rendering it shows it
+        "[b]You[/b] are a [i]worth[/i]less [u]id[/u]iot",  # BBCode, as a forum rendering it shows it
     ],
 )
 def test_disguised_abuse_is_held_on_every_surface(make_client: Callable[..., TestClient], text: str) -> None:

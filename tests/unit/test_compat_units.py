@@ -13,10 +13,10 @@ from service.api.compat.coral import CoralRequest, safe_id, story_claim
 from service.api.compat.openai_moderations import NOT_SCORED, SCORED, _result
 from service.api.compat.perspective import sentence_spread, utf16_offset
 from service.api.deps import signed_by
+from service.model.html_text import html_to_text
 from service.model.labels import parent_scores
 from service.model.predict import sentence_scores
 from service.moderation.threads import with_reply_summaries
-from service.scoring.html_text import html_to_text
 from service.scoring.language import detect, primary
 from service.scoring.scorer import CommentIn, ScoredComment, language_of
 

@@ -44,6 +44,10 @@ def _plain(text: str) -> str | None:
         ("honestly \u202etoidi na\u202c, that is you", "honestly an idiot, that is you"),
         ("ɟlǝsɹnoʎ llᴉʞ oƃ", "go kill yourself"),  # upside down
         ("go &#107;&#105;&#108;&#108; yourself", "go kill yourself"),  # what a page showing HTML displays
+        ("<b>You</b> are a <i>worth</i>less <span>id</span>iot", "you are a worthless idiot"),  # markup a page renders
+        ("What an id<!-- nothing -->iot, see <a href='https://x.org'>this</a>", "what an idiot, see this"),
+        ("Mo<br>ron", "mo ron"),  # a line break parts words, as a page shows it
+        ("[b]You[/b] are a [i]worth[/i]less [color=red]id[/color]iot", "you are a worthless idiot"),  # BBCode
         ("You &#x6D;&#x6F;&#x72;&#x6F;&#x6E;", "you moron"),
         ("Go kiII yourself", "go kill yourself"),  # a capital I inside a word, drawn as an l
         ("You are a heIIish aIien", "you are a hellish alien"),
@@ -117,6 +121,9 @@ def test_obfuscated_words_are_written_plainly(text: str, plain: str) -> None:
         "King Cnut and the tide; a carp in the pond",  # swaps that are words or names of their own
         "You shouldn't've, nor the gunowners' superrich friends",  # a contraction; two pieces are not a run
         "https://www.example.com/politicsandgovernment/itsawonderfullife, @itsawonderfullife",  # links, mentions
+        "3 < 5 and 7 > 2, i <3 you, if a<b then b>a",  # angle brackets that are no markup
+        "<Kneeling is highly offensive.> Offensive to whom? <sarc off>",  # brackets that quote, as comments do
+        "He said [sic] they [1] were [citation needed] in [brackets]",  # square brackets that are no BBCode
     ],
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:

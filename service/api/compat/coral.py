@@ -41,13 +41,13 @@ from service.api.deps import CoralCallerDep, CoralWebhookCallerDep, RuntimeDep
 from service.api.schemas import Text
 from service.contract import ID_PATTERN, Decision
 from service.errors import Unavailable
+from service.model.html_text import html_to_text
 from service.moderation import authors, coral_link
 from service.moderation.coral_graphql import CoralError, CoralGraphQL
 from service.moderation.records import IncomingComment
 from service.moderation.rules import apply_standing
 from service.moderation.targets import allow_list
 from service.scoring.articles import Article
-from service.scoring.html_text import html_to_text
 from service.scoring.scorer import CommentError, CommentIn
 
 router = APIRouter(prefix="/v1/coral", tags=["coral"])

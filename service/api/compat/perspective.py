@@ -30,9 +30,9 @@ from service.api.compat.perspective_schema import (
 from service.api.compat.vendor import AsciiJSONResponse, Failure, vendor_route
 from service.api.deps import PerspectiveCallerDep, RuntimeDep
 from service.errors import InvalidInput
+from service.model.html_text import html_to_text
 from service.moderation.suggestions import Suggestion, record_suggestion
 from service.scoring.articles import Article
-from service.scoring.html_text import html_to_text
 from service.scoring.language import SUPPORTED, detect, primary
 from service.scoring.scorer import CommentError, CommentIn, ScoredComment
 

@@ -1,5 +1,6 @@
 """Comment text from HTML, read by a real HTML parser (the standard library's), for the surfaces whose callers send
-markup: Perspective's ``type: HTML`` entries and Coral's comment bodies.
+markup (Perspective's ``type: HTML`` entries, Coral's comment bodies) and for the plain reading of a comment that
+holds markup a page would render (service/model/obfuscation.py, ``as_displayed``).
 
 Inline elements join their text as written, so ``pa<b>the</b>tic mo<i>r</i>on`` reads "pathetic moron" (a regex that
 turns tags into spaces read "pa the tic mo r on" and scored it clean); block elements and line breaks separate
