@@ -20,7 +20,8 @@ them plainly). Each set is scored by the shipped model with its calibration, wit
 share the built-in policy does not allow (review or reject; the language check, which the service adds and which may
 also hold some of these, is left out) and the share a Perspective-era ``TOXICITY >= 0.8`` rule holds. What it costs, on
 real comments (UCC's Globe and Mail comments and ARC's posts, 8,787): the share read twice, how many the policy holds
-with and without, and the model's seconds for them, side by side.
+with and without, and the model's seconds for them, side by side; and the plain reading's own seconds for comments as
+long as one may be, written to make it work hardest (``LONGEST``).
 
     python -m bench.obfuscation --data ../shared/data
 
@@ -287,6 +288,7 @@ def main() -> None:
         }
     )
     read_as_english = sum(detect(normalise(t).text).supported for t in BORROWED)
+    longest = longest_readings()
     real = real_comments(args.data)
     normalised = [normalise(t).text for t in real]
     started = time.perf_counter()
@@ -320,7 +322,32 @@ def main() -> None:
     }
     print(f"borrowed abuse read as English by the language check: {read_as_english} of {len(BORROWED)}")
     extra["borrowed_read_as_english"] = read_as_english
+    print("the plain reading of one 20,000-character comment, seconds:", longest)
+    extra["longest_reading_seconds"] = longest
     print(f"wrote {write_result('obfuscation', table, extra)}")
+
+
+# Comments as long as one may be, written to make the plain reading work hardest (any caller can send them).
+LONGEST = {
+    "spaced-out letters": "y o u a r e a n i d i o t ",
+    "spelled-out sentences": "y o u a r e a n i d i o t . ",
+    "words run together": "youareanidiotandiwillkillyou ",
+    "vowels dropped": "trrrsts shld dprtd thm ",
+    "one word": "a",
+}
+
+
+def longest_readings() -> dict[str, float]:
+    """Seconds the plain reading takes for each LONGEST comment at Settings' most characters (cache cleared)."""
+    limit = Settings().max_comment_chars
+    seconds = {}
+    for name, unit in LONGEST.items():
+        text = (unit * (limit // len(unit) + 1))[:limit]
+        plain_reading.cache_clear()
+        started = time.perf_counter()
+        plain_reading(text)
+        seconds[name] = round(time.perf_counter() - started, 3)
+    return seconds
 
 
 def _share(scores: list[dict[str, float]]) -> float:

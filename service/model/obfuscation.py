@@ -75,6 +75,7 @@ import contextlib
 import html
 import itertools
 import re
+import threading
 import unicodedata
 from functools import cache, lru_cache
 from typing import Any, cast
@@ -167,6 +168,12 @@ _SPACED = re.compile(r"(?<!\w)(?<![a-z][^\w\s])(?:[a-z] ){2,}[a-z](?!\w|[^\w\s][
 # Shorter runs are one word ("kill", "c u n t"; "isis" would be cut "is is"), and the word counts (38 MB, read in
 # 0.1-0.9 s here the first time a process needs them) stay unread.
 SEGMENT_FROM = 5
+# Cutting letters into words costs about 0.2 ms a letter (wordsegment, in Python): a 20,000-character comment of
+# spaced-out letters took 2.3 s to read plainly, more than the model's reading of it, and any caller could send one.
+# One comment's plain reading cuts at most this many letters (spelled out or run together; about 0.5 s); the rest
+# stay as written, read by the model as they are.
+SEGMENT_BUDGET = 2_000
+_budget = threading.local()  # letters left to cut in the plain reading this thread is making
 # An emoji in the place of a noun after "a", "an", "the", "you" or "your" ("you're a 🐷", "what a 🐀", "you 🤡")
 # stands for the word: read by its CLDR name ("pig face", "rat", "clown face"; the ``emoji`` package). The
 # model reads every emoji as an unknown token, so such an insult was allowed (toxicity 0.19-0.21). Only in
@@ -410,7 +417,16 @@ def _joiner(match: re.Match[str]) -> str:
 def _spelled_out(match: re.Match[str]) -> str:
     """Letters spelled out between spaces, joined; a long run cut into the words it spells."""
     letters = match[0].replace(" ", "")
-    return " ".join(segmenter().segment(letters)) if len(letters) >= SEGMENT_FROM else letters
+    return " ".join(segmenter().segment(letters)) if len(letters) >= SEGMENT_FROM and _take(letters) else letters
+
+
+def _take(letters: str) -> bool:
+    """Whether this comment's reading may still cut ``letters`` into words (SEGMENT_BUDGET), counting them if so."""
+    left = getattr(_budget, "left", SEGMENT_BUDGET)
+    if len(letters) > left:
+        return False
+    _budget.left = left - len(letters)
+    return True
 
 
 def _emoji_word(match: re.Match[str]) -> str:
@@ -438,6 +454,7 @@ def load_word_lists() -> None:
 def plain_reading(text: str) -> str | None:
     """``text`` as a reader sees through its obfuscation, with abuse borrowed from another language read in English
     (service/model/loanwords.py); None when there is nothing of either."""
+    _budget.left = SEGMENT_BUDGET
     plain = _RUN_TOGETHER.sub(_run_apart, text)  # first, while a capital I in a run is still the pronoun
     if _SUSPECT.search(plain):
         plain = _RUN_TOGETHER.sub(_run_apart, _undisguised(plain))
@@ -447,7 +464,10 @@ def plain_reading(text: str) -> str | None:
 
 
 def _run_apart(match: re.Match[str]) -> str:
-    return _apart(match[0])
+    run = match[0]
+    if unigrams().get(run.lower().replace("'", ""), 0):  # a word, as most long runs are: nothing to cut
+        return run
+    return _apart(run) if _take(run) else run
 
 
 @lru_cache(maxsize=4096)

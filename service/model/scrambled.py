@@ -40,7 +40,8 @@ BACKOFF = 0.4  # the published constant (_score)
 _VOWELS = re.compile("[aeiou]")
 # Not words to respell: character references, links, @mentions, #hashtags and anything holding a digit, blanked out
 # (to their length, so that the words left keep their places).
-_NOT_WORDS = re.compile(r"&#?\w+;|\S*(?:[@#/:\d_]|www\.)\S*")
+# (each searched from a word's start only: from every position, a 10,000-letter word took 0.65 s)
+_NOT_WORDS = re.compile(r"&#?\w+;|(?<!\S)\S*?(?:[@#/:\d_]|www\.)\S*")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 

@@ -55,8 +55,13 @@ def job_cost(job: CommentJob | ArticleJob) -> float:
     read plainly (obfuscated text: service/model/obfuscation.py); an article's claim is a short window."""
     if isinstance(job, CommentJob):
         readings = 2 if plain_reading(job.text) is not None else 1
-        return readings * max(0.125, len(job.text) / CHARS_PER_WINDOW)
+        return readings * window_cost(job.text)
     return 0.25
+
+
+def window_cost(text: str) -> float:
+    """One reading of a comment, in windows."""
+    return max(0.125, len(text) / CHARS_PER_WINDOW)
 
 
 class ModelRunner(Protocol):
@@ -148,15 +153,27 @@ class Scorer:
         return self.policies.current(tenant, self.models.current(tenant).calibration)
 
     def check_work(self, comments: list[CommentIn]) -> None:
-        """Refuse a synchronous request that asks for more model work than one request may (TooLarge, 413)."""
+        """Refuse a synchronous request that asks for more model work than one request may (TooLarge, 413). The
+        plain reading that doubles a comment's cost is itself work (a 20,000-character comment of spaced-out
+        letters takes 2 s to read so), so it is found only while the request is still within the bound: a request
+        whose text alone is over it is refused unread."""
         limit = self.settings.max_windows_per_request
         # case-folded as the model will read it, so that "P1EC3" counts its plain reading as "p1ec3" does
-        work = sum(job_cost(CommentJob(c.text[: self.settings.max_comment_chars].casefold(), None)) for c in comments)
+        texts = [c.text[: self.settings.max_comment_chars].casefold() for c in comments]
+        work = sum(window_cost(text) for text in texts)
+        for text in texts:
+            if work > limit:
+                break
+            work += window_cost(text) if plain_reading(text) is not None else 0.0
         if work > limit:
             raise TooLarge(
-                f"the comments hold {work:.1f} windows of text (~{CHARS_PER_WINDOW} characters each); one request "
-                f"may ask for {limit:g}: send fewer per request, or queue them with POST /v1/comments"
+                f"the comments hold at least {work:.1f} windows of text (~{CHARS_PER_WINDOW} characters each); one "
+                f"request may ask for {limit:g}: send fewer per request, or queue them with POST /v1/comments"
             )
+
+    async def check_work_off_loop(self, comments: list[CommentIn]) -> None:
+        """``check_work`` in a worker thread: its plain readings are CPU work the event loop must not wait on."""
+        await asyncio.to_thread(self.check_work, comments)
 
     def check(self, comment: CommentIn) -> CommentError | None:
         """Per-comment validation: the errors that should not sink the comment's neighbours."""

@@ -104,7 +104,7 @@ async def moderations(body: ModerationRequest, principal: PlatformDep, runtime: 
         raise InvalidInput(f"input must hold 1 to {MAX_INPUTS} texts")
     scorer = runtime.scorer
     comments = [CommentIn(f"input-{i}", text) for i, text in enumerate(texts)]
-    scorer.check_work(comments)
+    await scorer.check_work_off_loop(comments)
     outcomes = await scorer.analyze(principal.tenant, comments, store=True)
     thresholds = scorer.policy(principal.tenant).review
     results = []

@@ -27,7 +27,7 @@ async def analyze(body: AnalyzeRequest, principal: PlatformDep, runtime: Runtime
     article = None if body.article is None else Article(body.article.id, body.article.title, body.article.body)
     parents = await parent_texts(records, principal.tenant, body)
     comments = [CommentIn(c.id, c.text, c.article_id, parents.get(c.parent_id or "")) for c in body.comments]
-    scorer.check_work(comments)
+    await scorer.check_work_off_loop(comments)
     outcomes = await scorer.analyze(principal.tenant, comments, article=article, store=body.store)
     # read_as only here (the worker and the other vendors' shapes never answer it), of the text the model read
     read = scorer.settings.max_comment_chars
