@@ -2,11 +2,11 @@
 
 Three spellings hide a whole comment from a model that reads word pieces while a reader still reads it: every long
 word's vowels dropped ("Mslms are all trrrsts and shld be thrwn out"), two inner letters of every word swapped ("Jwes
-cnotrol eevrything and are the eenmy of dceent poeple") and every word written backwards ("uoY era a sselhtrow
-toidi"). The plain reading already reads these
-spellings of its listed abuse words (service/model/obfuscation.py, ``VOWELLESS_OF``); a comment that spells most of
-its words so hides its other words too, the groups and the threats ("Rfgs are vrmn", "I wlil silt yuor trhoat").
-Written the first two ways, bench/obfuscation.py's clear cases were held 71.8 % and 78.2 % of the time.
+cnotrol eevrything and are the eenmy of dceent poeple") and every word written backwards ("uoY era a sselhtrow toidi").
+The plain reading already reads these spellings of its listed abuse words (service/model/obfuscation.py,
+``VOWELLESS_OF``); a comment that spells most of its words so hides its other words too, the groups and the threats
+("Rfgs are vrmn", "I wlil silt yuor trhoat"). Written the first two ways, bench/obfuscation.py's clear cases were held
+71.8 % and 78.2 % of the time.
 
 Where at least SCRAMBLED_SHARE of a comment's words (and SCRAMBLED_WORDS or more) are such a spelling of a word at
 least SKELETON_AT times as common as the spelling itself (``word_counts``), each of its words is read as the likeliest
